@@ -1,0 +1,181 @@
+"""``opswatch alb``: parse local ALB log files, backfill S3 objects into CloudWatch Logs."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import date, timedelta
+
+import click
+
+from chalicelib import settings
+from chalicelib.alb.keys import classify
+from chalicelib.alb.pipeline import FORMATS, LineCounts, ObjectReport, render_lines, ship_object
+from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
+from chalicelib.alb.shipfilter import FilterError, compile_filter
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+@click.group()
+def alb() -> None:
+    """ALB access logs: parse, ship, backfill."""
+
+
+@alb.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="json",
+    show_default=True,
+    help="json: one object per line with the Athena column names; alb: the line as written.",
+)
+def parse(files: tuple[str, ...], fmt: str) -> None:
+    """Parse local ALB log FILES (gzip or plain; - is stdin) to standard output.
+
+    Rejected lines go to standard error with file, line number and reason.
+    Exit status: 0 every line parsed, 1 some were rejected, 2 usage or I/O error.
+    """
+    out = sys.stdout
+    rejected = 0
+    for name in files:
+        label = "<stdin>" if name == "-" else name
+
+        def reject(lineno: int, _text: str, reason: str, label: str = label) -> None:
+            click.echo(f"{label}:{lineno}: {reason}", err=True)
+
+        try:
+            fh = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
+        except OSError as exc:
+            click.echo(f"opswatch: cannot read {label}: {exc.strerror}", err=True)
+            sys.exit(EXIT_USAGE)
+        status = StreamStatus()
+        try:
+            counts = render_lines(
+                iter_lines(file_chunks(fh), status),
+                fmt,
+                None,
+                lambda _ts, msg, _size: out.write(msg + "\n"),
+                reject,
+                LineCounts(),
+            )
+        except OSError as exc:
+            click.echo(f"opswatch: error reading {label}: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        finally:
+            if fh is not sys.stdin.buffer:
+                fh.close()
+        rejected += counts.rejected
+        if status.error:
+            click.echo(f"{label}: {status.error}", err=True)
+            rejected += 1
+    out.flush()
+    sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
+
+
+_S3_URI = re.compile(r"s3://([^/]+)/?(.*)")
+_DAY_DIR = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/")
+_REGION_DIR = re.compile(r"elasticloadbalancing/[a-z0-9-]+/$")
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=name) from None
+
+
+def list_keys(s3, bucket: str, prefix: str, since: date | None, until: date | None):
+    """Keys under prefix whose ALB day folder lies in [since, until].
+
+    When the prefix ends at a region folder and both days are given, only those
+    days' folders are listed, which keeps a backfill of a busy bucket cheap.
+    """
+    prefixes = [prefix]
+    if since and until and _REGION_DIR.search(prefix):
+        prefixes = [f"{prefix}{since + timedelta(days=i):%Y/%m/%d}/" for i in range((until - since).days + 1)]
+    pages = s3.get_paginator("list_objects_v2")
+    for p in prefixes:
+        for page in pages.paginate(Bucket=bucket, Prefix=p):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                m = _DAY_DIR.search(key)
+                if m and (since or until):
+                    d = date(int(m[1]), int(m[2]), int(m[3]))
+                    if (since and d < since) or (until and d > until):
+                        continue
+                yield key, item["Size"]
+
+
+@alb.command()
+@click.argument("uri")
+@click.option("--since", help="First day to ship (YYYY-MM-DD, from the key's date folders).")
+@click.option("--until", help="Last day to ship, inclusive.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Overrides the stage's OPSWATCH_ALB_FORMAT.")
+@click.option("--log-group", help="Overrides the stage's OPSWATCH_ALB_LOG_GROUP.")
+@click.option("--filter", "ship_filter", help="Ship filter, e.g. 'elb_status_code >= 500'.")
+def ship(
+    uri: str, since: str | None, until: str | None, fmt: str | None, log_group: str | None, ship_filter: str | None
+) -> None:
+    """Backfill ALB log objects under s3://BUCKET/PREFIX through the Lambda's own code.
+
+    Exit status: 0 every line shipped or filtered, 1 some lines were rejected or
+    refused or an object could not be read whole, 2 usage or AWS errors.
+    """
+    from chalicelib.aws import client
+
+    m = _S3_URI.fullmatch(uri)
+    if not m:
+        raise click.BadParameter("expected s3://BUCKET/PREFIX", param_hint="URI")
+    bucket, prefix = m.groups()
+    first, last = _day(since, "--since"), _day(until, "--until")
+    cfg = settings.alb()
+    try:
+        predicate = compile_filter(ship_filter if ship_filter is not None else cfg.ship_filter)
+    except FilterError as exc:
+        raise click.BadParameter(str(exc), param_hint="--filter") from None
+    s3, logs = client("s3"), client("logs")
+    from chalicelib.alb.handler import object_chunks
+
+    try:
+        keys = list(list_keys(s3, bucket, prefix, first, last))
+    except Exception as exc:
+        click.echo(f"opswatch: cannot list {uri}: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    reports: list[ObjectReport] = []
+    skipped: dict[str, int] = {}
+    with click.progressbar(
+        keys,
+        label=f"shipping {len(keys)} objects",
+        file=sys.stderr,
+        item_show_func=lambda k: k[0].rsplit("/", 1)[-1][-48:] if k else "",
+    ) as bar:
+        for key, _size in bar:
+            obj, why = classify(bucket, key)
+            if obj is None:
+                skipped[why] = skipped.get(why, 0) + 1
+                continue
+            reports.append(
+                ship_object(
+                    obj, object_chunks(bucket, key), logs, log_group or cfg.log_group, fmt or cfg.format, predicate
+                )
+            )
+    total = {k: sum(getattr(r, k) for r in reports) for k in ("lines", "shipped", "filtered", "rejected", "refused")}
+    click.echo(f"objects: {len(reports)} shipped from, {sum(skipped.values())} skipped")
+    for why, n in sorted(skipped.items()):
+        click.echo(f"  skipped {n}: {why}")
+    click.echo("lines: " + ", ".join(f"{v} {k}" for k, v in total.items()))
+    refused: dict[str, int] = {}
+    for r in reports:
+        for why, n in r.refused_reasons.items():
+            refused[why] = refused.get(why, 0) + n
+        if r.object_error:
+            click.echo(f"  {r.source}: {r.object_error}")
+    for why, n in refused.items():
+        click.echo(f"  refused by CloudWatch {n}: {why}")
+    bad = total["rejected"] or total["refused"] or any(r.object_error for r in reports)
+    sys.exit(EXIT_REJECTED if bad else EXIT_OK)

@@ -1,0 +1,23 @@
+"""Entry point of the ``opswatch`` command."""
+
+from __future__ import annotations
+
+import click
+
+from chalicelib.cli.alb import alb
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """opswatch: monitoring and alerting for AWS workloads behind Application Load Balancers."""
+
+
+cli.add_command(alb)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

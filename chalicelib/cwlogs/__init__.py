@@ -1,0 +1,1 @@
+"""CloudWatch Logs: the PutLogEvents batching rules and the client that ships batches."""

@@ -1,0 +1,120 @@
+"""Ship batches of events to one CloudWatch Logs stream and account for each event.
+
+Throttling and 5xx answers are retried by botocore (see ``chalicelib.aws``);
+an error left after that propagates, so the Lambda invocation fails and is
+retried. Events CloudWatch refuses (too old, too new, older than the group's
+retention) come back in ``rejectedLogEventsInfo``: they are counted as
+``refused`` with the reason, never reported as shipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+from chalicelib.cwlogs.batches import MAX_EVENT_BYTES, Batcher, Event
+
+FOURTEEN_DAYS_MS = 14 * 24 * 3600 * 1000
+
+
+@dataclass
+class StreamCounts:
+    shipped: int = 0
+    refused: int = 0
+    calls: int = 0
+    refused_reasons: dict[str, int] = field(default_factory=dict)
+
+
+def refused_slices(info: dict, events: list[Event], now_ms: int) -> dict[str, int]:
+    """How many events of one call CloudWatch refused, by reason.
+
+    The API reference calls ``tooOldLogEventEndIndex`` exclusive, while some
+    implementations report the index of the last too-old event. The events of a
+    call are sorted, so the too-old ones are a prefix: the event at the index is
+    counted in when it is itself older than fourteen days.
+    """
+    out: dict[str, int] = {}
+    n = len(events)
+
+    def prefix(index: int, cutoff_ms: int | None) -> int:
+        index = max(0, min(index, n))
+        if index < n and cutoff_ms is not None and events[index][0] < cutoff_ms:
+            return index + 1
+        return index
+
+    old = prefix(info["tooOldLogEventEndIndex"], now_ms - FOURTEEN_DAYS_MS) if "tooOldLogEventEndIndex" in info else 0
+    expired = prefix(info["expiredLogEventEndIndex"], None) if "expiredLogEventEndIndex" in info else 0
+    new_start = info.get("tooNewLogEventStartIndex")
+    new = n - max(0, min(new_start, n)) if new_start is not None else 0
+    if old:
+        out["older than 14 days"] = old
+    if expired > old:
+        out["older than the log group's retention"] = expired - old
+    if new:
+        out["more than 2 hours in the future"] = new
+    return out
+
+
+class StreamWriter:
+    """Batch events for one log stream and put them, creating the stream when missing."""
+
+    def __init__(self, logs, group: str, stream: str, now_ms) -> None:
+        self._logs = logs
+        self.group = group
+        self.stream = stream
+        self._now_ms = now_ms
+        self._batcher = Batcher()
+        self._ready = False
+        self.counts = StreamCounts()
+
+    def add(self, ts: int, message: str, size: int) -> None:
+        for call in self._batcher.add(ts, message, size):
+            self._put(call)
+
+    def close(self) -> StreamCounts:
+        for call in self._batcher.flush():
+            self._put(call)
+        return self.counts
+
+    def _ensure_stream(self) -> None:
+        try:
+            self._logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ResourceAlreadyExistsException":
+                pass
+            elif code == "ResourceNotFoundException":  # the group itself is missing
+                try:
+                    self._logs.create_log_group(logGroupName=self.group)
+                except ClientError as exc2:
+                    if exc2.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                        raise
+                self._logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
+            else:
+                raise
+        self._ready = True
+
+    def _put(self, events: list[Event]) -> None:
+        if not events:
+            return
+        if not self._ready:
+            self._ensure_stream()
+        payload = [{"timestamp": ts, "message": msg} for ts, msg, _ in events]
+        try:
+            resp = self._logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=payload)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            self._ensure_stream()  # deleted under us: create and try once more
+            resp = self._logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=payload)
+        self.counts.calls += 1
+        refused = refused_slices(resp.get("rejectedLogEventsInfo") or {}, events, self._now_ms())
+        n_refused = sum(refused.values())
+        for reason, k in refused.items():
+            self.counts.refused_reasons[reason] = self.counts.refused_reasons.get(reason, 0) + k
+        self.counts.refused += n_refused
+        self.counts.shipped += len(events) - n_refused
+
+
+__all__ = ["MAX_EVENT_BYTES", "StreamCounts", "StreamWriter", "refused_slices"]
