@@ -138,6 +138,8 @@ def _explain_head(line: str) -> str:
     )
     for i, ((pattern, what), tok) in enumerate(zip(checks, toks, strict=False)):
         if not re.fullmatch(pattern, tok):
+            if i == len(toks) - 1 and len(toks) < 13:
+                return f"truncated line: ends inside field {i + 1} ({_HEAD_NAMES[i]})"
             return f"field {i + 1} ({_HEAD_NAMES[i]}): expected {what}, got {_show(tok)}"
     if len(toks) < 13:
         return f"truncated line: ends after field {len(toks)} ({_HEAD_NAMES[len(toks) - 1]})"

@@ -1,0 +1,54 @@
+"""Shared fixtures: one moto server per test session, reset between tests.
+
+moto runs in its own process and every AWS call goes to it over real HTTP
+(``AWS_ENDPOINT_URL``), exactly as the Lambdas and the CLI run against AWS.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+
+from chalicelib.aws import client
+from chalicelib.embedded import motoserver
+
+DATA = Path(__file__).parent / "data"
+ALB_DATA = DATA / "alb"
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    server = motoserver.start()
+    saved = {k: os.environ.get(k) for k in server.environment()}
+    os.environ.update(server.environment())
+    client.cache_clear()
+    yield server
+    server.stop()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    client.cache_clear()
+
+
+@pytest.fixture
+def aws(moto_server):
+    """A clean moto account for one test, with boto3 pointed at it."""
+    moto_server.reset()
+    client.cache_clear()
+    yield moto_server
+    client.cache_clear()
+
+
+@pytest.fixture
+def s3(aws):
+    return boto3.client("s3")
+
+
+@pytest.fixture
+def logs(aws):
+    return boto3.client("logs")
