@@ -7,9 +7,9 @@ import time
 LB = "app/my-loadbalancer/50dc6c495c0c9188"
 
 TEMPLATE = (
-    '{type} {time} {elb} 192.168.131.39:2817 10.0.0.1:80 0.000 {tpt} 0.000 {status} 200 34 366 '
+    "{type} {time} {elb} 192.168.131.39:2817 10.0.0.1:80 0.000 {tpt} 0.000 {status} 200 34 366 "
     '"GET http://www.example.com:80/{path} HTTP/1.1" "curl/7.46.0" - - '
-    'arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 '
+    "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "
     '"Root=1-58337262-36d228ad5d99923122bbe354" "-" "-" 0 {time} "forward" "-" "-" '
     '"10.0.0.1:80" "200" "-" "-" TID_dc57cebed65b444ebc8177bb698fe166 "-" "-" "-"'
 )

@@ -20,9 +20,18 @@ def test_alb_access_log_key():
     ("k", "why"),
     [
         ("AWSLogs/123456789012/ELBAccessLogTestFile", "test object"),
-        ("AWSLogs/1/elasticloadbalancing/us-east-1/2024/10/04/123456789012_elasticloadbalancing_us-east-1_conn_log.my-lb.50dc_20241004T1705Z_10.0.0.1_x.log.gz", "connection log"),
-        ("AWSLogs/1/elasticloadbalancing/us-east-1/2024/10/04/123456789012_elasticloadbalancing_us-east-1_net.my-nlb.50dc_20241004T1705Z_x.log.gz", "Network Load Balancer"),
-        ("AWSLogs/1/elasticloadbalancing/us-east-1/2024/10/04/123456789012_elasticloadbalancing_us-east-1_my-clb_20241004T1705Z_10.0.0.1_x.log", "Classic Load Balancer"),
+        (
+            "AWSLogs/1/elasticloadbalancing/us-east-1/2024/10/04/123456789012_elasticloadbalancing_us-east-1_conn_log.my-lb.50dc_20241004T1705Z_10.0.0.1_x.log.gz",
+            "connection log",
+        ),
+        (
+            "AWSLogs/1/elasticloadbalancing/us-east-1/2024/10/04/123456789012_elasticloadbalancing_us-east-1_net.my-nlb.50dc_20241004T1705Z_x.log.gz",
+            "Network Load Balancer",
+        ),
+        (
+            "AWSLogs/1/elasticloadbalancing/us-east-1/2024/10/04/123456789012_elasticloadbalancing_us-east-1_my-clb_20241004T1705Z_10.0.0.1_x.log",
+            "Classic Load Balancer",
+        ),
         ("AWSLogs/1/elasticloadbalancing/us-east-1/2024/10/04/health_check_log.log.gz", "health-check"),
         ("notes/readme.txt", "not named like an ALB access log"),
     ],

@@ -91,7 +91,9 @@ def test_aws_doc_lambda_examples():
 
 # --- Vector's parser cases ----------------------------------------------------------------
 
-VECTOR = [json.loads(ln) for ln in (ALB_DATA / "vectordotdev_vrl_parse_aws_alb_log_cases.jsonl").read_text().splitlines()]
+VECTOR = [
+    json.loads(ln) for ln in (ALB_DATA / "vectordotdev_vrl_parse_aws_alb_log_cases.jsonl").read_text().splitlines()
+]
 
 
 def _from_vector(exp: dict) -> dict:
@@ -196,7 +198,7 @@ def test_line_without_space_between_quoted_field_and_priority():
 # --- generations and edge cases -------------------------------------------------------------
 
 BASE = (
-    'http 2020-08-27T16:35:00.166351Z app/my-lb/50dc 192.168.131.39:2817 10.0.0.1:80 0.000 0.440 0.000 200 200 '
+    "http 2020-08-27T16:35:00.166351Z app/my-lb/50dc 192.168.131.39:2817 10.0.0.1:80 0.000 0.440 0.000 200 200 "
     '1107 11912 "GET http://example.com:80/path?foo=bar HTTP/1.1" "Fake/1.0.0 (Linux)" - - '
     "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/t/73e2 "
     '"Root=1-58337262-36d228ad5d99923122bbe354"'
@@ -225,7 +227,9 @@ def test_2020_unquoted_target_lists_and_later_quoted_lists_agree():
 
 
 def test_several_targets_in_a_quoted_list():
-    rec = parse_line(BASE + ' "-" "-" 0 2020-08-27T16:35:00.000000Z "forward" "-" "-" "10.0.0.1:80 10.0.0.2:80" "200 502" "-" "-"')
+    rec = parse_line(
+        BASE + ' "-" "-" 0 2020-08-27T16:35:00.000000Z "forward" "-" "-" "10.0.0.1:80 10.0.0.2:80" "200 502" "-" "-"'
+    )
     assert rec["target_port_list"] == "10.0.0.1:80 10.0.0.2:80"
     assert rec["target_status_code_list"] == "200 502"
 
@@ -271,8 +275,10 @@ def test_nlb_and_connection_log_lines_are_rejected_with_a_reason():
 
 
 def test_escaped_quotes_and_hex_escapes():
-    ln = AWS_DOC[0].replace('"curl/7.46.0"', r'"Mozilla \"quoted\" \x80 agent"').replace(
-        "http://www.example.com:80/", r"http://www.example.com:80/caf\xc3\xa9"
+    ln = (
+        AWS_DOC[0]
+        .replace('"curl/7.46.0"', r'"Mozilla \"quoted\" \x80 agent"')
+        .replace("http://www.example.com:80/", r"http://www.example.com:80/caf\xc3\xa9")
     )
     rec = parse_line(ln)
     assert rec["user_agent"] == r'Mozilla "quoted" \x80 agent'
@@ -321,8 +327,12 @@ def test_time_ms_and_quick_time():
 
 # --- properties ---------------------------------------------------------------------------------
 
-_tok = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters='"\\'), min_size=1, max_size=20)
-_qtok = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FFF, exclude_characters='"\\\n\r'), max_size=40)
+_tok = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters='"\\'), min_size=1, max_size=20
+)
+_qtok = st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FFF, exclude_characters='"\\\n\r'), max_size=40
+)
 _ip = st.one_of(st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str))
 _secs = st.one_of(st.just(-1.0), st.integers(0, 10**6).map(lambda n: n / 1000))
 _code = st.one_of(st.none(), st.integers(100, 599))
@@ -332,7 +342,11 @@ _code = st.one_of(st.none(), st.integers(100, 599))
 def records(draw):
     rec = {
         "type": draw(st.sampled_from(["http", "https", "h2", "grpcs", "ws", "wss"])),
-        "time": draw(st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31)).map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))),
+        "time": draw(
+            st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31)).map(
+                lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            )
+        ),
         "elb": "app/" + draw(_tok.filter(lambda s: " " not in s)),
         "client_ip": draw(_ip),
         "client_port": draw(st.integers(0, 65535)),
@@ -380,13 +394,27 @@ def render(rec: dict) -> str:
         return "-1" if v == -1 else f"{v:.3f}"
 
     parts = [
-        rec["type"], rec["time"], rec["elb"], hp(rec["client_ip"], rec["client_port"]),
+        rec["type"],
+        rec["time"],
+        rec["elb"],
+        hp(rec["client_ip"], rec["client_port"]),
         hp(rec["target_ip"], rec["target_port"]),
-        secs(rec["request_processing_time"]), secs(rec["target_processing_time"]), secs(rec["response_processing_time"]),
-        b(rec["elb_status_code"]), b(rec["target_status_code"]), b(rec["received_bytes"]), b(rec["sent_bytes"]),
-        q(f'{rec["request_verb"]} {rec["request_url"]} {rec["request_proto"]}'), q(rec["user_agent"]),
-        b(rec["ssl_cipher"]), b(rec["ssl_protocol"]), b(rec["target_group_arn"]), q(rec["trace_id"]),
-        q(rec["domain_name"]), q(rec["chosen_cert_arn"]), b(rec["matched_rule_priority"]),
+        secs(rec["request_processing_time"]),
+        secs(rec["target_processing_time"]),
+        secs(rec["response_processing_time"]),
+        b(rec["elb_status_code"]),
+        b(rec["target_status_code"]),
+        b(rec["received_bytes"]),
+        b(rec["sent_bytes"]),
+        q(f"{rec['request_verb']} {rec['request_url']} {rec['request_proto']}"),
+        q(rec["user_agent"]),
+        b(rec["ssl_cipher"]),
+        b(rec["ssl_protocol"]),
+        b(rec["target_group_arn"]),
+        q(rec["trace_id"]),
+        q(rec["domain_name"]),
+        q(rec["chosen_cert_arn"]),
+        b(rec["matched_rule_priority"]),
         rec["request_creation_time"],
     ]
     parts += [q(rec[f]) for f in FIELDS[26:33]]

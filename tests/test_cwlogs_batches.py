@@ -79,7 +79,5 @@ def test_refused_slices_follow_the_documented_indexes():
     }
     # Some implementations give the index of the last too-old event: still 2, not 1.
     assert refused_slices({"tooOldLogEventEndIndex": 1}, events, now) == {"older than 14 days": 2}
-    assert refused_slices({"expiredLogEventEndIndex": 3}, events, now) == {
-        "older than the log group's retention": 3
-    }
+    assert refused_slices({"expiredLogEventEndIndex": 3}, events, now) == {"older than the log group's retention": 3}
     assert refused_slices({}, events, now) == {}

@@ -63,7 +63,10 @@ def handle_s3_event(event: dict) -> list[dict]:
     """Ship every ALB access-log object named in the event; skip the rest with a reason."""
     cfg = settings.alb()
     ship_filter = compile_filter(cfg.ship_filter)
-    out = []
+    out: list[dict] = []
+    if "Records" not in event:  # s3:TestEvent, sent when the notification is configured
+        logger.info("no records in the S3 event; nothing to ship", extra={"s3_event": event.get("Event")})
+        return out
     for record in S3Event(event).records:
         bucket = record.s3.bucket.name
         key = event_key(record.s3.get_object.key)

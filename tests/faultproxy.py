@@ -1,0 +1,72 @@
+"""A loopback HTTP proxy in front of the moto server that fails chosen AWS calls on demand.
+
+Real HTTP all the way: botocore sees genuine 400 Throttling / 500 answers and
+applies its own retry policy, which is what the tests check.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FaultProxy:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.fail_target: str | None = None  # e.g. "Logs_20140328.PutLogEvents"
+        self.fail_times = 0  # how many matching calls fail; -1 for every one
+        self.status = 400
+        self.error_type = "ThrottlingException"
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def _handle(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                target = self.headers.get("X-Amz-Target", "")
+                proxy.seen.append(target)
+                if proxy.fail_target and target == proxy.fail_target and proxy.fail_times != 0:
+                    proxy.fail_times -= 1 if proxy.fail_times > 0 else 0
+                    payload = json.dumps({"__type": proxy.error_type, "message": "injected by the test"}).encode()
+                    self.send_response(proxy.status)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                req = urllib.request.Request(
+                    proxy.upstream + self.path, data=body or None, headers=headers, method=self.command
+                )
+                try:
+                    resp = urllib.request.urlopen(req, timeout=60)
+                    status, rheaders, data = resp.status, resp.headers, resp.read()
+                except urllib.error.HTTPError as exc:
+                    status, rheaders, data = exc.code, exc.headers, exc.read()
+                self.send_response(status)
+                for k, v in rheaders.items():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
