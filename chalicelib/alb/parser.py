@@ -138,7 +138,7 @@ def _explain_head(line: str) -> str:
     )
     for i, ((pattern, what), tok) in enumerate(zip(checks, toks, strict=False)):
         if not re.fullmatch(pattern, tok):
-            if i == len(toks) - 1 and len(toks) < 13:
+            if not tok and i == len(toks) - 1:
                 return f"truncated line: ends inside field {i + 1} ({_HEAD_NAMES[i]})"
             return f"field {i + 1} ({_HEAD_NAMES[i]}): expected {what}, got {_show(tok)}"
     if len(toks) < 13:

@@ -1,0 +1,58 @@
+"""``chalice deploy --stage local`` with the real Chalice deployer, against the moto server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+BUCKET = "opswatch-local-alb-logs"  # .chalice/config.json, stage local
+
+
+def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_path):
+    proj = tmp_path / "opswatch"
+    proj.mkdir()
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy(ROOT / name, proj / name)
+    shutil.copytree(ROOT / "chalicelib", proj / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / ".chalice", proj / ".chalice", ignore=shutil.ignore_patterns("deployed", "deployments"))
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+
+    chalice = Path(sys.executable).parent / "chalice"
+    r = subprocess.run(
+        [str(chalice), "deploy", "--stage", "local"],
+        cwd=proj,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    lam = boto3.client("lambda")
+    fn = lam.get_function(FunctionName="opswatch-local-alb_logs")["Configuration"]
+    assert fn["Handler"] == "app.alb_logs"
+    assert fn["Environment"]["Variables"]["OPSWATCH_ALB_BUCKET"] == BUCKET
+
+    notif = boto3.client("s3").get_bucket_notification_configuration(Bucket=BUCKET)
+    [cfg] = notif["LambdaFunctionConfigurations"]
+    assert cfg["LambdaFunctionArn"] == fn["FunctionArn"]
+    assert cfg["Events"] == ["s3:ObjectCreated:*"]
+
+    policy = json.loads(lam.get_policy(FunctionName="opswatch-local-alb_logs")["Policy"])
+    [stmt] = policy["Statement"]
+    assert stmt["Action"] == "lambda:InvokeFunction"
+    assert stmt["Principal"] == {"Service": "s3.amazonaws.com"}
+
+    role = fn["Role"].rsplit("/", 1)[-1]
+    iam = boto3.client("iam")
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    actions = {a for s in doc["Statement"] for a in s["Action"]}
+    assert actions == {"s3:GetObject", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
