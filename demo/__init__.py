@@ -1,0 +1,1 @@
+"""``make demo``: opswatch on the embedded default, no AWS account needed."""

@@ -1,0 +1,190 @@
+"""``make demo``: ALB logs land in S3, the Lambda's handler ships them to CloudWatch Logs.
+
+Everything runs on the embedded default: a moto server on a free loopback port,
+reached over HTTP through ``AWS_ENDPOINT_URL``. Each step checks its result and
+the demo exits non-zero when one fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote_plus
+
+SAMPLE = Path(__file__).parent / "sample"
+BUCKET = "opswatch-local-alb-logs"
+GROUP = "/opswatch/alb"
+PREFIX = "AWSLogs/123456789012/elasticloadbalancing/us-east-2"
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def step(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+def check(ok: bool, what: str) -> None:
+    if not ok:
+        raise DemoFailed(what)
+    print(f"   ok: {what}")
+
+
+def key_for(lb: str, name: str, when: float) -> str:
+    day = time.strftime("%Y/%m/%d", time.gmtime(when))
+    stamp = time.strftime("%Y%m%dT%H%MZ", time.gmtime(when))
+    return f"{PREFIX}/{day}/123456789012_elasticloadbalancing_us-east-2_app.{lb}_{stamp}_10.0.0.1_{name}.log.gz"
+
+
+def recent(lines: list[str], when: float) -> list[str]:
+    """Move a sample line's times to ``when`` (the request time and the creation time)."""
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when))
+    return [re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", iso, ln) for ln in lines]
+
+
+def s3_event(keys: list[str]) -> dict:
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "awsRegion": "us-east-2",
+                "s3": {
+                    "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
+                    "object": {"key": quote_plus(k, safe="/"), "size": 0},
+                },
+            }
+            for k in keys
+        ]
+    }
+
+
+def run(server) -> None:
+    os.environ.update(server.environment("us-east-2"))
+    os.environ.update(
+        {
+            "OPSWATCH_ALB_BUCKET": BUCKET,
+            "OPSWATCH_ALB_LOG_GROUP": GROUP,
+            "OPSWATCH_ALB_FORMAT": "json",
+            "POWERTOOLS_METRICS_NAMESPACE": "opswatch",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+        }
+    )
+    import boto3
+
+    from chalicelib.alb.handler import handle_s3_event
+    from chalicelib.embedded.albtraffic import lines as traffic
+
+    s3, logs = boto3.client("s3"), boto3.client("logs")
+    step(f"moto server on {server.endpoint}: create the log bucket and the log group")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
+    logs.create_log_group(logGroupName=GROUP)
+    check(True, f"bucket {BUCKET}, log group {GROUP}")
+
+    step("upload ALB log objects (gzip): real sample lines, generated traffic, and some trouble")
+    now = time.time() - 120
+    real = recent((SAMPLE / "aws-doc-examples.log").read_text().splitlines(), now)
+    real += recent((SAMPLE / "classified-requests.log").read_text().splitlines(), now)
+    objects = {
+        key_for("my-loadbalancer.50dc6c495c0c9188", "sample", now): "\n".join(real) + "\n",
+        key_for("shop-prod.50dc6c495c0c9188", "traffic", now): "\n".join(traffic(5000, now - 300)) + "\n",
+        key_for("shop-prod.50dc6c495c0c9188", "trouble", now): "\n".join(
+            [*traffic(3, now, seed=1), "this line is not an ALB entry", *traffic(1, now - 40 * 86400, seed=2)]
+        )
+        + "\n",
+        key_for("shop-prod.50dc6c495c0c9188", "conn", now).replace("_app.", "_conn_log."): "connection log\n",
+        f"{PREFIX}/../ELBAccessLogTestFile".replace("/elasticloadbalancing/us-east-2/..", ""): "test\n",
+    }
+    for k, text in objects.items():
+        s3.put_object(Bucket=BUCKET, Key=k, Body=gzip.compress(text.encode()))
+        print(f"   s3://{BUCKET}/{k}  ({text.count(chr(10))} lines)")
+
+    step("run the ALB Lambda handler on the S3 event")
+    emf = io.StringIO()
+    with contextlib.redirect_stdout(emf):  # the metrics, as CloudWatch would receive them
+        reports = handle_s3_event(s3_event(list(objects)))
+    print(f"   {'object':<34} {'lines':>6} {'shipped':>8} {'filtered':>8} {'rejected':>8} {'refused':>8}")
+    for r in reports:
+        name = r["source"].rsplit("/", 1)[-1][-34:]
+        if "skipped" in r:
+            print(f"   {name:<34} skipped: {r['skipped']}")
+            continue
+        print(
+            f"   {name:<34} {r['lines']:>6} {r['shipped']:>8} {r['filtered']:>8} {r['rejected']:>8} {r['refused']:>8}"
+        )
+        for why, n in {**r["reject_reasons"], **r["refused_reasons"]}.items():
+            print(f"   {'':<34} {n} x {why}")
+    for doc in (json.loads(x) for x in emf.getvalue().splitlines() if x.startswith('{"_aws"')):
+        names = [m["Name"] for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+        print(f"   metrics LoadBalancer={doc['LoadBalancer']}: " + ", ".join(f"{n}={doc[n][0]:g}" for n in names))
+    shipped = [r for r in reports if "skipped" not in r]
+    check(all(r["balanced"] for r in shipped), "every line is shipped, filtered, rejected or refused; counts add up")
+    check(sum(r["shipped"] for r in shipped) == len(real) + 5000 + 3, "all good lines shipped")
+    check(
+        sum(r["rejected"] for r in shipped) == 1 and sum(r["refused"] for r in shipped) == 1,
+        "the bad line rejected, the 40-day-old line refused by CloudWatch",
+    )
+    check(sum(1 for r in reports if "skipped" in r) == 2, "connection log and test object skipped")
+
+    step("what landed in CloudWatch Logs")
+    streams = logs.describe_log_streams(logGroupName=GROUP)["logStreams"]
+    total = 0
+    for st in streams:
+        name = st["logStreamName"]
+        events = logs.get_log_events(logGroupName=GROUP, logStreamName=name, startFromHead=True, limit=10000)["events"]
+        total += len(events) if not name.startswith("rejected/") else 0
+        print(f"   ...{name[-70:]}: {len(events)} events")
+    check(total == len(real) + 5000 + 3, "every shipped line is an event")
+    sample_stream = next(s["logStreamName"] for s in streams if s["logStreamName"].endswith("_sample"))
+    events = logs.get_log_events(logGroupName=GROUP, logStreamName=sample_stream, startFromHead=True)["events"]
+    for e in events[:2]:
+        rec = json.loads(e["message"])
+        print(
+            "   "
+            + json.dumps(
+                {
+                    k: rec[k]
+                    for k in (
+                        "type",
+                        "time",
+                        "elb_status_code",
+                        "request_url",
+                        "target_processing_time",
+                        "classification",
+                    )
+                }
+            )
+        )
+    rejected = next(s["logStreamName"] for s in streams if s["logStreamName"].startswith("rejected/"))
+    [rej] = logs.get_log_events(logGroupName=GROUP, logStreamName=rejected, startFromHead=True)["events"]
+    print(f"   rejected: {rej['message']}")
+
+
+def main() -> int:
+    from chalicelib.embedded import motoserver
+
+    server = motoserver.start()
+    try:
+        run(server)
+    except DemoFailed as exc:
+        print(f"\ndemo FAILED: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        print(f"\ndemo FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        server.stop()
+    print("\ndemo finished: opswatch shipped ALB logs from S3 into CloudWatch Logs.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
