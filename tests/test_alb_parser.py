@@ -448,3 +448,26 @@ def test_damaged_lines_parse_or_are_rejected(rec, cut, junk):
         parse_line(damaged)
     except ParseError as exc:
         assert re.match(r"(field \d+|truncated|unbalanced|empty|the request)", exc.reason), exc.reason
+
+
+def test_fast_path_and_general_path_agree():
+    """The one-regex fast path must give exactly what the token-by-token path gives."""
+    from chalicelib.alb.parser import _FULL, parse_tokens
+    from chalicelib.embedded.albtraffic import lines
+
+    samples = AWS_DOC + [c["line"] for c in VECTOR] + _lines("elastic_integrations_test-alb.log")[:2]
+    samples += list(lines(3000, 1.7e9))
+    fast = 0
+    for ln in samples:
+        fast += _FULL.match(ln) is not None
+        assert parse_line(ln) == parse_tokens(ln), ln
+    assert fast >= 3000  # the generated modern lines all take the fast path
+
+
+@settings(max_examples=300, deadline=None)
+@given(records())
+def test_generated_lines_agree_on_both_paths(rec):
+    from chalicelib.alb.parser import parse_tokens
+
+    ln = render(rec)
+    assert parse_line(ln) == parse_tokens(ln) == rec

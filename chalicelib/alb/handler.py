@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from chalicelib import settings
 from chalicelib.alb.keys import classify, event_key
@@ -67,9 +66,10 @@ def handle_s3_event(event: dict) -> list[dict]:
     if "Records" not in event:  # s3:TestEvent, sent when the notification is configured
         logger.info("no records in the S3 event; nothing to ship", extra={"s3_event": event.get("Event")})
         return out
-    for record in S3Event(event).records:
-        bucket = record.s3.bucket.name
-        key = event_key(record.s3.get_object.key)
+    # Plain dict access: Powertools' data_classes package costs ~30 ms of cold start.
+    for record in event["Records"]:
+        bucket = record["s3"]["bucket"]["name"]
+        key = event_key(record["s3"]["object"]["key"])
         obj, why = classify(bucket, key)
         if obj is None:
             logger.info(f"skipped s3://{bucket}/{key}: {why}", extra={"skipped": key, "reason": why})

@@ -41,6 +41,44 @@ _HEAD = re.compile(
     r"(-|\d+) (-|\d+) "  # received and sent bytes
 )
 
+# The whole line in its modern form (through conn_trace_id, with or without the
+# transform fields): one match, and "-" fields come back as None because their
+# group does not take part. Anything else goes the token-by-token way below.
+_Q = r'"(?:-|([^"]+))?"'  # a quoted field; "-" and "" give None
+_FULL = re.compile(
+    _HEAD.pattern
+    + r'"([^"]*)" '
+    + _Q
+    + r" (?:-|(\S+)) (?:-|(\S+)) (?:-|(\S+)) "  # request, user agent, tls, target group
+    + _Q
+    + " "
+    + _Q
+    + " "
+    + _Q
+    + r" (?:-|(\d+)) (\S+) "  # trace, domain, cert, priority, creation time
+    + _Q
+    + " "
+    + _Q
+    + " "
+    + _Q
+    + " "
+    + _Q
+    + " "
+    + _Q
+    + " "
+    + _Q
+    + " "
+    + _Q  # actions .. classification reason
+    + r' (?:-|([^\s"]+))'  # conn_trace_id
+    + r"(?: "
+    + _Q
+    + " "
+    + _Q
+    + " "
+    + _Q
+    + r")?$"  # transform fields
+)
+
 # Token positions after the head (the request is token 12).
 _REQUEST = 12
 # The original 2016 format ends at trace_id: 18 tokens. Shorter is not an ALB line.
@@ -152,6 +190,61 @@ def parse_line(line: str) -> dict:
     Raises ``ParseError`` with a reason naming the field when the line is not an
     ALB access-log entry.
     """
+    f = _FULL.match(line)
+    if f is not None and '\\"' not in line:
+        return _from_full(f.groups())
+    return parse_tokens(line)
+
+
+def _from_full(g: tuple) -> dict:
+    req = g[14]
+    verb, _, rest = req.partition(" ")
+    url, sp, proto = rest.rpartition(" ")
+    if not sp:
+        url, proto = rest, ""
+    return {
+        "type": g[0],
+        "time": g[1],
+        "elb": g[2],
+        "client_ip": g[3],
+        "client_port": int(g[4]),
+        "target_ip": g[5],
+        "target_port": int(g[6]) if g[6] else None,
+        "request_processing_time": float(g[7]),
+        "target_processing_time": float(g[8]),
+        "response_processing_time": float(g[9]),
+        "elb_status_code": None if g[10] == "-" else int(g[10]),
+        "target_status_code": None if g[11] == "-" else int(g[11]),
+        "received_bytes": None if g[12] == "-" else int(g[12]),
+        "sent_bytes": None if g[13] == "-" else int(g[13]),
+        "request_verb": verb if verb and verb != "-" else None,
+        "request_url": url if url and url != "-" else None,
+        "request_proto": proto if proto and proto != "-" else None,
+        "user_agent": g[15],
+        "ssl_cipher": g[16],
+        "ssl_protocol": g[17],
+        "target_group_arn": g[18],
+        "trace_id": g[19],
+        "domain_name": g[20],
+        "chosen_cert_arn": g[21],
+        "matched_rule_priority": int(g[22]) if g[22] else None,
+        "request_creation_time": None if g[23] == "-" else g[23],
+        "actions_executed": g[24],
+        "redirect_url": g[25],
+        "lambda_error_reason": g[26],
+        "target_port_list": g[27],
+        "target_status_code_list": g[28],
+        "classification": g[29],
+        "classification_reason": g[30],
+        "conn_trace_id": g[31],
+        "transformed_host": g[32],
+        "transformed_uri": g[33],
+        "request_transform_status": g[34],
+    }
+
+
+def parse_tokens(line: str) -> dict:
+    """The general path: every format generation, escaped quotes, future fields."""
     m = _HEAD.match(line)
     if m is None or line[m.end() : m.end() + 1] != '"':
         if not line.strip():
@@ -232,8 +325,11 @@ def time_ms(time: str) -> int:
         if len(_EPOCH_CACHE) > 100_000:
             _EPOCH_CACHE.clear()
         _EPOCH_CACHE[sec] = base
-    frac = time[20:23]
-    return base + (int(frac.ljust(3, "0")) if frac[:1].isdigit() else 0)
+    try:
+        return base + int(time[20:23])  # the usual six-digit fraction
+    except ValueError:
+        frac = time[20:23].rstrip("Z")
+        return base + (int(frac.ljust(3, "0")) if frac.isdigit() else 0)
 
 
 _QUICK = re.compile(r"[a-z0-9]+ (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z) \S+ \S+:\d{1,5} ")

@@ -1,0 +1,1 @@
+"""opswatch benchmarks: ratios against baselines measured in the same run (``make bench``)."""
