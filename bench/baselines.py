@@ -70,9 +70,8 @@ def csv_records(path: Path):
             rec = dict(zip(_CSV_NAMES, row, strict=False))
             rec["client_ip"], _, rec["client_port"] = rec.pop("client").rpartition(":")
             rec["target_ip"], _, rec["target_port"] = rec.pop("target").rpartition(":")
-            rec["request_verb"], rec["request_url"], rec["request_proto"] = (
-                rec.pop("request").split(" ", 2) + ["", ""]
-            )[:3]
+            parts = [*rec.pop("request").split(" ", 2), "", ""]
+            rec["request_verb"], rec["request_url"], rec["request_proto"] = parts[:3]
             yield json.dumps(_typed(rec))
 
 
