@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from chalicelib.alb.fields import FIELDS, FLOAT_FIELDS, INT_FIELDS
+from chalicelib.alb.parser import HEAD_NAMES
 
 ATHENA_SQL = Path(__file__).resolve().parent.parent / "athena_sql" / "alb_access_logs_table.sql"
 
@@ -46,22 +47,7 @@ def regex_records(path: Path):
 
 
 # csv splits host:port tokens and the request as one field each; map by position.
-_CSV_NAMES = (
-    "type",
-    "time",
-    "elb",
-    "client",
-    "target",
-    "request_processing_time",
-    "target_processing_time",
-    "response_processing_time",
-    "elb_status_code",
-    "target_status_code",
-    "received_bytes",
-    "sent_bytes",
-    "request",
-    *FIELDS[17:],
-)
+_CSV_NAMES = (*HEAD_NAMES, "request", *FIELDS[17:])
 
 
 def csv_records(path: Path):

@@ -47,36 +47,21 @@ _HEAD = re.compile(
 _Q = r'"(?:-|([^"]+))?"'  # a quoted field; "-" and "" give None
 _FULL = re.compile(
     _HEAD.pattern
-    + r'"([^"]*)" '
-    + _Q
-    + r" (?:-|(\S+)) (?:-|(\S+)) (?:-|(\S+)) "  # request, user agent, tls, target group
-    + _Q
-    + " "
-    + _Q
-    + " "
-    + _Q
-    + r" (?:-|(\d+)) (\S+) "  # trace, domain, cert, priority, creation time
-    + _Q
-    + " "
-    + _Q
-    + " "
-    + _Q
-    + " "
-    + _Q
-    + " "
-    + _Q
-    + " "
-    + _Q
-    + " "
-    + _Q  # actions .. classification reason
-    + r' (?:-|([^\s"]+))'  # conn_trace_id
-    + r"(?: "
-    + _Q
-    + " "
-    + _Q
-    + " "
-    + _Q
-    + r")?$"  # transform fields
+    + " ".join(
+        [
+            r'"([^"]*)"',  # request
+            _Q,  # user_agent
+            *[r"(?:-|(\S+))"] * 3,  # ssl_cipher, ssl_protocol, target_group_arn
+            *[_Q] * 3,  # trace_id, domain_name, chosen_cert_arn
+            r"(?:-|(\d+))",  # matched_rule_priority
+            r"(\S+)",  # request_creation_time
+            *[_Q] * 7,  # actions_executed .. classification_reason
+            r'(?:-|([^\s"]+))',  # conn_trace_id
+        ]
+    )
+    + "(?: "
+    + " ".join([_Q] * 3)
+    + ")?$"  # transformed_host, transformed_uri, request_transform_status
 )
 
 # Token positions after the head (the request is token 12).
@@ -88,7 +73,7 @@ _KNOWN_TOKENS = 33  # through request_transform_status
 # Quoted or bare tokens, for lines whose quoted fields hold escaped quotes.
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
 
-_HEAD_NAMES = (
+HEAD_NAMES = (
     "type",
     "time",
     "elb",
@@ -177,10 +162,10 @@ def _explain_head(line: str) -> str:
     for i, ((pattern, what), tok) in enumerate(zip(checks, toks, strict=False)):
         if not re.fullmatch(pattern, tok):
             if not tok and i == len(toks) - 1:
-                return f"truncated line: ends inside field {i + 1} ({_HEAD_NAMES[i]})"
-            return f"field {i + 1} ({_HEAD_NAMES[i]}): expected {what}, got {_show(tok)}"
+                return f"truncated line: ends inside field {i + 1} ({HEAD_NAMES[i]})"
+            return f"field {i + 1} ({HEAD_NAMES[i]}): expected {what}, got {_show(tok)}"
     if len(toks) < 13:
-        return f"truncated line: ends after field {len(toks)} ({_HEAD_NAMES[len(toks) - 1]})"
+        return f"truncated line: ends after field {len(toks)} ({HEAD_NAMES[len(toks) - 1]})"
     return "the request field does not start with a double quote"
 
 
