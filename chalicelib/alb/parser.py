@@ -37,24 +37,25 @@ _HEAD = re.compile(
     r"(\S+):(\d{1,5}) "  # client ip:port
     r"(?:-|(\S+):(\d{1,5})) "  # target ip:port, or -
     r"(-1|\d+(?:\.\d+)?) (-1|\d+(?:\.\d+)?) (-1|\d+(?:\.\d+)?) "  # timings
-    r"(-|\d{1,3}) (-|\d{1,3}) "  # elb and target status codes
-    r"(-|\d+) (-|\d+) "  # received and sent bytes
+    r"(?:-|(\d{1,3})) (?:-|(\d{1,3})) "  # elb and target status codes
+    r"(?:-|(\d+)) (?:-|(\d+)) "  # received and sent bytes
 )
 
 # The whole line in its modern form (through conn_trace_id, with or without the
-# transform fields): one match, and "-" fields come back as None because their
-# group does not take part. Anything else goes the token-by-token way below.
+# transform fields): one match whose 37 groups are ``FIELDS`` in order, and "-"
+# fields come back as None because their group does not take part. Anything
+# else (older generations, escaped quotes, future fields) goes token by token.
 _Q = r'"(?:-|([^"]+))?"'  # a quoted field; "-" and "" give None
 _FULL = re.compile(
     _HEAD.pattern
     + " ".join(
         [
-            r'"([^"]*)"',  # request
+            r'"([^ "]*) ([^"]*) ([^ "]*)"',  # request: verb, URL (may hold spaces), protocol
             _Q,  # user_agent
             *[r"(?:-|(\S+))"] * 3,  # ssl_cipher, ssl_protocol, target_group_arn
             *[_Q] * 3,  # trace_id, domain_name, chosen_cert_arn
             r"(?:-|(\d+))",  # matched_rule_priority
-            r"(\S+)",  # request_creation_time
+            r"(?:-|(\S+))",  # request_creation_time
             *[_Q] * 7,  # actions_executed .. classification_reason
             r'(?:-|([^\s"]+))',  # conn_trace_id
         ]
@@ -181,51 +182,26 @@ def parse_line(line: str) -> dict:
     return parse_tokens(line)
 
 
+_INT_GROUPS = ("elb_status_code", "target_status_code", "received_bytes", "sent_bytes", "matched_rule_priority")
+
+
 def _from_full(g: tuple) -> dict:
-    req = g[14]
-    verb, _, rest = req.partition(" ")
-    url, sp, proto = rest.rpartition(" ")
-    if not sp:
-        url, proto = rest, ""
-    return {
-        "type": g[0],
-        "time": g[1],
-        "elb": g[2],
-        "client_ip": g[3],
-        "client_port": int(g[4]),
-        "target_ip": g[5],
-        "target_port": int(g[6]) if g[6] else None,
-        "request_processing_time": float(g[7]),
-        "target_processing_time": float(g[8]),
-        "response_processing_time": float(g[9]),
-        "elb_status_code": None if g[10] == "-" else int(g[10]),
-        "target_status_code": None if g[11] == "-" else int(g[11]),
-        "received_bytes": None if g[12] == "-" else int(g[12]),
-        "sent_bytes": None if g[13] == "-" else int(g[13]),
-        "request_verb": verb if verb and verb != "-" else None,
-        "request_url": url if url and url != "-" else None,
-        "request_proto": proto if proto and proto != "-" else None,
-        "user_agent": g[15],
-        "ssl_cipher": g[16],
-        "ssl_protocol": g[17],
-        "target_group_arn": g[18],
-        "trace_id": g[19],
-        "domain_name": g[20],
-        "chosen_cert_arn": g[21],
-        "matched_rule_priority": int(g[22]) if g[22] else None,
-        "request_creation_time": None if g[23] == "-" else g[23],
-        "actions_executed": g[24],
-        "redirect_url": g[25],
-        "lambda_error_reason": g[26],
-        "target_port_list": g[27],
-        "target_status_code_list": g[28],
-        "classification": g[29],
-        "classification_reason": g[30],
-        "conn_trace_id": g[31],
-        "transformed_host": g[32],
-        "transformed_uri": g[33],
-        "request_transform_status": g[34],
-    }
+    rec = dict(zip(FIELDS, g, strict=True))
+    rec["client_port"] = int(g[4])
+    if g[6]:
+        rec["target_port"] = int(g[6])
+    rec["request_processing_time"] = float(g[7])
+    rec["target_processing_time"] = float(g[8])
+    rec["response_processing_time"] = float(g[9])
+    for name in _INT_GROUPS:
+        v = rec[name]
+        if v is not None:
+            rec[name] = int(v)
+    for name in ("request_verb", "request_url", "request_proto"):
+        v = rec[name]
+        if v == "-" or v == "":
+            rec[name] = None
+    return rec
 
 
 def parse_tokens(line: str) -> dict:
@@ -256,10 +232,10 @@ def parse_tokens(line: str) -> dict:
         "request_processing_time": float(rpt),
         "target_processing_time": float(tpt),
         "response_processing_time": float(rspt),
-        "elb_status_code": None if esc == "-" else int(esc),
-        "target_status_code": None if tsc == "-" else int(tsc),
-        "received_bytes": None if rb == "-" else int(rb),
-        "sent_bytes": None if sb == "-" else int(sb),
+        "elb_status_code": int(esc) if esc else None,
+        "target_status_code": int(tsc) if tsc else None,
+        "received_bytes": int(rb) if rb else None,
+        "sent_bytes": int(sb) if sb else None,
         "request_verb": verb if verb and verb != "-" else None,
         "request_url": url if url and url != "-" else None,
         "request_proto": proto if proto and proto != "-" else None,
