@@ -6,7 +6,6 @@ Logic lives in ``chalicelib``; the same services back the ``opswatch`` CLI.
 from chalice import Chalice
 
 from chalicelib import settings
-from chalicelib.alb.handler import handle_s3_event
 
 app = Chalice(app_name="opswatch")
 
@@ -17,4 +16,17 @@ _suffix = {"suffix": _alb.key_suffix} if _alb.key_suffix else {}
 @app.on_s3_event(bucket=_alb.bucket, events=["s3:ObjectCreated:*"], name="alb_logs", **_suffix)
 def alb_logs(event):
     """ALB access-log objects landing in S3 -> CloudWatch Logs, with counts as metrics."""
+    from chalicelib.alb.handler import handle_s3_event  # each function imports only its own path
+
     return handle_s3_event(event.to_dict())
+
+
+_slack = settings.slack()
+
+
+@app.on_sns_message(topic=_slack.alarm_topic, name="alarm_bridge")
+def alarm_bridge(event):
+    """CloudWatch alarms (and any other message) on the SNS topic -> Slack."""
+    from chalicelib.alarms.handler import handle_sns_event  # slack-sdk only on this function's path
+
+    return handle_sns_event(event.to_dict())

@@ -34,3 +34,35 @@ def alb() -> AlbSettings:
 
 def metrics_namespace() -> str:
     return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "opswatch")
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    stage: str
+    mode: str  # webhook | bot
+    secret: str | None  # "secretsmanager:NAME" or "ssm:/NAME"
+    webhook_url: str | None  # plain URL: the local stage only
+    bot_token: str | None  # plain token: the local stage only
+    api_url: str | None  # Web API base URL (the loopback Slack endpoint in local runs)
+    channel: str | None
+    routes: str | None  # JSON list of routes
+    mention: str | None  # here | channel | a user-group id, for ALARM only
+    alarm_topic: str
+
+
+def slack() -> SlackSettings:
+    mode = os.environ.get("OPSWATCH_SLACK_MODE", "webhook")
+    if mode not in ("webhook", "bot"):
+        raise ValueError(f"OPSWATCH_SLACK_MODE must be webhook or bot, not {mode!r}")
+    return SlackSettings(
+        stage=os.environ.get("OPSWATCH_STAGE", "local"),
+        mode=mode,
+        secret=os.environ.get("OPSWATCH_SLACK_SECRET") or None,
+        webhook_url=os.environ.get("OPSWATCH_SLACK_WEBHOOK_URL") or None,
+        bot_token=os.environ.get("OPSWATCH_SLACK_BOT_TOKEN") or None,
+        api_url=os.environ.get("OPSWATCH_SLACK_API_URL") or None,
+        channel=os.environ.get("OPSWATCH_SLACK_CHANNEL") or None,
+        routes=os.environ.get("OPSWATCH_SLACK_ROUTES") or None,
+        mention=os.environ.get("OPSWATCH_SLACK_MENTION") or None,
+        alarm_topic=os.environ.get("OPSWATCH_ALARM_TOPIC", "opswatch-alarms"),
+    )

@@ -13,6 +13,7 @@ import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "opswatch-local-alb-logs"  # .chalice/config.json, stage local
+TOPIC = "opswatch-local-alarms"
 
 
 def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_path):
@@ -23,6 +24,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     shutil.copytree(ROOT / "chalicelib", proj / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / ".chalice", proj / ".chalice", ignore=shutil.ignore_patterns("deployed", "deployments"))
     boto3.client("s3").create_bucket(Bucket=BUCKET)
+    topic_arn = boto3.client("sns").create_topic(Name=TOPIC)["TopicArn"]
 
     chalice = Path(sys.executable).parent / "chalice"
     r = subprocess.run(
@@ -50,9 +52,27 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     assert stmt["Action"] == "lambda:InvokeFunction"
     assert stmt["Principal"] == {"Service": "s3.amazonaws.com"}
 
-    role = fn["Role"].rsplit("/", 1)[-1]
+    assert _actions(fn["Role"]) == {"s3:GetObject", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+
+    bridge = lam.get_function(FunctionName="opswatch-local-alarm_bridge")["Configuration"]
+    assert bridge["Handler"] == "app.alarm_bridge"
+    subs = boto3.client("sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    assert [(x["Protocol"], x["Endpoint"]) for x in subs] == [("lambda", bridge["FunctionArn"])]
+    assert _actions(bridge["Role"]) == {
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+
+
+def _actions(role_arn: str) -> set[str]:
+    """Every action the role's inline policies allow: each function gets only what it uses."""
     iam = boto3.client("iam")
-    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
-    doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-    actions = {a for s in doc["Statement"] for a in s["Action"]}
-    assert actions == {"s3:GetObject", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    role = role_arn.rsplit("/", 1)[-1]
+    out = set()
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        out |= {a for st in doc["Statement"] for a in st["Action"]}
+    return out

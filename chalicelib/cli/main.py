@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from chalicelib.cli.alb import alb
+from chalicelib.cli.slack import slack
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,6 +14,7 @@ def cli() -> None:
 
 
 cli.add_command(alb)
+cli.add_command(slack)
 
 
 def main() -> None:

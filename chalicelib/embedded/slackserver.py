@@ -1,0 +1,135 @@
+"""A loopback Slack: incoming webhooks and ``chat.postMessage``, recorded, with faults on demand.
+
+The demo and the tests post to it with the real slack-sdk clients:
+
+- ``POST /services/T.../B.../...`` answers ``ok`` (200) like an incoming webhook;
+- ``POST /api/chat.postMessage`` checks the bearer token and answers
+  ``{"ok": true, "channel": ..., "ts": ...}``;
+- ``fail(status, times, retry_after)`` makes the next calls answer 429 (with
+  ``Retry-After``) or 5xx, to test retries;
+- the webhook answers 400 ``invalid_blocks`` to a message whose blocks break
+  Slack's limits, as Slack does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+WEBHOOK_PATH = "/services/T0000000/B0000000/opswatchlocal"
+TOKEN = "xoxb-opswatch-local"
+
+
+@dataclass
+class Posted:
+    kind: str  # webhook | chat.postMessage
+    body: dict
+    at: float = field(default_factory=time.time)
+
+
+def _too_big(body: dict) -> bool:
+    blocks = [b for a in body.get("attachments") or [] for b in a.get("blocks") or []] + list(body.get("blocks") or [])
+    if len(blocks) > 50:
+        return True
+    for b in blocks:
+        text = (b.get("text") or {}).get("text", "")
+        if b.get("type") == "section" and len(text) > 3000:
+            return True
+        if b.get("type") == "header" and len(text) > 150:
+            return True
+    return False
+
+
+class SlackServer:
+    def __init__(self) -> None:
+        self.messages: list[Posted] = []
+        self.requests = 0
+        self._faults: list[tuple[int, int | None]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, status: int, body: str, ctype: str = "text/plain", headers: dict | None = None):
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                with server._lock:
+                    server.requests += 1
+                    fault = server._faults.pop(0) if server._faults else None
+                if fault:
+                    status, retry_after = fault
+                    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+                    return self._reply(status, "rate_limited" if status == 429 else "server_error", headers=headers)
+                if self.path == WEBHOOK_PATH:
+                    body = json.loads(raw or "{}")
+                    if not body.get("text") and not body.get("blocks") and not body.get("attachments"):
+                        return self._reply(400, "no_text")
+                    if _too_big(body):
+                        return self._reply(400, "invalid_blocks")
+                    server.messages.append(Posted("webhook", body))
+                    return self._reply(200, "ok")
+                if self.path.startswith("/api/chat.postMessage"):
+                    if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                        return self._reply(200, json.dumps({"ok": False, "error": "invalid_auth"}), "application/json")
+                    ctype = self.headers.get("Content-Type", "")
+                    if ctype.startswith("application/json"):
+                        body = json.loads(raw or "{}")
+                    else:
+                        body = {k: v[0] for k, v in parse_qs(raw).items()}
+                        for k in ("attachments", "blocks"):
+                            if isinstance(body.get(k), str):
+                                body[k] = json.loads(body[k])
+                    if not body.get("channel"):
+                        return self._reply(
+                            200, json.dumps({"ok": False, "error": "channel_not_found"}), "application/json"
+                        )
+                    if _too_big(body):
+                        return self._reply(
+                            200, json.dumps({"ok": False, "error": "invalid_blocks"}), "application/json"
+                        )
+                    server.messages.append(Posted("chat.postMessage", body))
+                    ts = f"{time.time():.6f}"
+                    return self._reply(
+                        200, json.dumps({"ok": True, "channel": body["channel"], "ts": ts}), "application/json"
+                    )
+                return self._reply(404, "no_service")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def webhook_url(self) -> str:
+        return self.base + WEBHOOK_PATH
+
+    @property
+    def api_url(self) -> str:
+        return self.base + "/api/"
+
+    def fail(self, status: int, times: int = 1, retry_after: int | None = None) -> None:
+        """The next ``times`` calls answer ``status`` (429 carries ``Retry-After``)."""
+        with self._lock:
+            self._faults += [(status, retry_after)] * times
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

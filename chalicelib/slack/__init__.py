@@ -1,0 +1,1 @@
+"""Slack: how every opswatch flow talks to people (messages, limits, delivery)."""

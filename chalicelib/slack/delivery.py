@@ -1,0 +1,162 @@
+"""Post a ``SlackMessage`` through an incoming webhook or the bot token, or fail loudly.
+
+- The webhook URL or bot token comes from Secrets Manager or an SSM
+  SecureString through Powertools parameters (cached for five minutes); a plain
+  value in the environment is accepted only in the ``local`` stage. Neither is
+  ever logged: slack-sdk gets a logger of its own that stays at WARNING.
+- 429 waits for ``Retry-After``; 5xx and connection errors back off (slack-sdk
+  retry handlers). When the retries are spent, ``SlackDeliveryError`` is raised
+  so Lambda's retries and on-failure destination take over: a message that
+  was not delivered is never reported as delivered.
+- Slack refusing the payload itself (``invalid_blocks``...) is a bug in
+  opswatch, not something a retry mends: the message is sent once more as
+  plain text so the alert still arrives, and the refusal is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from slack_sdk import WebClient, WebhookClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from chalicelib.settings import SlackSettings
+from chalicelib.slack.message import SlackMessage
+
+_SDK_LOGGER = logging.getLogger("opswatch.slack_sdk")
+_SDK_LOGGER.setLevel(logging.WARNING)
+# botocore logs every response body at DEBUG, GetSecretValue's included: with a
+# DEBUG root logger the webhook URL would land in the logs. Keep that logger quiet.
+logging.getLogger("botocore.parsers").setLevel(logging.INFO)
+_PAYLOAD_ERRORS = (
+    "invalid_blocks",
+    "invalid_attachments",
+    "invalid_payload",
+    "msg_too_long",
+    "msg_blocks_too_long",
+    "invalid_blocks_format",
+)
+
+
+class SlackDeliveryError(RuntimeError):
+    """The message did not reach Slack; raising lets Lambda retry the event."""
+
+
+class SlackConfigError(ValueError):
+    """Where to send is not configured right; the message says what to set."""
+
+
+class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+    """slack-sdk's handler retries 500 and 503; a 502 or 504 from Slack's edge is as transient."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        return response is not None and 500 <= response.status_code <= 599
+
+
+def retry_handlers(retries: int = 3) -> list:
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=retries),
+        RateLimitErrorRetryHandler(max_retry_count=retries),
+        AnyServerErrorRetryHandler(max_retry_count=retries),
+    ]
+
+
+@dataclass(frozen=True)
+class Destination:
+    mode: str
+    secret_value: str  # webhook URL or bot token
+    api_url: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret, even by accident
+        return f"Destination(mode={self.mode!r}, secret=<redacted>)"
+
+
+def _fetch_secret(ref: str) -> str:
+    from aws_lambda_powertools.utilities import parameters
+
+    kind, _, name = ref.partition(":")
+    if kind == "secretsmanager":
+        value = parameters.get_secret(name, max_age=300)
+    elif kind == "ssm":
+        value = parameters.get_parameter(name, decrypt=True, max_age=300)
+    else:
+        raise SlackConfigError(f"OPSWATCH_SLACK_SECRET must start with secretsmanager: or ssm:, got {kind!r}")
+    if isinstance(value, bytes):
+        value = value.decode()
+    value = str(value).strip()
+    if value.startswith("{"):  # a JSON secret: {"webhook_url": ...} or {"bot_token": ...}
+        data = json.loads(value)
+        value = data.get("webhook_url") or data.get("bot_token") or ""
+    if not value:
+        raise SlackConfigError(f"the secret {name!r} holds no webhook URL or bot token")
+    return value
+
+
+def destination(cfg: SlackSettings, webhook_url: str | None = None) -> Destination:
+    """Where messages go, from the stage settings (``webhook_url`` overrides, for trying out)."""
+    if webhook_url:
+        return Destination("webhook", webhook_url)
+    if cfg.secret:
+        return Destination(cfg.mode, _fetch_secret(cfg.secret), cfg.api_url)
+    plain = cfg.webhook_url if cfg.mode == "webhook" else cfg.bot_token
+    if plain:
+        if cfg.stage != "local":
+            raise SlackConfigError(
+                f"stage {cfg.stage!r}: a plain Slack {'webhook URL' if cfg.mode == 'webhook' else 'token'} in the "
+                "environment is accepted only in the local stage; set OPSWATCH_SLACK_SECRET"
+            )
+        return Destination(cfg.mode, plain, cfg.api_url)
+    raise SlackConfigError("no Slack destination: set OPSWATCH_SLACK_SECRET (or, locally, OPSWATCH_SLACK_WEBHOOK_URL)")
+
+
+def send(dest: Destination, message: SlackMessage, channel: str | None = None, retries: int = 3) -> dict:
+    """Deliver one message; returns what Slack answered. Raises ``SlackDeliveryError``."""
+    payload = message.payload(channel if dest.mode == "bot" else None)
+    if dest.mode == "webhook":
+        return _send_webhook(dest, payload, retries)
+    return _send_bot(dest, payload, channel, retries)
+
+
+def _send_webhook(dest: Destination, payload: dict, retries: int) -> dict:
+    client = WebhookClient(dest.secret_value, retry_handlers=retry_handlers(retries), logger=_SDK_LOGGER)
+    try:
+        resp = client.send_dict(payload)
+    except OSError as exc:
+        raise SlackDeliveryError(f"Slack webhook unreachable after retries: {type(exc).__name__}") from None
+    if resp.status_code == 200:
+        return {"ok": True, "status": 200}
+    if resp.status_code == 400 and any(e in (resp.body or "") for e in _PAYLOAD_ERRORS):
+        _SDK_LOGGER.error("Slack refused the message blocks (%s); sending it as plain text", resp.body)
+        resp = client.send_dict({"text": payload["text"]})
+        if resp.status_code == 200:
+            return {"ok": True, "status": 200, "degraded": True}
+    raise SlackDeliveryError(f"Slack webhook answered {resp.status_code}: {(resp.body or '')[:200]}")
+
+
+def _send_bot(dest: Destination, payload: dict, channel: str | None, retries: int) -> dict:
+    if not channel:
+        raise SlackConfigError("bot mode needs a channel: set OPSWATCH_SLACK_CHANNEL or a route")
+    kwargs = {"base_url": dest.api_url} if dest.api_url else {}
+    client = WebClient(token=dest.secret_value, retry_handlers=retry_handlers(retries), logger=_SDK_LOGGER, **kwargs)
+    try:
+        resp = client.chat_postMessage(**payload)
+        return {"ok": True, "channel": resp.get("channel"), "ts": resp.get("ts")}
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        if error in _PAYLOAD_ERRORS:
+            _SDK_LOGGER.error("Slack refused the message blocks (%s); sending it as plain text", error)
+            try:
+                resp = client.chat_postMessage(channel=channel, text=payload["text"])
+                return {"ok": True, "channel": resp.get("channel"), "ts": resp.get("ts"), "degraded": True}
+            except SlackApiError as exc2:
+                error = exc2.response.get("error") if exc2.response is not None else error
+        raise SlackDeliveryError(f"Slack chat.postMessage failed: {error}") from None
+    except OSError as exc:
+        raise SlackDeliveryError(f"Slack API unreachable after retries: {type(exc).__name__}") from None

@@ -1,0 +1,36 @@
+"""Make untrusted text safe and short enough for Slack.
+
+Slack parses ``<...>`` in message text as links and mentions, so an alarm
+description holding ``<!channel>`` would ping a whole channel. Escaping ``&``,
+``<`` and ``>`` (Slack's documented control characters) makes it plain text.
+
+>>> escape("<!channel> & <http://evil|click>")
+'&lt;!channel&gt; &amp; &lt;http://evil|click&gt;'
+>>> truncate("abcdefghij", 8)
+'abcdef …'
+"""
+
+from __future__ import annotations
+
+MARKER = " …"
+
+
+def escape(text: object) -> str:
+    """Escape Slack's control characters in any value (``None`` becomes '')."""
+    if text is None:
+        return ""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int, marker: str = MARKER) -> str:
+    """Cut ``text`` to at most ``limit`` characters, ending with a visible marker.
+
+    Never cuts inside an escape such as ``&amp;`` (Slack would show the broken entity).
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - len(marker))]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + marker
