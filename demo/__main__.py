@@ -168,12 +168,82 @@ def run(server) -> None:
     print(f"   rejected: {rej['message']}")
 
 
+def alarm_to_slack(server) -> None:
+    """An alarm changes state; its SNS message reaches the alarm bridge; Slack (loopback) shows it."""
+    import boto3
+
+    from chalicelib.alarms.handler import handle_sns_event
+    from chalicelib.embedded.alarmnotify import publish_state_change, sns_lambda_event
+    from chalicelib.embedded.slackserver import SlackServer
+
+    slack = SlackServer()
+    os.environ.update(
+        {
+            "OPSWATCH_STAGE": "local",
+            "OPSWATCH_SLACK_MODE": "webhook",
+            "OPSWATCH_SLACK_WEBHOOK_URL": slack.webhook_url,
+            "OPSWATCH_SLACK_MENTION": "here",
+        }
+    )
+    try:
+        cw, sns, sqs = boto3.client("cloudwatch"), boto3.client("sns"), boto3.client("sqs")
+        step(f"alarm bridge: an alarm on the ALB's 5xx count, its SNS topic, Slack on {slack.base}")
+        topic = sns.create_topic(Name="opswatch-local-alarms")["TopicArn"]
+        queue = sqs.create_queue(QueueName="alarm-bridge-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
+        cw.put_metric_alarm(
+            AlarmName="shop-prod ALB 5xx <!channel> test",
+            AlarmDescription="5xx answers from the shop's load balancer",
+            Namespace="AWS/ApplicationELB",
+            MetricName="HTTPCode_ELB_5XX_Count",
+            Statistic="Sum",
+            Dimensions=[{"Name": "LoadBalancer", "Value": "app/shop-prod/50dc6c495c0c9188"}],
+            Period=60,
+            EvaluationPeriods=5,
+            DatapointsToAlarm=3,
+            Threshold=25,
+            TreatMissingData="notBreaching",
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            AlarmActions=[topic],
+            OKActions=[topic],
+        )
+        check(True, "alarm created with the topic as its ALARM and OK action (its name holds <!channel>)")
+        for old, new, reason in (
+            (
+                "OK",
+                "ALARM",
+                "Threshold Crossed: 3 out of the last 5 datapoints [41.0 (26/11/26 19:02:00), 37.0 "
+                "(26/11/26 19:01:00)] were greater than or equal to the threshold (25.0).",
+            ),
+            (
+                "ALARM",
+                "OK",
+                "Threshold Crossed: 0 out of the last 5 datapoints were greater than or equal to the threshold (25.0).",
+            ),
+        ):
+            cw.set_alarm_state(AlarmName="shop-prod ALB 5xx <!channel> test", StateValue=new, StateReason=reason)
+            publish_state_change(cw, sns, "shop-prod ALB 5xx <!channel> test", old, "US East (Ohio)")
+            [m] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=2)["Messages"]
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            handle_sns_event(sns_lambda_event(json.loads(m["Body"]), sub))
+            print(f"\n   {old} -> {new}: what Slack received\n")
+            print("\n".join("   | " + ln for ln in slack.messages[-1].readable().splitlines()))
+        check(len(slack.messages) == 2, "both state changes delivered to Slack")
+        alarm, ok = (json.dumps(p.body) for p in slack.messages)
+        check("<!channel>" not in alarm and "&lt;!channel&gt;" in alarm, "the alarm name's <!channel> pings nobody")
+        check(alarm.count("<!here>") >= 1 and "<!here>" not in ok, "@here on ALARM only")
+    finally:
+        slack.close()
+
+
 def main() -> int:
     from chalicelib.embedded import motoserver
 
     server = motoserver.start()
     try:
         run(server)
+        alarm_to_slack(server)
     except DemoFailed as exc:
         print(f"\ndemo FAILED: {exc}", file=sys.stderr)
         return 1
@@ -182,7 +252,7 @@ def main() -> int:
         return 1
     finally:
         server.stop()
-    print("\ndemo finished: opswatch shipped ALB logs from S3 into CloudWatch Logs.")
+    print("\ndemo finished: ALB logs shipped from S3 into CloudWatch Logs; alarms delivered to Slack.")
     return 0
 
 

@@ -30,6 +30,21 @@ class Posted:
     body: dict
     at: float = field(default_factory=time.time)
 
+    def readable(self) -> str:
+        """The message roughly as a person sees it in Slack, for terminals."""
+        lines = [f"[{self.body.get('channel') or 'webhook'}] {self.body.get('text', '')}"]
+        blocks = [b for a in self.body.get("attachments") or [] for b in a.get("blocks") or []]
+        for b in blocks + list(self.body.get("blocks") or []):
+            if b.get("type") == "header":
+                lines.append("  " + b["text"]["text"])
+            elif b.get("type") == "section" and "text" in b:
+                lines += ["  " + ln for ln in b["text"]["text"].splitlines()]
+            elif b.get("type") == "section":
+                lines.append("  " + "   ".join(f["text"].replace("\n", ": ") for f in b.get("fields", [])))
+            elif b.get("type") == "context":
+                lines.append("  " + " · ".join(e["text"] for e in b.get("elements", [])))
+        return "\n".join(lines)
+
 
 def _too_big(body: dict) -> bool:
     blocks = [b for a in body.get("attachments") or [] for b in a.get("blocks") or []] + list(body.get("blocks") or [])
