@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from chalicelib.cli.alarms import alarms
 from chalicelib.cli.alb import alb
+from chalicelib.cli.filters import filters
 from chalicelib.cli.slack import slack
 
 
@@ -14,6 +16,8 @@ def cli() -> None:
 
 
 cli.add_command(alb)
+cli.add_command(filters)
+cli.add_command(alarms)
 cli.add_command(slack)
 
 

@@ -1,0 +1,106 @@
+"""``opswatch alarms``: what state an alarm takes on given data, and on its real history."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from chalicelib.monitors.evaluator import COMPARISONS, POLICIES, STATES
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+@click.group()
+def alarms() -> None:
+    """CloudWatch alarm evaluation, reproduced locally."""
+
+
+@alarms.command()
+@click.option("--points", help="Evaluation range, oldest first: 0 not breaching, X breaching, - missing.")
+@click.option("--values", help="Metric values, oldest first, - for missing (with --threshold and --comparison).")
+@click.option("--threshold", type=float)
+@click.option("--comparison", type=click.Choice(list(COMPARISONS)))
+@click.option("--evaluation-periods", "n", type=int, required=True, help="N")
+@click.option("--datapoints-to-alarm", "m", type=int, help="M (default: N)")
+@click.option("--treat-missing-data", "policy", type=click.Choice(POLICIES), default="missing", show_default=True)
+@click.option("--initial-state", type=click.Choice(STATES), default="INSUFFICIENT_DATA", show_default=True)
+def simulate(points, values, threshold, comparison, n, m, policy, initial_state) -> None:
+    """Print the state CloudWatch would set, alone on the last line."""
+    from chalicelib.monitors.evaluator import EvaluationError, breaching, evaluate, parse_points, parse_values
+
+    try:
+        if (points is None) == (values is None):
+            raise EvaluationError("give either --points or --values")
+        if values is not None:
+            if threshold is None or comparison is None:
+                raise EvaluationError("--values needs --threshold and --comparison")
+            pts = breaching(parse_values(values), threshold, comparison)
+        else:
+            pts = parse_points(points)
+        shown = " ".join("-" if p is None else ("X" if p else "0") for p in pts)
+        state = evaluate(pts, n, m or n, policy, initial_state)
+    except EvaluationError as exc:
+        click.echo(f"opswatch: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"points {shown} | {m or n} of {n} to alarm | missing data: {policy} | before: {initial_state}")
+    click.echo(state)
+
+
+@alarms.command()
+@click.argument("alarm_name")
+@click.option("--hours", type=float, default=24, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def backtest(alarm_name: str, hours: float, fmt: str) -> None:
+    """Replay ALARM_NAME over its metric's last HOURS under each missing-data policy."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.aws import client
+    from chalicelib.monitors import backtest as bt
+    from chalicelib.monitors.evaluator import EvaluationError
+
+    cw = client("cloudwatch")
+    try:
+        alarm = bt.fetch_alarm(cw, alarm_name)
+        result = bt.run(cw, alarm, hours)
+    except EvaluationError as exc:
+        click.echo(f"opswatch: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except (ClientError, BotoCoreError) as exc:
+        click.echo(f"opswatch: CloudWatch call failed: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "alarm": alarm_name,
+                    "period": result.period,
+                    "periods": len(result.values),
+                    "missing": result.missing,
+                    "current_policy": alarm.get("TreatMissingData", "missing"),
+                    "policies": {
+                        tl.policy: {
+                            "alarm_periods": tl.alarm_periods,
+                            "transitions": [{"time": t.isoformat(), "state": s} for t, s in tl.transitions],
+                        }
+                        for tl in result.timelines
+                    },
+                }
+            )
+        )
+        return
+    n = alarm["EvaluationPeriods"]
+    click.echo(
+        f"{alarm_name}: {alarm.get('MetricName') or 'metric math'} {alarm['ComparisonOperator']} "
+        f"{alarm['Threshold']:g}, {alarm.get('DatapointsToAlarm') or n} of {n} periods of {result.period}s, "
+        f"treats missing data as {alarm.get('TreatMissingData', 'missing')} today"
+    )
+    click.echo(f"{len(result.values)} periods over {hours:g} h, {result.missing} without data")
+    for tl in result.timelines:
+        mark = " (current)" if tl.policy == alarm.get("TreatMissingData", "missing") else ""
+        click.echo(f"\n{tl.policy}{mark}: {tl.alarm_periods} periods in ALARM, {len(tl.transitions)} state changes")
+        for t, state in tl.transitions[:50]:
+            click.echo(f"  {t:%Y-%m-%d %H:%M} -> {state}")
+        if len(tl.transitions) > 50:
+            click.echo(f"  ... {len(tl.transitions) - 50} more")

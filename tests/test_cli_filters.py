@@ -1,0 +1,66 @@
+"""``opswatch filters test``: the TestMetricFilter contract, locally and remotely."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+APACHE = '127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534'
+
+
+def cli(*args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli.main", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=os.environ.copy(),
+    )
+
+
+def test_json_output_is_the_test_metric_filter_response(tmp_path):
+    f = tmp_path / "events.log"
+    f.write_text('{"elb_status_code": 502}\n{"elb_status_code": 200}\n\nnot json\n{"elb_status_code": 504}\n')
+    r = cli("filters", "test", "--pattern", "{ $.elb_status_code >= 500 }", "--events", str(f), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {
+        "matches": [
+            {"eventNumber": 1, "eventMessage": '{"elb_status_code": 502}', "extractedValues": {}},
+            {"eventNumber": 4, "eventMessage": '{"elb_status_code": 504}', "extractedValues": {}},
+        ]
+    }
+
+
+def test_events_from_options_and_stdin_with_extracted_values():
+    r = cli(
+        "filters",
+        "test",
+        "--pattern",
+        "[..., status_code = 4*, bytes]",
+        "--event",
+        APACHE,
+        "--event",
+        "x y",
+        "--format",
+        "json",
+    )
+    [m] = json.loads(r.stdout)["matches"]
+    assert m["eventNumber"] == 1 and m["extractedValues"]["$status_code"] == "404"
+    r = cli("filters", "test", "--pattern", "ERROR", "--events", "-", stdin="ok\nERROR here\n")
+    assert "MATCH  2: ERROR here" in r.stdout and "1 of 2 events matched" in r.stdout
+
+
+def test_no_match_exits_1_and_bad_pattern_exits_2():
+    assert cli("filters", "test", "--pattern", "ERROR", "--event", "fine").returncode == 1
+    r = cli("filters", "test", "--pattern", "{ $.a = }", "--event", "x")
+    assert r.returncode == 2 and "position 9" in r.stderr
+    assert cli("filters", "test", "--pattern", "ERROR").returncode == 2
+
+
+def test_remote_calls_test_metric_filter_and_reports_its_error(aws):
+    r = cli("filters", "test", "--pattern", "ERROR", "--event", "ERROR x", "--remote")
+    # moto has no TestMetricFilter: the call is made and its refusal is reported plainly.
+    assert r.returncode == 2
+    assert "CloudWatch Logs TestMetricFilter failed" in r.stderr
