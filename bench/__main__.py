@@ -195,8 +195,9 @@ def main() -> int:
     app = import_seconds("import app")
     alb = import_seconds("import app, chalicelib.alb.handler")
     print(f"  import boto3 {boto * 1000:.0f} ms, import app {app * 1000:.0f} ms: {app / boto:.2f}x (target <= 1.5)")
-    print(f"  import app + the ALB handler (all of the ALB function's cold start) {alb * 1000:.0f} ms: "
-          f"{alb / boto:.2f}x")
+    print(
+        f"  import app + the ALB handler (all of the ALB function's cold start) {alb * 1000:.0f} ms: {alb / boto:.2f}x"
+    )
 
     ok = j / a >= 3 and j / b >= 1.5 and raw / c >= 0.5 and max(rss.values()) < 150 and app / boto <= 1.5
     print("\nall targets met" if ok else "\nSOME TARGETS MISSED")

@@ -174,39 +174,76 @@ def _str(v: object) -> str | None:
     return v if isinstance(v, str) and v else (str(v) if isinstance(v, int | float) else None)
 
 
+# The same metric query, spelled by SNS alarm messages and by EventBridge events.
+_SNS_KEYS = (
+    "Id",
+    "MetricStat",
+    "Metric",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Stat",
+    "Period",
+    "Expression",
+    "Label",
+    "ReturnData",
+)
+_EVENTBRIDGE_KEYS = (
+    "id",
+    "metricStat",
+    "metric",
+    "namespace",
+    "name",
+    "dimensions",
+    "stat",
+    "period",
+    "expression",
+    "label",
+    "returnData",
+)
+
+
+def _dimensions(dims: object) -> dict[str, str]:
+    """SNS lists ``[{"name": .., "value": ..}]``; EventBridge maps names to values."""
+    if isinstance(dims, dict):
+        return {str(k): str(v) for k, v in dims.items()}
+    if isinstance(dims, list):
+        return {str(d.get("name")): str(d.get("value")) for d in dims if isinstance(d, dict)}
+    return {}
+
+
+def _metric_query(q: dict, keys: tuple[str, ...]) -> MetricQuery:
+    qid, stat_key, metric_key, ns, name, dims, stat, period, expr, label, ret = keys
+    stat_obj = q.get(stat_key) if isinstance(q.get(stat_key), dict) else {}
+    metric = stat_obj.get(metric_key) if isinstance(stat_obj.get(metric_key), dict) else {}
+    return MetricQuery(
+        id=_str(q.get(qid)),
+        namespace=_str(metric.get(ns)),
+        name=_str(metric.get(name)),
+        dimensions=_dimensions(metric.get(dims)),
+        stat=_str(stat_obj.get(stat)),
+        period=_int(stat_obj.get(period)),
+        expression=_str(q.get(expr)),
+        label=_str(q.get(label)),
+        return_data=bool(q.get(ret, True)),
+    )
+
+
 def from_sns_message(msg: dict) -> Alarm:
     """The classic alarm message CloudWatch publishes to SNS."""
     trigger = msg.get("Trigger") if isinstance(msg.get("Trigger"), dict) else {}
     metrics: list[MetricQuery] = []
     if trigger.get("MetricName"):
-        dims = trigger.get("Dimensions") or []
         metrics.append(
             MetricQuery(
                 namespace=_str(trigger.get("Namespace")),
                 name=_str(trigger.get("MetricName")),
-                dimensions={str(d.get("name")): str(d.get("value")) for d in dims if isinstance(d, dict)},
+                dimensions=_dimensions(trigger.get("Dimensions")),
                 stat=_str(trigger.get("Statistic") or trigger.get("ExtendedStatistic")),
                 period=_int(trigger.get("Period")),
             )
         )
-    for q in trigger.get("Metrics") or []:
-        if not isinstance(q, dict):
-            continue
-        stat = q.get("MetricStat") or {}
-        metric = stat.get("Metric") or {}
-        metrics.append(
-            MetricQuery(
-                id=_str(q.get("Id")),
-                namespace=_str(metric.get("Namespace")),
-                name=_str(metric.get("MetricName")),
-                dimensions={str(d.get("name")): str(d.get("value")) for d in metric.get("Dimensions") or []},
-                stat=_str(stat.get("Stat")),
-                period=_int(stat.get("Period")),
-                expression=_str(q.get("Expression")),
-                label=_str(q.get("Label")),
-                return_data=bool(q.get("ReturnData", True)),
-            )
-        )
+    metrics += [_metric_query(q, _SNS_KEYS) for q in trigger.get("Metrics") or [] if isinstance(q, dict)]
     arn = _str(msg.get("AlarmArn"))
     partition, region, account = _arn_parts(arn)
     region = region or REGION_NAMES.get(str(msg.get("Region")))
@@ -250,24 +287,7 @@ def from_eventbridge(event: dict) -> Alarm:
     config = detail.get("configuration") or {}
     state = detail.get("state") or {}
     previous = detail.get("previousState") or {}
-    metrics = []
-    for q in config.get("metrics") or []:
-        stat = q.get("metricStat") or {}
-        metric = stat.get("metric") or {}
-        dims = metric.get("dimensions") or {}
-        metrics.append(
-            MetricQuery(
-                id=_str(q.get("id")),
-                namespace=_str(metric.get("namespace")),
-                name=_str(metric.get("name")),
-                dimensions={str(k): str(v) for k, v in dims.items()} if isinstance(dims, dict) else {},
-                stat=_str(stat.get("stat")),
-                period=_int(stat.get("period")),
-                expression=_str(q.get("expression")),
-                label=_str(q.get("label")),
-                return_data=bool(q.get("returnData", True)),
-            )
-        )
+    metrics = [_metric_query(q, _EVENTBRIDGE_KEYS) for q in config.get("metrics") or [] if isinstance(q, dict)]
     children = []
     data: dict = {}
     try:
