@@ -196,3 +196,9 @@ def test_routes():
         Router("[", None, None)
     with pytest.raises(RoutesError, match="mention"):
         Router(None, None, "everybody!")
+
+
+def test_unreadable_records_are_shown_not_dropped():
+    items = outgoing_for({"Records": ["junk", 5, {"Sns": {"Message": "hello", "Subject": "s"}}]}, ROUTER)
+    assert len(items) == 3
+    assert "junk" in items[0].message.text and "5" in items[1].message.text and "hello" in items[2].message.text

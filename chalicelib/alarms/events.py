@@ -89,7 +89,8 @@ def outgoing_for(event: object, router: Router) -> list[Outgoing]:
     if isinstance(event.get("Records"), list):
         out = []
         for rec in event["Records"]:
-            if not isinstance(rec, dict):
+            if not isinstance(rec, dict):  # shown as it came, never dropped
+                out.append(_from_message(None, json.dumps(rec), "Unreadable record", "event", router))
                 continue
             if isinstance(rec.get("Sns"), dict):
                 out.append(_from_sns(rec["Sns"], router))

@@ -64,7 +64,3 @@ FLOAT_FIELDS = frozenset({"request_processing_time", "target_processing_time", "
 
 # Name of the key that carries fields AWS appends after the last known one.
 EXTRA_FIELDS = "extra_fields"
-
-# ALB request types documented by AWS; a line of another type is still parsed
-# (AWS may add types) but these are what the generator and docs use.
-REQUEST_TYPES = ("http", "https", "h2", "grpcs", "ws", "wss")

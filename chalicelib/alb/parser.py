@@ -65,8 +65,6 @@ _FULL = re.compile(
     + ")?$"  # transformed_host, transformed_uri, request_transform_status
 )
 
-# Token positions after the head (the request is token 12).
-_REQUEST = 12
 # The original 2016 format ends at trace_id: 18 tokens. Shorter is not an ALB line.
 MIN_TOKENS = 18
 _KNOWN_TOKENS = 33  # through request_transform_status

@@ -49,9 +49,6 @@ class Batcher:
         events, self._events, self._bytes = self._events, [], 0
         return list(split_by_span(events))
 
-    def __len__(self) -> int:
-        return len(self._events)
-
 
 def split_by_span(events: list[Event]) -> Iterator[list[Event]]:
     """Sort one call's events by time and cut it wherever it would span over 24 hours."""

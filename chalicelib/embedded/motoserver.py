@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 _CHILD = """
@@ -84,12 +83,3 @@ def start(timeout: float = 60.0) -> MotoServer:
                 server.stop()
                 raise RuntimeError(f"moto server on port {server.port} did not answer") from None
             time.sleep(0.1)
-
-
-@contextmanager
-def running():
-    server = start()
-    try:
-        yield server
-    finally:
-        server.stop()

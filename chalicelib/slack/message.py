@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
-    DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
     PlainTextObject,
@@ -93,11 +92,6 @@ class SlackMessage:
         parts = [p for p in parts if p][:CONTEXT_MAX]
         objs = [MarkdownTextObject(text=truncate(p, self._room(FIELD_MAX))) for p in parts]
         self._add(ContextBlock(elements=objs), sum(len(o.text) for o in objs))
-        return self
-
-    def divider(self) -> SlackMessage:
-        if len(self.blocks) < BLOCKS_MAX - 1:
-            self.blocks.append(DividerBlock())
         return self
 
     def payload(self, channel: str | None = None) -> dict:
