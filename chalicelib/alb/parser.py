@@ -31,33 +31,34 @@ from chalicelib.alb.fields import EXTRA_FIELDS, FIELDS
 # The first twelve fields, up to the first double quote. IPv6 addresses hold
 # colons, so the port is whatever follows the last colon of the address token.
 _HEAD = re.compile(
-    r"([a-z0-9]+) "  # type
+    r"([a-z0-9]++) "  # type
     r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z) "  # time
-    r"(\S+) "  # elb
-    r"(\S+):(\d{1,5}) "  # client ip:port
+    r"(\S++) "  # elb
+    r"(\S+):(\d{1,5}) "  # client ip:port (backtracks to the last colon: IPv6)
     r"(?:-|(\S+):(\d{1,5})) "  # target ip:port, or -
-    r"(-1|\d+(?:\.\d+)?) (-1|\d+(?:\.\d+)?) (-1|\d+(?:\.\d+)?) "  # timings
+    r"(-1|\d++(?:\.\d++)?) (-1|\d++(?:\.\d++)?) (-1|\d++(?:\.\d++)?) "  # timings
     r"(?:-|(\d{1,3})) (?:-|(\d{1,3})) "  # elb and target status codes
-    r"(?:-|(\d+)) (?:-|(\d+)) "  # received and sent bytes
+    r"(?:-|(\d++)) (?:-|(\d++)) "  # received and sent bytes
 )
 
 # The whole line in its modern form (through conn_trace_id, with or without the
 # transform fields): one match whose 37 groups are ``FIELDS`` in order, and "-"
 # fields come back as None because their group does not take part. Anything
 # else (older generations, escaped quotes, future fields) goes token by token.
-_Q = r'"(?:-|([^"]+))?"'  # a quoted field; "-" and "" give None
+# Possessive quantifiers (++, *+) where nothing needs to be given back keep the match linear.
+_Q = r'"(?:-(?=")|([^"]++))?"'  # a quoted field; "-" and "" give None
 _FULL = re.compile(
     _HEAD.pattern
     + " ".join(
         [
-            r'"([^ "]*) ([^"]*) ([^ "]*)"',  # request: verb, URL (may hold spaces), protocol
+            r'"([^ "]*+) ([^"]*) ([^ "]*+)"',  # request: verb, URL (may hold spaces), protocol
             _Q,  # user_agent
-            *[r"(?:-|(\S+))"] * 3,  # ssl_cipher, ssl_protocol, target_group_arn
+            *[r"(?:-(?= )|(\S++))"] * 3,  # ssl_cipher, ssl_protocol, target_group_arn
             *[_Q] * 3,  # trace_id, domain_name, chosen_cert_arn
-            r"(?:-|(\d+))",  # matched_rule_priority
-            r"(?:-|(\S+))",  # request_creation_time
+            r"(?:-(?= )|(\d++))",  # matched_rule_priority
+            r"(?:-(?= )|(\S++))",  # request_creation_time
             *[_Q] * 7,  # actions_executed .. classification_reason
-            r'(?:-|([^\s"]+))',  # conn_trace_id
+            r'(?:-(?=\s|$)|([^\s"]++))',  # conn_trace_id
         ]
     )
     + "(?: "
