@@ -173,7 +173,7 @@ def alarm_to_slack(server) -> None:
     import boto3
 
     from chalicelib.alarms.handler import handle_sns_event
-    from chalicelib.embedded.alarmnotify import publish_state_change, sns_lambda_event
+    from chalicelib.embedded.alarmnotify import publish_state_change, subscribe_inbox
     from chalicelib.embedded.slackserver import SlackServer
 
     slack = SlackServer()
@@ -189,9 +189,7 @@ def alarm_to_slack(server) -> None:
         cw, sns, sqs = boto3.client("cloudwatch"), boto3.client("sns"), boto3.client("sqs")
         step(f"alarm bridge: an alarm on the ALB's 5xx count, its SNS topic, Slack on {slack.base}")
         topic = sns.create_topic(Name="opswatch-local-alarms")["TopicArn"]
-        queue = sqs.create_queue(QueueName="alarm-bridge-inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
+        inbox = subscribe_inbox(sns, sqs, topic, "alarm-bridge-inbox")
         cw.put_metric_alarm(
             AlarmName="shop-prod ALB 5xx <!channel> test",
             AlarmDescription="5xx answers from the shop's load balancer",
@@ -224,9 +222,7 @@ def alarm_to_slack(server) -> None:
         ):
             cw.set_alarm_state(AlarmName="shop-prod ALB 5xx <!channel> test", StateValue=new, StateReason=reason)
             publish_state_change(cw, sns, "shop-prod ALB 5xx <!channel> test", old, "US East (Ohio)")
-            [m] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=2)["Messages"]
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
-            handle_sns_event(sns_lambda_event(json.loads(m["Body"]), sub))
+            handle_sns_event(inbox.next_lambda_event())
             print(f"\n   {old} -> {new}: what Slack received\n")
             print("\n".join("   | " + ln for ln in slack.messages[-1].readable().splitlines()))
         check(len(slack.messages) == 2, "both state changes delivered to Slack")

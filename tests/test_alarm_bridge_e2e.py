@@ -7,7 +7,7 @@ import json
 import boto3
 
 from chalicelib.alarms.handler import handle_sns_event
-from chalicelib.embedded.alarmnotify import publish_state_change, sns_lambda_event
+from chalicelib.embedded.alarmnotify import publish_state_change, subscribe_inbox
 from chalicelib.embedded.slackserver import SlackServer
 
 
@@ -20,9 +20,7 @@ def test_state_change_through_sns_to_slack(aws, monkeypatch):
         monkeypatch.setenv("OPSWATCH_SLACK_WEBHOOK_URL", slack.webhook_url)
         cw, sns, sqs = boto3.client("cloudwatch"), boto3.client("sns"), boto3.client("sqs")
         topic = sns.create_topic(Name="alarms")["TopicArn"]
-        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
+        inbox = subscribe_inbox(sns, sqs, topic, "inbox")
         cw.put_metric_alarm(
             AlarmName="api latency",
             Namespace="AWS/ApplicationELB",
@@ -42,11 +40,12 @@ def test_state_change_through_sns_to_slack(aws, monkeypatch):
             StateReason="Threshold Crossed: 2 out of the last 3 datapoints were greater than the threshold",
         )
         assert publish_state_change(cw, sns, "api latency", "OK", "EU (Ireland)")
-        [m] = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2)["Messages"]
-        envelope = json.loads(m["Body"])
-        assert envelope["Type"] == "Notification" and envelope["TopicArn"] == topic
+        event = inbox.next_lambda_event()
+        [record] = event["Records"]
+        assert record["EventSource"] == "aws:sns" and record["Sns"]["TopicArn"] == topic
+        assert json.loads(record["Sns"]["Message"])["AlarmName"] == "api latency"
 
-        [result] = handle_sns_event(sns_lambda_event(envelope, sub))
+        [result] = handle_sns_event(event)
         assert result["ok"] and result["alarm"] == "api latency"
         [posted] = slack.messages
         text = posted.readable()

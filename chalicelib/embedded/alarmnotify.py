@@ -10,6 +10,7 @@ SNS envelope, which ``sns_lambda_event`` wraps the way Lambda's SNS trigger does
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 
 def _trigger(alarm: dict) -> dict:
@@ -90,3 +91,30 @@ def sns_lambda_event(envelope: dict, subscription_arn: str) -> dict:
             }
         ]
     }
+
+
+@dataclass
+class SnsInbox:
+    """An SQS queue subscribed to a topic: it stands in for the alarm bridge's Lambda subscription."""
+
+    sqs: object
+    queue_url: str
+    subscription_arn: str
+
+    def next_lambda_event(self, wait_seconds: int = 2) -> dict:
+        """The next notification, wrapped as Lambda's SNS trigger delivers it."""
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=wait_seconds
+        ).get("Messages", [])
+        if not messages:
+            raise TimeoutError(f"no SNS notification arrived within {wait_seconds} s")
+        [m] = messages
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return sns_lambda_event(json.loads(m["Body"]), self.subscription_arn)
+
+
+def subscribe_inbox(sns, sqs, topic_arn: str, name: str) -> SnsInbox:
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sub = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
+    return SnsInbox(sqs, queue, sub)
