@@ -43,6 +43,7 @@ def test_state_change_through_sns_to_slack(aws, monkeypatch):
         event = inbox.next_lambda_event()
         [record] = event["Records"]
         assert record["EventSource"] == "aws:sns" and record["Sns"]["TopicArn"] == topic
+        assert record["Sns"]["Type"] == "Notification"
         assert json.loads(record["Sns"]["Message"])["AlarmName"] == "api latency"
 
         [result] = handle_sns_event(event)
