@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from chalicelib.cwlogs.batches import MAX_EVENT_BYTES, Batcher, Event
+from chalicelib.cwlogs.batches import Batcher, Event
 
 FOURTEEN_DAYS_MS = 14 * 24 * 3600 * 1000
 
@@ -115,6 +115,3 @@ class StreamWriter:
             self.counts.refused_reasons[reason] = self.counts.refused_reasons.get(reason, 0) + k
         self.counts.refused += n_refused
         self.counts.shipped += len(events) - n_refused
-
-
-__all__ = ["MAX_EVENT_BYTES", "StreamCounts", "StreamWriter", "refused_slices"]
