@@ -30,3 +30,11 @@ def alarm_bridge(event):
     from chalicelib.alarms.handler import handle_sns_event  # slack-sdk only on this function's path
 
     return handle_sns_event(event.to_dict())
+
+
+@app.lambda_function(name="log_alerts")
+def log_alerts(event, context):
+    """CloudWatch Logs subscription filters -> log-alert rules -> one Slack message per (log group, rule)."""
+    from chalicelib.logalerts.handler import handle_logs_event
+
+    return handle_logs_event(event)

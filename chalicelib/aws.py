@@ -17,11 +17,16 @@ from botocore.config import Config
 
 
 @cache
-def client(service: str):
+def client(service: str, attempts: int | None = None, timeout: float = 60):
     """A cached client for ``service`` (one per process: cold start is a cost).
 
-    ``OPSWATCH_AWS_MAX_ATTEMPTS`` (default 8) bounds the attempts per call, the first included.
+    ``OPSWATCH_AWS_MAX_ATTEMPTS`` (default 8) bounds the attempts per call, the first included;
+    ``attempts`` and ``timeout`` override it for calls that must not hold an alert back.
     """
-    attempts = int(os.environ.get("OPSWATCH_AWS_MAX_ATTEMPTS", "8"))
-    config = Config(retries={"mode": "standard", "total_max_attempts": attempts}, connect_timeout=5, read_timeout=60)
+    attempts = attempts or int(os.environ.get("OPSWATCH_AWS_MAX_ATTEMPTS", "8"))
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": attempts},
+        connect_timeout=min(5, timeout),
+        read_timeout=timeout,
+    )
     return boto3.client(service, config=config)

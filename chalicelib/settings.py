@@ -55,7 +55,7 @@ def slack() -> SlackSettings:
     if mode not in ("webhook", "bot"):
         raise ValueError(f"OPSWATCH_SLACK_MODE must be webhook or bot, not {mode!r}")
     return SlackSettings(
-        stage=os.environ.get("OPSWATCH_STAGE", "local"),
+        stage=stage(),
         mode=mode,
         secret=os.environ.get("OPSWATCH_SLACK_SECRET") or None,
         webhook_url=os.environ.get("OPSWATCH_SLACK_WEBHOOK_URL") or None,
@@ -65,4 +65,42 @@ def slack() -> SlackSettings:
         routes=os.environ.get("OPSWATCH_SLACK_ROUTES") or None,
         mention=os.environ.get("OPSWATCH_SLACK_MENTION") or None,
         alarm_topic=os.environ.get("OPSWATCH_ALARM_TOPIC", "opswatch-alarms"),
+    )
+
+
+def stage() -> str:
+    return os.environ.get("OPSWATCH_STAGE", "local")
+
+
+def state_table() -> str:
+    """The stage's DynamoDB state table (cooldowns, and later threads, checkpoints, idempotency)."""
+    return os.environ.get("OPSWATCH_STATE_TABLE") or f"opswatch-{stage()}-state"
+
+
+@dataclass(frozen=True)
+class LogAlertSettings:
+    rules_json: str | None  # OPSWATCH_LOG_ALERT_RULES: a JSON list of rules
+    rules_file: str | None  # OPSWATCH_LOG_ALERT_RULES_FILE: a YAML or JSON file of rules
+    disabled: tuple[str, ...]  # OPSWATCH_LOG_ALERT_DISABLE: built-in rule names, comma-separated
+    cooldown_seconds: int  # OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS
+    function_name: str  # the deployed log_alerts function, for `opswatch logs subscribe`
+
+
+def log_alerts() -> LogAlertSettings:
+    raw = os.environ.get("OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS", "900")
+    try:
+        cooldown = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS must be a whole number of seconds, not {raw!r}"
+        ) from None
+    if cooldown < 0:
+        raise ValueError(f"OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS must be 0 or more, not {cooldown}")
+    disabled = os.environ.get("OPSWATCH_LOG_ALERT_DISABLE", "")
+    return LogAlertSettings(
+        rules_json=os.environ.get("OPSWATCH_LOG_ALERT_RULES") or None,
+        rules_file=os.environ.get("OPSWATCH_LOG_ALERT_RULES_FILE") or None,
+        disabled=tuple(n.strip() for n in disabled.split(",") if n.strip()),
+        cooldown_seconds=cooldown,
+        function_name=os.environ.get("OPSWATCH_LOG_ALERT_FUNCTION") or f"opswatch-{stage()}-log_alerts",
     )

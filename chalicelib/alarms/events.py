@@ -7,8 +7,6 @@ input: what is not an alarm becomes a readable generic message.
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 from dataclasses import dataclass
 
@@ -16,9 +14,6 @@ from chalicelib.alarms.notification import Alarm, parse_alarm
 from chalicelib.alarms.render import render_alarm, render_text
 from chalicelib.slack.message import SlackMessage
 from chalicelib.slack.routing import Router
-from chalicelib.slack.text import escape
-
-MAX_LOG_LINES = 20
 
 
 @dataclass
@@ -54,31 +49,25 @@ def _from_message(decoded: object, raw: str, subject: str | None, source: str, r
     return Outgoing(render_text(subject, raw, source), channel, None, source)
 
 
-def _from_awslogs(data: str, router: Router) -> Outgoing:
+def _from_logs(event: dict, router: Router) -> list[Outgoing]:
+    """A CloudWatch Logs subscription event, as the log_alerts Lambda would post it (no cooldown state).
+
+    Nothing for a control message, an undecodable payload or events no rule matches.
+    """
+    from chalicelib import settings
+    from chalicelib.logalerts.alerts import collect
+    from chalicelib.logalerts.handler import message_for, rules_for
+    from chalicelib.logalerts.payload import PayloadError, batch_from, decode
+
     try:
-        payload = json.loads(gzip.decompress(base64.b64decode(data)))
-    except (ValueError, OSError) as exc:
-        return _from_message(None, f"undecodable CloudWatch Logs payload: {exc}", "CloudWatch Logs", "awslogs", router)
-    return _from_logs_payload(payload, router)
-
-
-def _from_logs_payload(payload: dict, router: Router) -> Outgoing:
-    group, stream = payload.get("logGroup"), payload.get("logStream")
-    events = payload.get("logEvents") or []
-    if payload.get("messageType") == "CONTROL_MESSAGE":
-        return _from_message(
-            None, "CloudWatch Logs checked the subscription (control message).", "CloudWatch Logs", f"{group}", router
-        )
-    lines = [str(e.get("message", "")) for e in events[:MAX_LOG_LINES]]
-    more = f"\n… and {len(events) - MAX_LOG_LINES} more" if len(events) > MAX_LOG_LINES else ""
-    msg = SlackMessage(text=escape(f"{len(events)} log events from {group}"))
-    msg.header(f":scroll: {len(events)} log events from {group}")
-    msg.section("```" + escape("\n".join(lines)) + "```" + escape(more))
-    msg.context(
-        [f"log stream {escape(stream)}", f"filters {escape(', '.join(payload.get('subscriptionFilters') or []))}"]
-    )
-    channel, _ = router.route(None, None)
-    return Outgoing(msg, channel, None, f"CloudWatch Logs {group}")
+        batch = decode(event) if "awslogs" in event else batch_from(event)
+    except PayloadError:
+        return []
+    out = []
+    for alert in collect([batch], rules_for(settings.log_alerts())).alerts:
+        msg, channel = message_for(alert, router)
+        out.append(Outgoing(msg, channel, None, f"log alert {alert.rule.name} in {alert.log_group}"))
+    return out
 
 
 def outgoing_for(event: object, router: Router) -> list[Outgoing]:
@@ -111,9 +100,7 @@ def outgoing_for(event: object, router: Router) -> list[Outgoing]:
                     )
                 )
         return out
-    if isinstance(event.get("awslogs"), dict):
-        return [_from_awslogs(str(event["awslogs"].get("data", "")), router)]
-    if isinstance(event.get("logEvents"), list) and "messageType" in event:  # an already decoded payload
-        return [_from_logs_payload(event, router)]
+    if isinstance(event.get("awslogs"), dict) or (isinstance(event.get("logEvents"), list) and "messageType" in event):
+        return _from_logs(event, router)  # an awslogs event, or its decoded payload
     subject = event.get("detail-type") if isinstance(event.get("detail-type"), str) else None
     return [_from_message(event, json.dumps(event), subject, "message", router)]

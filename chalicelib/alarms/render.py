@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.alarms.console import alarm_url
 from chalicelib.alarms.notification import Alarm, MetricQuery
+from chalicelib.console import alarm_url
 from chalicelib.slack.message import COLORS, SlackMessage
 from chalicelib.slack.text import escape
 

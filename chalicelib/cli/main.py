@@ -7,6 +7,7 @@ import click
 from chalicelib.cli.alarms import alarms
 from chalicelib.cli.alb import alb
 from chalicelib.cli.filters import filters
+from chalicelib.cli.logs import logs
 from chalicelib.cli.slack import slack
 
 
@@ -19,6 +20,7 @@ cli.add_command(alb)
 cli.add_command(filters)
 cli.add_command(alarms)
 cli.add_command(slack)
+cli.add_command(logs)
 
 
 def main() -> None:

@@ -10,6 +10,10 @@ import click
 from chalicelib import settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_NOTHING = (
+    "opswatch: nothing to post: a CloudWatch Logs control message, an undecodable payload, or events no "
+    "log-alert rule matches (`opswatch logs test-rules` shows what each rule matches)"
+)
 
 
 @click.group()
@@ -33,11 +37,12 @@ def _load(path: str) -> object:
 def _outgoing(path: str):
     from chalicelib.alarms.events import outgoing_for
     from chalicelib.alarms.handler import router_from
+    from chalicelib.logalerts.rules import RuleError
     from chalicelib.slack.routing import RoutesError
 
     try:
         return outgoing_for(_load(path), router_from(settings.slack()))
-    except RoutesError as exc:
+    except (RoutesError, RuleError) as exc:
         click.echo(f"opswatch: {exc}", err=True)
         sys.exit(EXIT_USAGE)
 
@@ -48,10 +53,14 @@ def render(event_file: str) -> None:
     """Print the Slack payload(s) for EVENT_FILE, one JSON object per message, without sending.
 
     EVENT_FILE is an SNS event, a bare alarm message, an EventBridge alarm event,
-    a CloudWatch Logs subscription event or any text (- for stdin).
+    a CloudWatch Logs subscription event (rendered with the stage's log-alert
+    rules, without cooldown state) or any text (- for stdin).
     """
-    for item in _outgoing(event_file):
+    items = _outgoing(event_file)
+    for item in items:
         click.echo(json.dumps(item.message.payload(item.channel), ensure_ascii=False))
+    if not items:
+        click.echo(_NOTHING, err=True)
 
 
 @slack.command()

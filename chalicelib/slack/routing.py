@@ -1,16 +1,23 @@
-"""Which channel an alarm goes to, and whom it pings.
+"""Which channel an alarm or a log alert goes to, and whom it pings.
 
-``OPSWATCH_SLACK_ROUTES`` is a JSON list tried in order; the first route whose
-``alarm`` glob matches the alarm name wins::
+``OPSWATCH_SLACK_ROUTES`` is a JSON list tried in order. For an alarm, the first
+route whose ``alarm`` glob matches the alarm name wins; for a log alert, the
+first route whose ``rule`` glob and ``severity`` (each where given) match::
 
     [{"alarm": "prod-*", "channel": "#prod-alerts", "mention": "here"},
-     {"alarm": "*-payments-*", "channel": "#payments"}]
+     {"alarm": "*-payments-*", "channel": "#payments"},
+     {"severity": "critical", "channel": "#oncall", "mention": "here"},
+     {"rule": "lambda-*", "channel": "#serverless"}]
 
-Mentions are for ALARM only: an OK or INSUFFICIENT_DATA message never pings.
+Mentions go with ALARM only (an OK or INSUFFICIENT_DATA message never pings)
+and, for log alerts, with ``critical`` only.
 
 >>> r = Router('[{"alarm": "prod-*", "channel": "#prod", "mention": "here"}]', "#alerts", None)
 >>> r.route("prod-api-5xx", "ALARM"), r.route("prod-api-5xx", "OK"), r.route("dev-x", "ALARM")
 (('#prod', '<!here>'), ('#prod', None), ('#alerts', None))
+>>> r = Router('[{"severity": "critical", "channel": "#oncall", "mention": "here"}]', "#alerts", None)
+>>> r.route_rule("java-out-of-memory", "critical"), r.route_rule("lambda-timeout", "warning")
+(('#oncall', '<!here>'), ('#alerts', None))
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ class Router:
         self.default_channel = default_channel
         self.default_mention = mention_markup(default_mention)
         self.routes: list[tuple[str, str | None, str | None]] = []
+        self.rule_routes: list[tuple[str, str | None, str | None, str | None]] = []
         if routes_json:
             try:
                 routes = json.loads(routes_json)
@@ -49,9 +57,13 @@ class Router:
             if not isinstance(routes, list):
                 raise RoutesError("OPSWATCH_SLACK_ROUTES must be a JSON list of routes")
             for i, r in enumerate(routes):
-                if not isinstance(r, dict) or not isinstance(r.get("alarm"), str):
-                    raise RoutesError(f'route {i + 1}: needs an "alarm" name pattern')
-                self.routes.append((r["alarm"], r.get("channel"), mention_markup(r.get("mention"))))
+                if not isinstance(r, dict) or not any(isinstance(r.get(k), str) for k in ("alarm", "rule", "severity")):
+                    raise RoutesError(f'route {i + 1}: needs an "alarm" or "rule" name pattern, or a "severity"')
+                mention = mention_markup(r.get("mention"))
+                if isinstance(r.get("alarm"), str):
+                    self.routes.append((r["alarm"], r.get("channel"), mention))
+                if isinstance(r.get("rule"), str) or isinstance(r.get("severity"), str):
+                    self.rule_routes.append((r.get("rule") or "*", r.get("severity"), r.get("channel"), mention))
 
     def route(self, alarm_name: str | None, state: str | None) -> tuple[str | None, str | None]:
         """(channel, mention markup or None)."""
@@ -61,3 +73,12 @@ class Router:
                 channel, mention = ch or channel, men
                 break
         return channel, (mention if state == "ALARM" else None)
+
+    def route_rule(self, rule_name: str, severity: str) -> tuple[str | None, str | None]:
+        """(channel, mention markup or None) for a log alert; mentions go with ``critical`` only."""
+        channel, mention = self.default_channel, self.default_mention
+        for pattern, sev, ch, men in self.rule_routes:
+            if fnmatchcase(rule_name, pattern) and sev in (None, severity):
+                channel, mention = ch or channel, men
+                break
+        return channel, (mention if severity == "critical" else None)

@@ -1,0 +1,1 @@
+"""Log alerts: CloudWatch Logs subscription events -> rules -> one grouped Slack message per rule."""

@@ -1,0 +1,132 @@
+"""The log_alerts Lambda: a subscription's events -> rules -> one Slack message per (log group, rule).
+
+Every event ends counted: looked at, matched or not; every alert ends posted,
+held back by its cooldown (and counted for the next message), or failed. A
+payload that does not decode is logged with the reason and counted
+(``PayloadsUndecodable``) and not retried: a retry cannot mend it. Control
+messages are acknowledged. If any alert could not be delivered, its cooldown
+claim is released and the invocation raises once all alerts were attempted,
+so Lambda's retry posts it (and, in the end, its on-failure destination keeps it).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from chalicelib import settings
+from chalicelib.logalerts.alerts import Alert, Collected, collect
+from chalicelib.logalerts.cooldown import Claim, Cooldown
+from chalicelib.logalerts.payload import PayloadError, decode
+from chalicelib.logalerts.render import render_alert
+from chalicelib.logalerts.rules import RuleSet, active_rules
+from chalicelib.slack.delivery import SlackConfigError, SlackDeliveryError, destination, send
+from chalicelib.slack.message import SlackMessage
+from chalicelib.slack.routing import Router, mention_markup
+
+logger = Logger(service="opswatch-logalerts")
+
+
+@cache
+def _rules(rules_json: str | None, rules_file: str | None, disabled: tuple[str, ...]) -> RuleSet:
+    return active_rules(rules_json, rules_file, disabled)
+
+
+def rules_for(cfg: settings.LogAlertSettings) -> RuleSet:
+    """The stage's active rules, compiled once per process (a malformed rule raises ``RuleError``)."""
+    return _rules(cfg.rules_json, cfg.rules_file, cfg.disabled)
+
+
+def region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+def route(alert: Alert, router: Router) -> tuple[str | None, str | None]:
+    """(channel, mention): the rule's own channel and mention win over the routes."""
+    channel, mention = router.route_rule(alert.rule.name, alert.rule.severity)
+    if alert.rule.channel:
+        channel = alert.rule.channel
+    if alert.rule.mention:
+        mention = mention_markup(alert.rule.mention)
+    return channel, mention
+
+
+def message_for(alert: Alert, router: Router, claim: Claim | None = None, cooldown: int | None = None):
+    """(message, channel): the alert as the Lambda posts it."""
+    channel, mention = route(alert, router)
+    claim = claim or Claim(alert.key, True)
+    msg: SlackMessage = render_alert(
+        alert, region(), mention, claim.held, claim.held_since, cooldown, claim.state_error
+    )
+    return msg, channel
+
+
+def handle_logs_event(event: dict) -> dict:
+    cfg = settings.log_alerts()
+    rules = rules_for(cfg)
+    metrics = EphemeralMetrics(namespace=settings.metrics_namespace(), service="opswatch-logalerts")
+    try:
+        batch = decode(event)
+    except PayloadError as exc:
+        logger.error(f"undecodable CloudWatch Logs payload: {exc}", extra={"reason": str(exc)})
+        metrics.add_metric(name="PayloadsUndecodable", unit=MetricUnit.Count, value=1)
+        metrics.flush_metrics()
+        return {"status": "undecodable", "reason": str(exc)}
+    if batch.control:
+        logger.info("CloudWatch Logs control message acknowledged", extra={"log_group": batch.log_group})
+        return {"status": "control"}
+    collected = collect([batch], rules)
+    return deliver(collected, cfg, metrics)
+
+
+def deliver(collected: Collected, cfg: settings.LogAlertSettings, metrics: EphemeralMetrics) -> dict:
+    slack_cfg = settings.slack()
+    router = Router(slack_cfg.routes, slack_cfg.channel, slack_cfg.mention)
+    cooldown = Cooldown(cfg.cooldown_seconds) if cfg.cooldown_seconds else None
+    dest = None
+    posted, held, failed = [], [], []
+    state_errors = 0
+    for alert in collected.alerts:
+        what = {"rule": alert.rule.name, "log_group": alert.log_group, "events": alert.count}
+        claim = cooldown.claim(alert.key, alert.count, alert.first_ms) if cooldown else Claim(alert.key, True)
+        state_errors += claim.state_error is not None
+        if not claim.granted:
+            logger.info("held back by the cooldown", extra=what)
+            held.append(what)
+            continue
+        msg, channel = message_for(alert, router, claim, cfg.cooldown_seconds)
+        try:
+            dest = dest or destination(slack_cfg)  # the secret is read only when there is something to post
+            answer = send(dest, msg, channel)
+        except (SlackDeliveryError, SlackConfigError) as exc:
+            if cooldown:
+                cooldown.release(claim)
+            logger.error(f"not delivered to Slack: {exc}", extra=what)
+            failed.append(str(exc))
+            continue
+        if cooldown:
+            cooldown.confirm(claim)
+        logger.info("delivered to Slack", extra={**what, **answer, "held_reported": claim.held})
+        posted.append({**what, "channel": channel})
+    for name, value in (
+        ("EventsReceived", collected.events),
+        ("EventsMatched", collected.matched),
+        ("AlertsPosted", len(posted)),
+        ("AlertsHeldBack", len(held)),
+        ("AlertsFailed", len(failed)),
+        ("CooldownStateErrors", state_errors),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
+    if failed:
+        raise SlackDeliveryError(f"{len(failed)} of {len(collected.alerts)} log alerts not delivered: {failed[0]}")
+    return {
+        "status": "done",
+        "events": collected.events,
+        "matched": collected.matched,
+        "posted": posted,
+        "held_back": held,
+    }
