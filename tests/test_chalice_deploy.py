@@ -66,6 +66,41 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "logs:PutLogEvents",
     }
 
+    alerts = lam.get_function(FunctionName="opswatch-local-log_alerts")["Configuration"]
+    assert alerts["Handler"] == "app.log_alerts" and alerts["Timeout"] == 60
+    assert _actions(alerts["Role"]) == {
+        "dynamodb:UpdateItem",
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    resources = _resources(alerts["Role"])  # only its own table, its Slack secret and its own logs
+    assert resources["dynamodb:UpdateItem"] == {"arn:aws:dynamodb:*:*:table/opswatch-local-state"}
+    assert resources["secretsmanager:GetSecretValue"] == {"arn:aws:secretsmanager:*:*:secret:opswatch/local/slack-*"}
+    assert all("opswatch-local" in r for r in resources["logs:PutLogEvents"])
+
+
+def _statements(role_arn: str) -> list[dict]:
+    iam = boto3.client("iam")
+    role = role_arn.rsplit("/", 1)[-1]
+    return [
+        st
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+        for st in iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]["Statement"]
+    ]
+
+
+def _resources(role_arn: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for st in _statements(role_arn):
+        for action in st["Action"]:
+            out.setdefault(action, set()).update(
+                [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]
+            )
+    return out
+
 
 def _actions(role_arn: str) -> set[str]:
     """Every action the role's inline policies allow: each function gets only what it uses."""

@@ -11,7 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_stack_creates_bucket_group_and_topic(aws):
+def test_stack_creates_bucket_group_topic_and_state_table(aws):
     cfn = boto3.client("cloudformation")
     body = (ROOT / "infra" / "opswatch-resources.yaml").read_text()
     cfn.create_stack(
@@ -39,13 +39,20 @@ def test_stack_creates_bucket_group_and_topic(aws):
         "AlbLogBucket": "AWS::S3::Bucket",
         "AlbLogGroup": "AWS::Logs::LogGroup",
         "AlarmTopic": "AWS::SNS::Topic",
+        "StateTable": "AWS::DynamoDB::Table",
     }
+    ddb = boto3.client("dynamodb")
+    table = ddb.describe_table(TableName="opswatch-local-state")["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    # moto's CloudFormation does not apply TimeToLiveSpecification: check the template asks for it (below).
     template = yaml.load(body, Loader=_CfnLoader)  # a SafeLoader plus CloudFormation tags
     bucket_stmt = template["Resources"]["AlbLogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert bucket_stmt["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
     assert bucket_stmt["Action"] == "s3:PutObject"
     topic_stmt = template["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert topic_stmt["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and topic_stmt["Action"] == "sns:Publish"
+    ttl = template["Resources"]["StateTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expiration", "Enabled": True}  # the attribute chalicelib.state writes
 
 
 class _CfnLoader(yaml.SafeLoader):

@@ -122,9 +122,9 @@ def _branch_anchor(branch: str) -> str | None:
         if kind == "optional" or lit is None:
             runs.append(cur)
             cur = ""
-        elif kind == "repeat":
+        elif kind == "repeat":  # x+: the text before and one x are certain, and the last x adjoins what follows
             runs.append(cur + lit)
-            cur = ""
+            cur = lit
         else:
             cur += lit
     runs.append(cur)
