@@ -295,7 +295,7 @@ def test_message_is_readable_escaped_and_within_limits():
     assert "First 3 of 10000" in text and "x" * 600 not in text  # three samples, each cut
     assert "→ 05:58:48" in text  # first → last, the date said once
     assert "`pod-1` (10000)" in text
-    assert "37 events of this rule here held back by the 15-minute cooldown since 2025-11-27 02:53:20 UTC" in text
+    assert "37 events of this rule here held back by the cooldown (15 minutes) since 2025-11-27 02:53:20 UTC" in text
     assert "eu-west-1.console.aws.amazon.com" in text and "log-events/pod-1$3Fstart$3D1764213129000" in text
     assert (
         "logs-insights$3FqueryDetail$3D~(end~'2025-11-27T05*3a59*3a48.000Z~start~'2025-11-27T03*3a07*3a09.000Z" in text

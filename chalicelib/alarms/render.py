@@ -12,7 +12,7 @@ import json
 from chalicelib.alarms.notification import Alarm, MetricQuery
 from chalicelib.console import alarm_url
 from chalicelib.slack.message import COLORS, SlackMessage
-from chalicelib.slack.text import escape
+from chalicelib.slack.text import duration, escape
 
 STATE_EMOJI = {"ALARM": ":red_circle:", "OK": ":large_green_circle:", "INSUFFICIENT_DATA": ":white_circle:"}
 COMPARISONS = {
@@ -32,17 +32,6 @@ MISSING_WORDS = {
     "breaching": "breaching (treated as bad)",
     "notBreaching": "notBreaching (treated as good)",
 }
-
-
-def duration(seconds: int | None) -> str | None:
-    """300 -> '5 minutes'."""
-    if not seconds:
-        return None
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} seconds"
 
 
 def _number(v: float | None) -> str:

@@ -15,7 +15,7 @@ import time
 from chalicelib.console import insights_url, log_stream_url
 from chalicelib.logalerts.alerts import Alert
 from chalicelib.slack.message import SlackMessage
-from chalicelib.slack.text import escape, truncate
+from chalicelib.slack.text import duration, escape, truncate
 
 SEVERITY_EMOJI = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}
 SEVERITY_COLORS = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#4a90d9"}
@@ -106,7 +106,7 @@ def render_alert(
     notes = [" · ".join(links)] if links else []
     if held:
         since = f" since {clock(held_since)}" if held_since else ""
-        window = f" by the {cooldown_seconds // 60}-minute cooldown" if cooldown_seconds else ""
+        window = f" by the cooldown ({duration(cooldown_seconds)})" if cooldown_seconds else ""
         notes.append(f":hourglass: {_events(held)} of this rule here held back{window}{since}")
     if state_error:
         notes.append(f":warning: cooldown state unavailable ({escape(state_error)}): repeats may be posted again")

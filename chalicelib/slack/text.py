@@ -8,6 +8,8 @@ description holding ``<!channel>`` would ping a whole channel. Escaping ``&``,
 '&lt;!channel&gt; &amp; &lt;http://evil|click&gt;'
 >>> truncate("abcdefghij", 8)
 'abcdef …'
+>>> duration(900), duration(2)
+('15 minutes', '2 seconds')
 """
 
 from __future__ import annotations
@@ -34,3 +36,14 @@ def truncate(text: str, limit: int, marker: str = MARKER) -> str:
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
     return cut + marker
+
+
+def duration(seconds: int | None) -> str | None:
+    """300 -> '5 minutes'."""
+    if not seconds:
+        return None
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
