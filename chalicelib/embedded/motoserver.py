@@ -9,16 +9,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 
+# The child's stderr goes to a file, never an unread pipe: once a pipe's buffer fills,
+# moto blocks mid-request. werkzeug's per-request log lines are switched off too.
 _CHILD = """
-import sys
+import logging, os, sys
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 from moto.server import ThreadedMotoServer
 s = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 s.start()
 print(s.get_host_and_port()[1], flush=True)
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the port was all the parent reads
 sys.stdin.read()  # live until the parent closes our stdin or exits
 """
 
@@ -60,18 +65,21 @@ class MotoServer:
 
 def start(timeout: float = 60.0) -> MotoServer:
     """Start moto and wait until it answers; raise with its stderr if it does not."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _CHILD],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")},
-    )
-    line = proc.stdout.readline().strip()
-    if not line.isdigit():
-        proc.kill()
-        raise RuntimeError(f"moto server did not start: {proc.stderr.read()[-2000:]}")
+    with tempfile.TemporaryFile(mode="w+") as errors:  # the child keeps its own handle to it
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")},
+        )
+        line = proc.stdout.readline().strip()
+        if not line.isdigit():
+            proc.kill()
+            proc.wait()
+            errors.seek(0)
+            raise RuntimeError(f"moto server did not start: {errors.read()[-2000:]}")
     server = MotoServer(proc, int(line))
     deadline = time.monotonic() + timeout
     while True:
