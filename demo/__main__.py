@@ -1,4 +1,4 @@
-"""``make demo``: ALB logs land in S3, the Lambda's handler ships them to CloudWatch Logs.
+"""``make demo``: ALB logs shipped to CloudWatch Logs, an alarm to Slack, out-of-memory lines to Slack.
 
 Everything runs on the embedded default: a moto server on a free loopback port,
 reached over HTTP through ``AWS_ENDPOINT_URL``. Each step checks its result and
@@ -233,6 +233,86 @@ def alarm_to_slack(server) -> None:
         slack.close()
 
 
+def log_alerts(server) -> None:
+    """An application log group gets an OOM kill, a Java heap error, a near miss and a repeat; Slack gets two."""
+    import boto3
+
+    from chalicelib import state
+    from chalicelib.embedded.slackserver import SlackServer
+    from chalicelib.filters import compile_pattern
+    from chalicelib.logalerts.handler import handle_logs_event, rules_for
+    from chalicelib.logalerts.payload import encode
+    from chalicelib.logalerts.prefilter import derive
+    from chalicelib.settings import log_alerts as settings
+
+    slack = SlackServer()
+    os.environ.update({"OPSWATCH_SLACK_WEBHOOK_URL": slack.webhook_url, "OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS": "900"})
+    group, stream = "/ecs/shop-api", "web/7f3c"
+    try:
+        logs, ddb = boto3.client("logs"), boto3.client("dynamodb")
+        step(f"log alerts: an application log group, the state table, Slack on {slack.base}")
+        table = state.create_table()
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        derived = derive(rules_for(settings()))
+        subscription = compile_pattern(derived.pattern)
+        check(
+            True,
+            f"table {table}; subscription pattern from {len(rules_for(settings()).rules)} rules, "
+            f"{len(derived.pattern)} characters",
+        )
+
+        def deliver(lines: list[str]) -> dict:
+            """Write the lines, then hand the subscription's selection to the handler as CloudWatch Logs would."""
+            now = int(time.time() * 1000)
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                logEvents=[{"timestamp": now + i, "message": m} for i, m in enumerate(lines)],
+            )
+            stored = logs.get_log_events(logGroupName=group, logStreamName=stream, startTime=now)["events"]
+            selected = [e for e in stored if subscription.match(e["message"]) is not None]
+            for e in stored:
+                print(f"   {'selected' if e in selected else 'not sent'}: {e['message'][:90]}")
+            payload = {
+                "messageType": "DATA_MESSAGE",
+                "owner": "123456789012",
+                "logGroup": group,
+                "logStream": stream,
+                "subscriptionFilters": ["opswatch-log-alerts"],
+                "logEvents": [
+                    {"id": e.get("eventId", str(i)), "timestamp": e["timestamp"], "message": e["message"]}
+                    for i, e in enumerate(selected)
+                ],
+            }
+            emf = io.StringIO()
+            with contextlib.redirect_stdout(emf):  # the metrics, as CloudWatch would receive them
+                result = handle_logs_event(encode(payload))
+            for doc in (json.loads(x) for x in emf.getvalue().splitlines() if x.startswith('{"_aws"')):
+                names = [m["Name"] for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+                print("   metrics: " + ", ".join(f"{n}={doc[n][0]:g}" for n in names))
+            return result
+
+        kill = "kernel: Out of memory: Killed process 4211 (java) total-vm:8388608kB, anon-rss:7340032kB"
+        heap = 'Exception in thread "http-nio-8080-exec-3" java.lang.OutOfMemoryError: Java heap space'
+        near = "kubelet: set oom_score_adj to -997 for container web (near miss: must not alert)"
+        first = deliver([kill, heap, near])
+        for m in slack.messages:
+            print()
+            print("\n".join("   | " + ln for ln in m.readable().splitlines()))
+        check(len(slack.messages) == 2, "Slack received two messages: the OOM kill and the Java heap error")
+        check(first["matched"] == 2, "the near miss reached no rule (the subscription did not even send it)")
+
+        step("the Java heap error again, within the 15-minute cooldown: held back, and counted")
+        second = deliver([heap])
+        key = "cooldown#123456789012|/ecs/shop-api|java-out-of-memory"
+        item = ddb.get_item(TableName=table, Key={"id": {"S": key}})["Item"]
+        check(second["posted"] == [] and len(slack.messages) == 2, "nothing posted for the repeat")
+        check(item["held"]["N"] == "1", "1 occurrence held back, to be reported in the next message for this rule")
+    finally:
+        slack.close()
+
+
 def main() -> int:
     from chalicelib.embedded import motoserver
 
@@ -240,6 +320,7 @@ def main() -> int:
     try:
         run(server)
         alarm_to_slack(server)
+        log_alerts(server)
     except DemoFailed as exc:
         print(f"\ndemo FAILED: {exc}", file=sys.stderr)
         return 1
@@ -248,7 +329,10 @@ def main() -> int:
         return 1
     finally:
         server.stop()
-    print("\ndemo finished: ALB logs shipped from S3 into CloudWatch Logs; alarms delivered to Slack.")
+    print(
+        "\ndemo finished: ALB logs shipped from S3 into CloudWatch Logs; alarms delivered to Slack; "
+        "out-of-memory lines alerted once, the repeat held back."
+    )
     return 0
 
 

@@ -23,6 +23,7 @@ SAMPLE_MAX = 600
 STREAMS_SHOWN = 5
 INSIGHTS_BEFORE_MS = 5 * 60 * 1000  # the minutes before the first event explain it
 INSIGHTS_AFTER_MS = 60 * 1000
+_REGEX_SPECIAL = re.compile(r"[.^$*+?()\[\]{}|\\/]")  # what a Logs Insights /regex/ needs escaped
 
 
 def clock(ms: int) -> str:
@@ -52,7 +53,7 @@ def insights_query(alert: Alert) -> str:
         anchors += anchors_of(p) or []
     query = "fields @timestamp, @logStream, @message"
     if anchors:
-        regex = "|".join(re.escape(a).replace("/", r"\/") for a in minimal(anchors))
+        regex = "|".join(_REGEX_SPECIAL.sub(r"\\\g<0>", a) for a in minimal(anchors))
         query += f"\n| filter @message like /{regex}/"
     return query + "\n| sort @timestamp desc\n| limit 200"
 
