@@ -14,6 +14,7 @@ import pytest
 
 from chalicelib.aws import client
 from chalicelib.embedded import motoserver
+from chalicelib.embedded.slackserver import SlackServer
 
 DATA = Path(__file__).parent / "data"
 ALB_DATA = DATA / "alb"
@@ -52,3 +53,37 @@ def s3(aws):
 @pytest.fixture
 def logs(aws):
     return boto3.client("logs")
+
+
+@pytest.fixture
+def slack_server():
+    """A loopback Slack endpoint for one test."""
+    s = SlackServer()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def local_webhook(slack_server, monkeypatch):
+    """The local stage posting to the loopback Slack's webhook, with no routes or mentions."""
+    for k in ("OPSWATCH_SLACK_SECRET", "OPSWATCH_SLACK_ROUTES", "OPSWATCH_SLACK_MENTION", "OPSWATCH_SLACK_CHANNEL"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("OPSWATCH_STAGE", "local")
+    monkeypatch.setenv("OPSWATCH_SLACK_MODE", "webhook")
+    monkeypatch.setenv("OPSWATCH_SLACK_WEBHOOK_URL", slack_server.webhook_url)
+    return slack_server
+
+
+@pytest.fixture
+def local_bot(slack_server, monkeypatch):
+    """The local stage posting with the bot token to the loopback Slack's API, default channel #alerts."""
+    from chalicelib.embedded.slackserver import TOKEN
+
+    for k in ("OPSWATCH_SLACK_SECRET", "OPSWATCH_SLACK_ROUTES", "OPSWATCH_SLACK_MENTION"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("OPSWATCH_STAGE", "local")
+    monkeypatch.setenv("OPSWATCH_SLACK_MODE", "bot")
+    monkeypatch.setenv("OPSWATCH_SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("OPSWATCH_SLACK_API_URL", slack_server.api_url)
+    monkeypatch.setenv("OPSWATCH_SLACK_CHANNEL", "#alerts")
+    return slack_server

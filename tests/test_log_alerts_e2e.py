@@ -12,7 +12,6 @@ import boto3
 import pytest
 
 from chalicelib import state
-from chalicelib.embedded.slackserver import SlackServer
 from chalicelib.logalerts.handler import handle_logs_event
 from chalicelib.logalerts.payload import encode
 from chalicelib.logalerts.prefilter import derive
@@ -25,22 +24,11 @@ TABLE = "opswatch-local-state"
 
 
 @pytest.fixture
-def slack():
-    server = SlackServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def alerting(aws, slack, monkeypatch):
-    """The local stage's settings: webhook to the loopback Slack, the state table in moto."""
-    monkeypatch.setenv("OPSWATCH_STAGE", "local")
-    monkeypatch.setenv("OPSWATCH_SLACK_MODE", "webhook")
-    monkeypatch.delenv("OPSWATCH_SLACK_SECRET", raising=False)
-    monkeypatch.setenv("OPSWATCH_SLACK_WEBHOOK_URL", slack.webhook_url)
+def alerting(aws, local_webhook, monkeypatch):
+    """The local stage posting to the loopback Slack, with the state table in moto."""
     monkeypatch.setenv("OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS", "900")
     state.create_table(TABLE)
-    return slack
+    return local_webhook
 
 
 def event(messages, group="/ecs/shop-api", stream="web/1", start_ms=None) -> dict:
@@ -136,11 +124,8 @@ def test_slack_down_releases_the_claim_and_the_retry_posts(alerting):
     assert len(retry["posted"]) == 1 and len(alerting.messages) == 1
 
 
-def test_state_table_down_still_posts_and_says_so(aws, slack, monkeypatch):
-    monkeypatch.setenv("OPSWATCH_STAGE", "local")
-    monkeypatch.setenv("OPSWATCH_SLACK_MODE", "webhook")
-    monkeypatch.delenv("OPSWATCH_SLACK_SECRET", raising=False)
-    monkeypatch.setenv("OPSWATCH_SLACK_WEBHOOK_URL", slack.webhook_url)
+def test_state_table_down_still_posts_and_says_so(aws, local_webhook, monkeypatch):
+    slack = local_webhook
     monkeypatch.setenv("OPSWATCH_STATE_TABLE", "no-such-table")
     result = handle_logs_event(event([OOM]))
     assert len(result["posted"]) == 1
@@ -159,15 +144,8 @@ def test_control_and_undecodable_payloads_post_nothing_and_are_counted(alerting,
     assert any(doc.get("PayloadsUndecodable") in (1, [1.0], 1.0) for doc in emf)
 
 
-def test_routes_and_rule_channels_in_bot_mode(aws, slack, monkeypatch):
-    from chalicelib.embedded.slackserver import TOKEN
-
-    monkeypatch.setenv("OPSWATCH_STAGE", "local")
-    monkeypatch.setenv("OPSWATCH_SLACK_MODE", "bot")
-    monkeypatch.delenv("OPSWATCH_SLACK_SECRET", raising=False)
-    monkeypatch.setenv("OPSWATCH_SLACK_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("OPSWATCH_SLACK_API_URL", slack.api_url)
-    monkeypatch.setenv("OPSWATCH_SLACK_CHANNEL", "#alerts")
+def test_routes_and_rule_channels_in_bot_mode(aws, local_bot, monkeypatch):
+    slack = local_bot
     monkeypatch.setenv(
         "OPSWATCH_SLACK_ROUTES", json.dumps([{"severity": "critical", "channel": "#oncall", "mention": "here"}])
     )

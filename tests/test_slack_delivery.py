@@ -12,30 +12,13 @@ import boto3
 import pytest
 
 from chalicelib.alarms.handler import handle_sns_event
-from chalicelib.embedded.slackserver import TOKEN, SlackServer
+from chalicelib.embedded.slackserver import TOKEN
 from chalicelib.settings import slack as slack_settings
 from chalicelib.slack.delivery import SlackConfigError, SlackDeliveryError, destination, send
 from chalicelib.slack.message import SlackMessage
 from tests.conftest import DATA
 
 METRIC_EVENT = json.loads((DATA / "events" / "amzn-rheoceros__real_sns_metric_alarm_event.json").read_text())
-
-
-@pytest.fixture
-def slack_server():
-    s = SlackServer()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def local_webhook(slack_server, monkeypatch):
-    for k in ("OPSWATCH_SLACK_SECRET", "OPSWATCH_SLACK_ROUTES", "OPSWATCH_SLACK_MENTION", "OPSWATCH_SLACK_CHANNEL"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("OPSWATCH_STAGE", "local")
-    monkeypatch.setenv("OPSWATCH_SLACK_MODE", "webhook")
-    monkeypatch.setenv("OPSWATCH_SLACK_WEBHOOK_URL", slack_server.webhook_url)
-    return slack_server
 
 
 def msg(text="hello") -> SlackMessage:
@@ -88,13 +71,8 @@ def test_blocks_slack_refuses_are_sent_again_as_text(local_webhook):
     assert [m.body for m in local_webhook.messages] == [{"text": "fallback survives"}]
 
 
-def test_bot_mode_routes_channels_and_mentions_only_alarms(slack_server, monkeypatch):
-    monkeypatch.setenv("OPSWATCH_STAGE", "local")
-    monkeypatch.setenv("OPSWATCH_SLACK_MODE", "bot")
-    monkeypatch.delenv("OPSWATCH_SLACK_SECRET", raising=False)
-    monkeypatch.setenv("OPSWATCH_SLACK_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("OPSWATCH_SLACK_API_URL", slack_server.api_url)
-    monkeypatch.setenv("OPSWATCH_SLACK_CHANNEL", "#alerts")
+def test_bot_mode_routes_channels_and_mentions_only_alarms(local_bot, monkeypatch):
+    slack_server = local_bot
     monkeypatch.setenv(
         "OPSWATCH_SLACK_ROUTES", json.dumps([{"alarm": "if-sim-app_*", "channel": "#sim", "mention": "here"}])
     )
