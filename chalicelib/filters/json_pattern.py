@@ -3,9 +3,15 @@
 Selectors: ``$.a.b``, ``$.a[0]``, ``$.a[*]`` (any element), ``$.*`` (any key),
 ``$.['key.with.dots']``. Conditions: ``= != < > <= >=`` with strings (``*``
 wildcards), numbers or ``%regex%``; ``IS TRUE``, ``IS FALSE``, ``IS NULL``,
-``NOT EXISTS``. ``&&`` binds tighter than ``||``; parentheses group. An event
-that is not JSON never matches. With wildcards, a condition holds when any
-selected value satisfies it.
+``NOT EXISTS``. ``&&`` binds tighter than ``||``; parentheses group. Only a
+JSON object can match: text that is not JSON, and a top-level JSON array,
+never do (AWS's recorded answers: ``{ $.v NOT EXISTS }`` is false for
+``[{"v": 1}]``). With wildcards, a condition holds when any selected value
+satisfies it. With a duplicated key the last value counts.
+
+Refused as AWS refuses them: ``= null`` and ``!= null`` (use ``IS NULL``), more
+than one wildcard in one selector, more than three selectors with wildcards in
+one pattern, more than two regular expressions.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from dataclasses import dataclass
 
 from chalicelib.filters.errors import PatternError
 from chalicelib.filters.lexer import Token, tokenize
-from chalicelib.filters.values import Value, compare, value_from
+from chalicelib.filters.values import RawFloat, RawInt, Value, compare, value_from
 
 _STEP = re.compile(r"\.\[\s*'([^']*)'\s*\]|\.([^.\[\]]+)|\[\s*(\d+|\*)\s*\]")
 MAX_REGEX = 2  # AWS: at most two regular expressions in a JSON or space-delimited pattern
+MAX_WILDCARDS_PER_SELECTOR = 1
+MAX_WILDCARD_SELECTORS = 3
 
 Step = tuple[str, object]  # ("key", name) | ("index", n) | ("any", None)
 
@@ -32,7 +40,12 @@ def parse_selector(text: str, pattern: str, pos: int) -> tuple[Step, ...]:
     while i < len(text):
         m = _STEP.match(text, i)
         if m is None:
-            raise PatternError(f"cannot read selector {text!r} after {text[:i]!r}", pattern, pos + i)
+            term = _bad_term(text, i)
+            raise PatternError(
+                f"Invalid character(s) in term {term!r} (cannot read selector {text!r} after {text[:i]!r})",
+                pattern,
+                pos + i,
+            )
         quoted, name, index = m.groups()
         if quoted is not None:
             steps.append(("key", quoted))
@@ -43,7 +56,23 @@ def parse_selector(text: str, pattern: str, pos: int) -> tuple[Step, ...]:
         i = m.end()
     if not steps:
         raise PatternError("a selector needs a field after $, such as $.status", pattern, pos)
+    if sum(kind == "any" for kind, _ in steps) > MAX_WILDCARDS_PER_SELECTOR:
+        raise PatternError(
+            "Your filter pattern has a JSON path selector that exceeds the maximum of 1 wildcard allowed per json "
+            f"selector. ({text})",
+            pattern,
+            pos,
+        )
     return tuple(steps)
+
+
+def _bad_term(text: str, i: int) -> str:
+    """The piece of a selector AWS names when it cannot read it: up to the first character out of place."""
+    rest = text[i:]
+    j = 1
+    while j < len(rest) and (rest[j].isalnum() or rest[j] in "_*'" or (rest[0] == "[" and rest[j] == " ")):
+        j += 1
+    return (text[:i] if i == 1 else "") + rest[: j + 1]
 
 
 def resolve(doc: object, steps: tuple[Step, ...]) -> list[object]:
@@ -98,6 +127,7 @@ class _Parser:
     def __init__(self, pattern: str, tokens: list[Token]) -> None:
         self.pattern, self.toks, self.i = pattern, tokens, 0
         self.regexes = 0
+        self.wildcard_selectors = 0
 
     def peek(self) -> Token | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -105,9 +135,23 @@ class _Parser:
     def take(self, kind: str | None = None, what: str = "") -> Token:
         tok = self.peek()
         if tok is None:
-            raise PatternError(f"pattern ends early: expected {what or kind}", self.pattern, len(self.pattern))
+            raise PatternError(
+                f"Invalid metric filter pattern (it ends early: expected {what or kind})",
+                self.pattern,
+                len(self.pattern),
+            )
         if kind and tok.kind != kind:
-            raise PatternError(f"expected {what or kind}, found {tok.text!r}", self.pattern, tok.pos)
+            nxt = self.toks[self.i + 1] if self.i + 1 < len(self.toks) else None
+            if tok.kind == "STRING" and nxt is not None and nxt.text.startswith(":"):  # { "v": [1] }
+                raise PatternError(
+                    "Invalid character(s) in term ':' (this is an EventBridge pattern; CloudWatch Logs writes "
+                    f"{{ $.{tok.text} = ... }})",
+                    self.pattern,
+                    nxt.pos,
+                )
+            raise PatternError(
+                f"Invalid metric filter pattern (expected {what or kind}, found {tok.text!r})", self.pattern, tok.pos
+            )
         self.i += 1
         return tok
 
@@ -137,28 +181,53 @@ class _Parser:
     def condition(self) -> Condition:
         sel = self.take("SELECTOR", "a selector such as $.status")
         steps = parse_selector(sel.text, self.pattern, sel.pos)
+        if any(kind == "any" for kind, _ in steps):
+            self.wildcard_selectors += 1
+            if self.wildcard_selectors > MAX_WILDCARD_SELECTORS:
+                raise PatternError(
+                    f"at most {MAX_WILDCARD_SELECTORS} selectors with wildcards are allowed in one filter pattern",
+                    self.pattern,
+                    sel.pos,
+                )
         tok = self.take(what="an operator (= != < > <= >=, IS or NOT EXISTS)")
         if tok.kind == "WORD" and tok.text.upper() == "IS":
             what = self.take("WORD", "TRUE, FALSE or NULL after IS")
             if what.text.upper() not in ("TRUE", "FALSE", "NULL"):
                 raise PatternError(
-                    f"expected TRUE, FALSE or NULL after IS, found {what.text!r}", self.pattern, what.pos
+                    f"Invalid character(s) in term {what.text!r} (IS takes TRUE, FALSE or NULL)",
+                    self.pattern,
+                    what.pos,
                 )
             return Condition(sel.text, steps, "IS", is_what=what.text.upper())
         if tok.kind == "WORD" and tok.text.upper() == "NOT":
             ex = self.take("WORD", "EXISTS after NOT")
             if ex.text.upper() != "EXISTS":
-                raise PatternError(f"expected EXISTS after NOT, found {ex.text!r}", self.pattern, ex.pos)
+                raise PatternError(
+                    f"Invalid metric filter pattern (expected EXISTS after NOT, found {ex.text!r})",
+                    self.pattern,
+                    ex.pos,
+                )
             return Condition(sel.text, steps, "NOT_EXISTS")
         if tok.kind != "OP":
-            raise PatternError(f"expected an operator after {sel.text}, found {tok.text!r}", self.pattern, tok.pos)
+            raise PatternError(
+                f"Invalid metric filter pattern (expected an operator after {sel.text}, found {tok.text!r}; "
+                "for a field that must be present, write = *)",
+                self.pattern,
+                tok.pos,
+            )
         val_tok = self.take(what=f"a value after {tok.text}")
+        if val_tok.kind == "WORD" and val_tok.text == "null":
+            raise PatternError(
+                f"Invalid metric filter pattern (compare with null using {sel.text} IS NULL)", self.pattern, val_tok.pos
+            )
         value = value_from(val_tok, self.pattern, tok.text)
         if value.kind == "regex":
             self.regexes += 1
             if self.regexes > MAX_REGEX:
                 raise PatternError(
-                    f"at most {MAX_REGEX} regular expressions are allowed in one pattern", self.pattern, val_tok.pos
+                    f"Your input has exceeded the maximum of {MAX_REGEX} regular expressions per filter pattern.",
+                    self.pattern,
+                    val_tok.pos,
                 )
         return Condition(sel.text, steps, tok.text, value)
 
@@ -171,10 +240,10 @@ class JsonPattern:
     def match(self, message: str) -> dict[str, str] | None:
         """``{}`` when ``message`` matches, else ``None``."""
         try:
-            doc = json.loads(message)
-        except (ValueError, TypeError):
+            doc = json.loads(message, parse_int=RawInt, parse_float=RawFloat)
+        except (ValueError, TypeError, RecursionError):
             return None
-        if not isinstance(doc, dict | list) or not self.root.holds(doc):
+        if not isinstance(doc, dict) or not self.root.holds(doc):
             return None
         return {}  # CloudWatch extracts values only for space-delimited patterns
 
@@ -201,5 +270,7 @@ def parse_json_pattern(text: str) -> JsonPattern:
     root = p.expr()
     if p.peek() is not None:
         tok = p.peek()
-        raise PatternError(f"unexpected {tok.text!r}: join conditions with && or ||", text, tok.pos)
+        raise PatternError(
+            f"Invalid metric filter pattern (unexpected {tok.text!r}: join conditions with && or ||)", text, tok.pos
+        )
     return JsonPattern(text, root)

@@ -95,7 +95,9 @@ def tokenize(pattern: str) -> list[Token]:
             ):
                 j += 1
             if j == i:
-                raise PatternError(f"unexpected character {ch!r}", pattern, start)
+                raise PatternError(
+                    f"Invalid character(s) in term {pattern[i : i + 2]!r} (unexpected character {ch!r})", pattern, start
+                )
             out.append(Token("WORD", pattern[i:j], start))
             i = j
     return out

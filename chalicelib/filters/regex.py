@@ -11,7 +11,7 @@ True
 >>> compile_regex("something!", "")
 Traceback (most recent call last):
 ...
-chalicelib.filters.errors.PatternError: invalid filter pattern at position 10: '!' is not allowed ...
+chalicelib.filters.errors.PatternError: invalid filter pattern at position 10: Invalid character(s) in term ...
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ def compile_regex(body: str, pattern: str, offset: int = 0) -> re.Pattern:
     """
     if not body:
         raise PatternError("empty regular expression between % signs", pattern, offset)
+
+    def term(i: int) -> str:  # how AWS names the place: the regex from its % up to the refused character
+        return "%" + body[: i + 1]
+
     i = 0
     while i < len(body):
         ch = body[i]
@@ -40,18 +44,29 @@ def compile_regex(body: str, pattern: str, offset: int = 0) -> re.Pattern:
             continue
         if ord(ch) > 127:
             raise PatternError(
-                f"multi-byte character {ch!r} is not supported in a filter regex", pattern, offset + i + 1
+                f"Invalid character(s) in term {term(i)!r} (multi-byte character {ch!r} is not supported "
+                "in a filter regex)",
+                pattern,
+                offset + i + 1,
             )
         if ch in "()":
             raise PatternError(
-                "parentheses (sub-patterns) are not supported in a filter regex", pattern, offset + i + 1
+                f"Invalid character(s) in term {term(i)!r} (parentheses, sub-patterns, are not supported "
+                "in a filter regex)",
+                pattern,
+                offset + i + 1,
             )
-        if not (ch.isalnum() or ch in _SYMBOLS or ch in _OPERATORS):
+        if not ch.isalnum() and ch not in _SYMBOLS and ch not in _OPERATORS:
             raise PatternError(
-                f"{ch!r} is not allowed in a filter regex (CloudWatch accepts {_ALLOWED})", pattern, offset + i + 1
+                f"Invalid character(s) in term {term(i)!r} ({ch!r} is not allowed in a filter regex; "
+                f"CloudWatch accepts {_ALLOWED})",
+                pattern,
+                offset + i + 1,
             )
         i += 1
     try:
         return re.compile(body)
     except re.error as exc:
-        raise PatternError(f"bad regular expression: {exc.msg}", pattern, offset + (exc.pos or 0) + 1) from None
+        raise PatternError(
+            f"Failed to compile regular expression. ({exc.msg})", pattern, offset + (exc.pos or 0) + 1
+        ) from None

@@ -2,7 +2,16 @@
 
 Matching is case-sensitive and looks for each term anywhere in the event.
 ``ERROR Exception`` needs both; ``?ERROR ?WARN`` either; ``ERROR -DEBUG``
-excludes; the empty pattern and ``" "`` match every event.
+excludes; the empty pattern matches every event.
+
+Where AWS's recorded answers (TestMetricFilter, us-east-1, 2026-09) differ from
+its documentation, opswatch gives the recorded answer:
+
+- ``?term`` alternatives next to a required or excluded term are ignored:
+  ``?ERROR ?ARGUMENTS REQUEST`` behaves as ``REQUEST``, and
+  ``?ERROR ?ARGUMENTS -REQUEST`` as ``-REQUEST``;
+- ``" "`` matches only events that contain a space (the documentation says every event);
+- ``*`` in an unquoted term is refused (``Invalid character(s) in term '*'``).
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ class TermPattern:
             return {} if self.regex.search(message) else None
         if any(t not in message for t in self.required):
             return None
-        if self.any_of and not any(t in message for t in self.any_of):
+        if self.any_of and not (self.required or self.excluded) and not any(t in message for t in self.any_of):
             return None
         if any(t in message for t in self.excluded):
             return None
@@ -38,7 +47,7 @@ class TermPattern:
 
 def parse_terms(text: str) -> TermPattern:
     stripped = text.strip()
-    if stripped in ("", '""', '" "'):
+    if stripped in ("", '""'):
         return TermPattern(text)
     if stripped.startswith("%"):
         if not stripped.endswith("%") or len(stripped) < 2:
@@ -55,7 +64,15 @@ def parse_terms(text: str) -> TermPattern:
             raise PatternError(f"expected a term after {text[pos]!r}", text, pos + 1)
         sign, quoted, bare = m.groups()
         if bare is not None and '"' in bare:
-            raise PatternError("a double-quoted phrase is not closed", text, pos + 1 + bare.index('"'))
+            raise PatternError(
+                f"Invalid character(s) in term {bare!r} (a double-quoted phrase is not closed)",
+                text,
+                pos + 1 + bare.index('"'),
+            )
+        if bare is not None and "*" in bare:
+            raise PatternError(
+                f"Invalid character(s) in term {bare!r} (quote a term that contains *)", text, m.start(3) + 1
+            )
         term = quoted.replace('\\"', '"') if quoted is not None else bare
         if not term:
             raise PatternError("empty term", text, pos + 1)

@@ -1,9 +1,14 @@
 """The right-hand side of a condition, and how it compares with a field's value.
 
-Strings match exactly, with ``*`` as a wildcard; numbers compare numerically
-(``-1``, ``1.5``, ``1e3`` included) and only with numbers; ``%regex%`` searches
-a string. A field that is missing or of another type never satisfies a
-condition, ``!=`` included.
+Strings match exactly, with ``*`` as a wildcard; ``%regex%`` searches a string;
+``< <= > >=`` compare numbers with numbers only. In JSON, ``=`` and ``!=`` also
+compare across types, as AWS's recorded answers show (the documentation is
+silent): a number pattern equals a number of the same value (``1``, ``1.0``,
+``1e0``) or a string of exactly the pattern's text (``"1"``, not ``"1.0"``); a
+string pattern equals a string, or a number written exactly so in the event
+(``"1"`` matches ``1``, not ``1.0``). ``!=`` holds for every string or number
+that is not equal; a missing field, ``true``, ``false``, ``null``, an object or
+an array never satisfies a condition, ``!=`` included.
 """
 
 from __future__ import annotations
@@ -45,6 +50,36 @@ def value_from(token: Token, pattern: str, op: str) -> Value:
     return Value("string", token.text, pattern=wildcard)
 
 
+class RawInt(int):
+    """A JSON integer that remembers how the event wrote it."""
+
+    raw: str
+
+    def __new__(cls, text: str) -> RawInt:
+        obj = super().__new__(cls, text)
+        obj.raw = text
+        return obj
+
+
+class RawFloat(float):
+    """A JSON number with a fraction or exponent, as the event wrote it (``1.0``, ``1e0``)."""
+
+    raw: str
+
+    def __new__(cls, text: str) -> RawFloat:
+        obj = super().__new__(cls, text)
+        obj.raw = text
+        return obj
+
+
+def number_text(actual: int | float) -> str:
+    """A number as the event wrote it (parsed with ``RawInt``/``RawFloat``), else as Python prints it."""
+    raw = getattr(actual, "raw", None)
+    if raw is not None:
+        return raw
+    return format(actual, "g") if isinstance(actual, float) else str(actual)
+
+
 def _as_number(actual: object) -> float | None:
     if isinstance(actual, bool):
         return None
@@ -61,8 +96,15 @@ def compare(op: str, value: Value, actual: object, strings_are_numbers: bool = F
     ``strings_are_numbers``: space-delimited fields are text, so ``404`` compares
     numerically with the field "404"; in JSON a string is never a number.
     """
+    if isinstance(actual, bool) or actual is None or isinstance(actual, dict | list):
+        return False  # a selector must reach a string or a number
     if value.kind == "number":
-        num = _as_number(actual) if (strings_are_numbers or not isinstance(actual, str)) else None
+        if isinstance(actual, str) and not strings_are_numbers:
+            if op in _NUMERIC_OPS:
+                return False
+            equal = actual == value.text  # JSON "1" equals the pattern 1; "1.0" does not
+            return equal if op == "=" else not equal
+        num = _as_number(actual)
         if num is None:
             return False
         if op == "=":
@@ -70,12 +112,8 @@ def compare(op: str, value: Value, actual: object, strings_are_numbers: bool = F
         if op == "!=":
             return num != value.number
         return _NUMERIC_OPS[op](num, value.number)
-    if isinstance(actual, bool) or actual is None or isinstance(actual, dict | list):
-        return False  # a selector must reach a string or a number
     if not isinstance(actual, str):
-        if value.kind != "string" or value.pattern is None:
-            return False
-        actual = format(actual, "g") if isinstance(actual, float) else str(actual)  # { $.latency = * }
+        actual = number_text(actual)  # { $.v = "1" } matches 1 as written, not 1.0
     if value.kind == "regex":
         found = value.pattern.search(actual) is not None
     elif value.pattern is not None:
