@@ -26,9 +26,21 @@ def alarms() -> None:
 @click.option("--datapoints-to-alarm", "m", type=int, help="M (default: N)")
 @click.option("--treat-missing-data", "policy", type=click.Choice(POLICIES), default="missing", show_default=True)
 @click.option("--initial-state", type=click.Choice(STATES), default="INSUFFICIENT_DATA", show_default=True)
-def simulate(points, values, threshold, comparison, n, m, policy, initial_state) -> None:
-    """Print the state CloudWatch would set, alone on the last line."""
-    from chalicelib.monitors.evaluator import EvaluationError, breaching, evaluate, parse_points, parse_values
+@click.option("--explain", is_flag=True, help="Say which rule decided, and whether AWS documents the range.")
+def simulate(points, values, threshold, comparison, n, m, policy, initial_state, explain) -> None:
+    """Print the state CloudWatch would set, alone on the last line.
+
+    Points beyond one evaluation range (N + 2) are evaluated period by period, as CloudWatch does;
+    each state change is printed on its way.
+    """
+    from chalicelib.monitors.evaluator import (
+        EvaluationError,
+        breaching,
+        evaluation_range,
+        parse_points,
+        parse_values,
+        replay,
+    )
 
     try:
         if (points is None) == (values is None):
@@ -40,11 +52,27 @@ def simulate(points, values, threshold, comparison, n, m, policy, initial_state)
         else:
             pts = parse_points(points)
         shown = " ".join("-" if p is None else ("X" if p else "0") for p in pts)
-        state = evaluate(pts, n, m or n, policy, initial_state)
+        decisions = replay(pts, n, m or n, policy, initial_state)
     except EvaluationError as exc:
         click.echo(f"opswatch: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(f"points {shown} | {m or n} of {n} to alarm | missing data: {policy} | before: {initial_state}")
+    r = evaluation_range(n)
+    state, undocumented = initial_state, 0
+    for i, d in decisions:
+        window = " ".join("-" if p is None else ("X" if p else "0") for p in pts[max(0, i + 1 - r) : i + 1])
+        if len(decisions) > 1 and d.state != state:
+            click.echo(f"period {i + 1} [{window}]: {state} -> {d.state}" + (f": {d.why}" if explain else ""))
+        elif explain and len(decisions) == 1:
+            click.echo(f"{d.rule}: {d.why}")
+        undocumented += not d.documented
+        state = d.state
+    if explain and undocumented:
+        what = "this range is" if len(decisions) == 1 else f"{undocumented} of {len(decisions)} ranges are"
+        click.echo(
+            f"note: {what} not covered by AWS's current documentation; the answer follows its 2018-2019 "
+            "version and opswatch's reading (see the evaluator's docstring)"
+        )
     click.echo(state)
 
 

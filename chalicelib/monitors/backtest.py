@@ -17,8 +17,8 @@ from chalicelib.monitors.evaluator import (
     POLICIES,
     EvaluationError,
     breaching,
-    evaluate,
     evaluation_range,
+    replay,
 )
 
 
@@ -95,11 +95,10 @@ def run(cloudwatch, alarm: dict, hours: float, now: datetime | None = None) -> B
     for policy in POLICIES:
         tl = Timeline(policy)
         state = INSUFFICIENT
-        for i in range(r, len(points) + 1):
-            new = evaluate(points[i - r : i], n, m, policy, state)
-            if new != state:
-                tl.transitions.append((times[i - 1] + timedelta(seconds=period), new))
-                state = new
-            tl.alarm_periods += new == "ALARM"
+        for i, decision in replay(points, n, m, policy, state):
+            if decision.state != state:
+                tl.transitions.append((times[i] + timedelta(seconds=period), decision.state))
+                state = decision.state
+            tl.alarm_periods += state == "ALARM"
         timelines.append(tl)
     return Backtest(alarm, period, times[r - 1 :], values[r - 1 :], timelines)

@@ -2,14 +2,24 @@
 
 CloudWatch fetches an *evaluation range* longer than the N evaluation periods
 (5 points for N = 3). With N real points or more, the N most recent real points
-decide and the missing-data policy is not used. With fewer, every real point in
-the range takes part and only N minus that many points are filled in with the
-policy; ``missing`` and ``ignore`` fill with non-breaching points, except that
-a breaching point followed only by missing slots alarms once it is at least M
-slots old (CloudWatch's rule against premature alarms on intermittent data),
-which ``ignore`` turns into keeping the current state. No real point at all:
+decide and the missing-data policy is not used. No real point at all:
 ``missing`` gives INSUFFICIENT_DATA, ``ignore`` keeps the state, ``breaching``
-ALARM and ``notBreaching`` OK.
+ALARM and ``notBreaching`` OK. With some but fewer than N, every real point in
+the range takes part and N minus that many points are filled in: ``breaching``
+fills breaching points, ``notBreaching`` non-breaching ones. ``missing`` and
+``ignore`` fill non-breaching points as soon as one real point does not breach;
+when every real point breaches, ``missing`` gives ALARM if the oldest of them is
+at least M slots old (CloudWatch's rule against premature alarms on
+intermittent data) and INSUFFICIENT_DATA if not, and ``ignore`` keeps the
+current state in both cases.
+
+That last rule is where AWS's current "alarms and missing data" page is silent.
+It agrees with every row of the current page's tables and with the rows of the
+page's 2018-06 to 2019-05 versions for those ranges (``- - - - X`` gives
+INSUFFICIENT_DATA under ``missing`` and keeps the state under ``ignore``;
+``X - - - -`` with 3 of 3 gives ALARM), so a breaching point in place of a
+missing one never turns ALARM into OK. ``explain`` says which rule decided and
+whether the range is one the current page covers.
 
 Points are given oldest first, newest last: ``True`` breaching, ``False`` not,
 ``None`` missing.
@@ -18,11 +28,15 @@ Points are given oldest first, newest last: ``True`` breaching, ``False`` not,
 'ALARM'
 >>> evaluate(parse_points("- - X - -"), n=3, m=3, policy="ignore", current="OK")
 'OK'
+>>> d = explain(parse_points("- - - - X"), n=3, m=3, policy="missing", current="ALARM")
+>>> d.state, d.documented
+('INSUFFICIENT_DATA', False)
 """
 
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass
 
 OK, ALARM, INSUFFICIENT = "OK", "ALARM", "INSUFFICIENT_DATA"
 STATES = (OK, ALARM, INSUFFICIENT)
@@ -91,33 +105,90 @@ def _check(n: int, m: int, policy: str, current: str) -> None:
         raise EvaluationError(f"state {current!r}: expected one of {', '.join(STATES)}")
 
 
-def evaluate(points: list[Point], n: int, m: int, policy: str = "missing", current: str = INSUFFICIENT) -> str:
-    """The state after one evaluation of ``points`` (the evaluation range, newest last)."""
+def _shown(points: list[Point]) -> str:
+    return " ".join("-" if p is None else ("X" if p else "0") for p in points)
+
+
+# The ranges AWS's current "alarms and missing data" page answers in its tables (N = 3; M = 3 or 2).
+# Ranges with N real points or none, and the breaching and notBreaching policies, it covers in general.
+DOCUMENTED_RANGES = {
+    (3, 3): {"0 - X - X", "0 - - - -", "- - - - -", "0 X X - X", "- - X - -"},
+    (3, 2): {"0 - X - X", "0 0 X 0 X", "0 - X - -", "- - - - 0", "- - - X -"},
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: str
+    rule: str  # enough-points | no-data | filled | premature-alarm | too-recent
+    why: str  # the rule in words, for --explain
+    documented: bool  # False: AWS's current documentation does not cover this range; the answer is ours
+
+
+def explain(points: list[Point], n: int, m: int, policy: str = "missing", current: str = INSUFFICIENT) -> Decision:
+    """The state after one evaluation of ``points`` (the evaluation range, newest last), and why."""
     _check(n, m, policy, current)
     real = [p for p in points if p is not None]
     if len(real) >= n:
-        return ALARM if sum(real[-n:]) >= m else OK
+        last = real[-n:]
+        why = f"{len(real)} real points: the {n} most recent decide ({sum(last)} breaching, {m} needed); policy unused"
+        return Decision(ALARM if sum(last) >= m else OK, "enough-points", why, True)
     if not real:
-        return {"missing": INSUFFICIENT, "ignore": current, "breaching": ALARM, "notBreaching": OK}[policy]
+        state = {"missing": INSUFFICIENT, "ignore": current, "breaching": ALARM, "notBreaching": OK}[policy]
+        return Decision(state, "no-data", f"no real point in the range: {policy} gives {state}", True)
     fill = n - len(real)
-    if policy == "breaching":
-        return ALARM if sum(real) + fill >= m else OK
-    if policy in ("missing", "ignore") and len(real) < m and _premature_alarm(points, n, m):
-        return ALARM if policy == "missing" else current
-    return ALARM if sum(real) >= m else OK
+    documented = policy in ("breaching", "notBreaching") or _shown(points) in DOCUMENTED_RANGES.get((n, m), set())
+    if policy == "breaching" or (policy != "notBreaching" and not all(real)):
+        as_breaching = policy == "breaching"
+        breaches = sum(real) + (fill if as_breaching else 0)
+        why = (
+            f"{len(real)} real point(s), {fill} filled as {'breaching' if as_breaching else 'not breaching'} "
+            f"by {policy}: {breaches} breaching, {m} needed"
+        )
+        return Decision(ALARM if breaches >= m else OK, "filled", why, documented)
+    if policy == "notBreaching":
+        why = f"{len(real)} real point(s), {fill} filled as not breaching: {sum(real)} breaching, {m} needed"
+        return Decision(ALARM if sum(real) >= m else OK, "filled", why, True)
+    # missing or ignore, and every real point breaches
+    age = len(points) - next(i for i, p in enumerate(points) if p is True)  # the newest slot is 1 slot old
+    if age >= m:
+        state = ALARM if policy == "missing" else current
+        why = (
+            f"{len(real)} real point(s), all breaching, the oldest {age} slots old (at least {m}): "
+            f"{'ALARM' if policy == 'missing' else 'ignore keeps ' + current} (CloudWatch's rule against "
+            "premature alarms)"
+        )
+        return Decision(state, "premature-alarm", why, documented)
+    state = INSUFFICIENT if policy == "missing" else current
+    why = (
+        f"{len(real)} real point(s), all breaching, the oldest only {age} slot(s) old (fewer than {m}): "
+        f"{'INSUFFICIENT_DATA' if policy == 'missing' else 'ignore keeps ' + current} (AWS's 2018-2019 page)"
+    )
+    return Decision(state, "too-recent", why, documented)
 
 
-def _premature_alarm(points: list[Point], n: int, m: int) -> bool:
-    """Among the N most recent slots, the oldest breaching point is at least M slots old
-    and every more recent slot is breaching or missing."""
-    window = points[-n:]
-    for age_index, p in enumerate(window):  # oldest first
-        if p is True:
-            age = len(window) - age_index  # the newest slot is 1 slot old
-            return age >= m and all(q is not False for q in window[age_index + 1 :])
-        if p is False:
-            return False
-    return False
+def evaluate(points: list[Point], n: int, m: int, policy: str = "missing", current: str = INSUFFICIENT) -> str:
+    """The state after one evaluation of ``points`` (the evaluation range, newest last)."""
+    return explain(points, n, m, policy, current).state
+
+
+def replay(
+    points: list[Point], n: int, m: int, policy: str = "missing", initial: str = INSUFFICIENT
+) -> list[tuple[int, Decision]]:
+    """Evaluate period by period as CloudWatch does: one decision per period from the first full range on.
+
+    ``points`` may be longer than one evaluation range; each evaluation sees the N + 2 slots ending at
+    that period. Returns (index of the range's newest point, decision) for every period.
+    """
+    r = evaluation_range(n)
+    if len(points) < r:
+        points = [None] * (r - len(points)) + list(points)
+    state, out = initial, []
+    for end in range(r, len(points) + 1):
+        decision = explain(points[end - r : end], n, m, policy, state)
+        out.append((end - 1, decision))
+        state = decision.state
+    return out
 
 
 def evaluation_range(n: int) -> int:
