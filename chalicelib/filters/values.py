@@ -50,26 +50,23 @@ def value_from(token: Token, pattern: str, op: str) -> Value:
     return Value("string", token.text, pattern=wildcard)
 
 
-class RawInt(int):
-    """A JSON integer that remembers how the event wrote it."""
+class _Written:
+    """A parsed JSON number that remembers how the event wrote it (``1.0``, ``1e0``)."""
 
     raw: str
 
-    def __new__(cls, text: str) -> RawInt:
+    def __new__(cls, text: str):
         obj = super().__new__(cls, text)
         obj.raw = text
         return obj
 
 
-class RawFloat(float):
-    """A JSON number with a fraction or exponent, as the event wrote it (``1.0``, ``1e0``)."""
+class RawInt(_Written, int):
+    """A JSON integer, as written (``json.loads(..., parse_int=RawInt)``)."""
 
-    raw: str
 
-    def __new__(cls, text: str) -> RawFloat:
-        obj = super().__new__(cls, text)
-        obj.raw = text
-        return obj
+class RawFloat(_Written, float):
+    """A JSON number with a fraction or exponent, as written (``parse_float=RawFloat``)."""
 
 
 def number_text(actual: int | float) -> str:
