@@ -9,7 +9,7 @@ import click
 
 from chalicelib.monitors.evaluator import COMPARISONS, POLICIES, STATES
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 @click.group()
@@ -132,3 +132,27 @@ def backtest(alarm_name: str, hours: float, fmt: str) -> None:
             click.echo(f"  {t:%Y-%m-%d %H:%M} -> {state}")
         if len(tl.transitions) > 50:
             click.echo(f"  ... {len(tl.transitions) - 50} more")
+
+
+@alarms.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def audit(fmt: str) -> None:
+    """Live alarms and metric filters with habits that make alarms silent or noisy. Exit 0 none, 1 findings."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.aws import client
+    from chalicelib.monitors.audit import audit as run_audit
+
+    try:
+        findings = run_audit(client("cloudwatch"), client("logs"), client("sns"))
+    except (ClientError, BotoCoreError) as exc:
+        click.echo(f"opswatch: reading CloudWatch failed: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if fmt == "json":
+        for f in findings:
+            click.echo(json.dumps(f.as_dict()))
+    else:
+        for f in findings:
+            click.echo(f"{f.resource}: {f.reason}\n    fix: {f.fix}")
+        click.echo(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
+    sys.exit(EXIT_FINDINGS if findings else EXIT_OK)

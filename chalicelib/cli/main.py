@@ -8,6 +8,7 @@ from chalicelib.cli.alarms import alarms
 from chalicelib.cli.alb import alb
 from chalicelib.cli.filters import filters
 from chalicelib.cli.logs import logs
+from chalicelib.cli.monitors import monitors
 from chalicelib.cli.slack import slack
 
 
@@ -21,6 +22,7 @@ cli.add_command(filters)
 cli.add_command(alarms)
 cli.add_command(slack)
 cli.add_command(logs)
+cli.add_command(monitors)
 
 
 def main() -> None:

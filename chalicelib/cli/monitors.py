@@ -1,0 +1,211 @@
+"""``opswatch monitors``: metric filters and alarms as code, validated, planned and applied like Terraform."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES = 0, 1, 2, 2
+_spec_option = click.option(
+    "--spec", "spec_path", default="monitors.yaml", show_default=True, type=click.Path(dir_okay=False)
+)
+
+
+@click.group()
+def monitors() -> None:
+    """Metric filters and alarms declared in YAML: validate, plan, apply."""
+
+
+def _load(spec_path: str, fail_code: int):
+    """The validated spec, samples included; on any problem print FILE:LINE: reason and exit."""
+    from chalicelib.monitors.spec import SpecError, load
+
+    try:
+        loaded = load(spec_path)
+    except SpecError as exc:
+        for p in exc.problems:
+            click.echo(p, err=True)
+        sys.exit(fail_code)
+    problems = []
+    for i, f in enumerate(loaded.spec.metric_filters):
+        for why in f.check_samples():
+            problems.append(
+                f"{spec_path}:{loaded.line_of('metric_filters', i, 'samples')}: metric filter {f.name}: {why}"
+            )
+    if problems:
+        for p in problems:
+            click.echo(p, err=True)
+        sys.exit(fail_code)
+    return loaded
+
+
+@monitors.command()
+@_spec_option
+def validate(spec_path: str) -> None:
+    """Check the spec: schema, AWS's rules and every filter's samples, without any AWS call. Exit 0 or 2."""
+    loaded = _load(spec_path, EXIT_USAGE)
+    s = loaded.spec
+    samples = sum(len(f.samples.match) + len(f.samples.no_match) for f in s.metric_filters if f.samples)
+    click.echo(
+        f"{spec_path}: valid: {len(s.metric_filters)} metric filters, {len(s.alarms)} alarms, "
+        f"{len(s.log_alarms)} log alarms; {samples} samples behave as declared"
+    )
+
+
+def _context():
+    from chalicelib.aws import client
+
+    sts = client("sts")
+    account = sts.get_caller_identity()["Account"]
+    region = sts.meta.region_name
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    return client("logs"), client("cloudwatch"), partition, region, account
+
+
+def _plan(loaded):
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.monitors.plan import make_plan
+
+    try:
+        logs, cw, partition, region, account = _context()
+        return make_plan(loaded, logs, cw, partition, region, account), cw
+    except ValueError as exc:  # a log_alarms rule that cannot be a metric filter
+        click.echo(f"opswatch: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    except (ClientError, BotoCoreError) as exc:
+        click.echo(f"opswatch: reading CloudWatch failed: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _show(value: object) -> str:
+    return json.dumps(value, sort_keys=True, default=str) if isinstance(value, list | dict) else repr(value)
+
+
+def _print_plan(plan, prune: bool, cw) -> None:
+    marks = {"create": "+", "update": "~", "delete": "-"}
+    for c in plan.pending:
+        click.echo(f"{marks[c.action]} {c.label}" + (f"   [{c.note}]" if c.note else ""))
+        for attr, old, new in c.diffs if c.action == "update" else []:
+            click.echo(f"    {attr}: {_show(old)} -> {_show(new)}")
+        if c.resource.backtest_hours:
+            click.echo("    " + _backtest(cw, c.resource))
+    for c in plan.changes:
+        if c.action == "unchanged" and c.resource.backtest_hours:
+            click.echo(f"  {c.label}\n    " + _backtest(cw, c.resource))
+    for r in plan.stale:
+        where = f" ({r.log_group})" if r.log_group else ""
+        click.echo(
+            f"{'-' if prune else '?'} {r.kind} {r.name}{where}   [managed by opswatch, not in the spec"
+            + ("]" if prune else "; apply --prune deletes it]")
+        )
+    for n in plan.notes:
+        click.echo(f"note: {n}")
+
+
+def _backtest(cw, resource) -> str:
+    """How often the alarm would have fired over its metric's recent data, under its own policy."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.monitors import backtest
+    from chalicelib.monitors.evaluator import EvaluationError
+
+    params = resource.params
+    try:
+        result = backtest.run(cw, params, resource.backtest_hours)
+    except (EvaluationError, ClientError, BotoCoreError) as exc:
+        return f"backtest: not run ({exc})"
+    [tl] = [t for t in result.timelines if t.policy == params["TreatMissingData"]]
+    fired = sum(1 for _, s in tl.transitions if s == "ALARM")
+    return (
+        f"backtest over {resource.backtest_hours:g} h ({len(result.values)} periods, {result.missing} without data): "
+        f"would have fired {fired} time{'s' if fired != 1 else ''}, {tl.alarm_periods} periods in ALARM "
+        f"under {params['TreatMissingData']}"
+    )
+
+
+def _summary(plan, prune: bool) -> tuple[int, int, int]:
+    create = sum(c.action == "create" for c in plan.pending)
+    update = sum(c.action == "update" for c in plan.pending)
+    delete = len(plan.stale) if prune else 0
+    return create, update, delete
+
+
+@monitors.command()
+@_spec_option
+@click.option("--prune", is_flag=True, help="Count the managed resources no longer in the spec as deletions.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def plan(spec_path: str, prune: bool, fmt: str) -> None:
+    """What apply would create, change (attribute by attribute) and delete.
+
+    Exit status: 0 nothing would change, 1 error, 2 changes (like terraform plan -detailed-exitcode).
+    """
+    loaded = _load(spec_path, EXIT_FAILED)
+    p, cw = _plan(loaded)
+    create, update, delete = _summary(p, prune)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "changes": [
+                        {
+                            "action": c.action,
+                            "kind": c.resource.kind,
+                            "name": c.resource.name,
+                            "log_group": c.resource.log_group,
+                            "diffs": [{"attribute": a, "old": o, "new": n} for a, o, n in c.diffs],
+                            "note": c.note or None,
+                        }
+                        for c in p.pending
+                    ]
+                    + [
+                        {
+                            "action": "delete" if prune else "stale",
+                            "kind": r.kind,
+                            "name": r.name,
+                            "log_group": r.log_group,
+                        }
+                        for r in p.stale
+                    ],
+                    "notes": p.notes,
+                },
+                default=str,
+            )
+        )
+    else:
+        _print_plan(p, prune, cw)
+        click.echo(f"Plan: {create} to create, {update} to change, {delete} to delete.")
+    sys.exit(EXIT_CHANGES if create + update + delete else EXIT_OK)
+
+
+@monitors.command()
+@_spec_option
+@click.option("--prune", is_flag=True, help="Also delete managed resources no longer in the spec.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def apply(spec_path: str, prune: bool, yes: bool) -> None:
+    """Apply the plan and print what was done. Exit 0 done, 1 something failed (the rest is said)."""
+    from chalicelib.aws import client
+    from chalicelib.monitors.plan import apply_plan
+
+    loaded = _load(spec_path, EXIT_FAILED)
+    p, cw = _plan(loaded)
+    create, update, delete = _summary(p, prune)
+    if not create + update + delete:
+        click.echo("Nothing to do: CloudWatch matches the spec.")
+        return
+    _print_plan(p, prune, cw)
+    click.echo(f"Plan: {create} to create, {update} to change, {delete} to delete.")
+    if not yes and not click.confirm("Apply?", default=False):
+        click.echo("Nothing applied.")
+        sys.exit(EXIT_FAILED)
+    result = apply_plan(p, client("logs"), cw, prune)
+    for line in result.done:
+        click.echo(line)
+    for label, why in result.failed:
+        click.echo(f"FAILED {label}: {why}", err=True)
+    if result.failed:
+        click.echo(f"{len(result.done)} applied, {len(result.failed)} failed; run apply again once fixed.", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"Applied: {len(result.done)} changes.")

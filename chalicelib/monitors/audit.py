@@ -1,0 +1,157 @@
+"""Audit live alarms and metric filters for the habits that make alarms silent or noisy.
+
+Each finding names the resource, the reason and the fix. Read-only: DescribeAlarms,
+GetMetricData, DescribeMetricFilters and ListTopics. Used by ``opswatch alarms
+audit`` and by the daily ``monitors_audit`` Lambda, which posts a digest to Slack
+only when something is found (so this module imports nothing CLI-only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.slack.message import SlackMessage
+from chalicelib.slack.text import escape
+
+STUCK_AFTER = timedelta(days=1)
+KINDS = {
+    "implicit-missing": "alarms on the implicit missing-data policy",
+    "no-actions": "alarms that notify nobody",
+    "missing-topic": "actions pointing at topics that do not exist",
+    "stuck-insufficient": "alarms in INSUFFICIENT_DATA for more than a day",
+    "no-data": "alarms on metrics nothing published in their window",
+    "filter-without-alarm": "metric filters whose metric no alarm watches",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    resource: str
+    reason: str
+    fix: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _metric_alarms(cw) -> list[dict]:
+    out = []
+    for page in cw.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
+        out += page.get("MetricAlarms", [])
+    return out
+
+
+def _topics(sns) -> set[str]:
+    out = set()
+    for page in sns.get_paginator("list_topics").paginate():
+        out |= {t["TopicArn"] for t in page.get("Topics", [])}
+    return out
+
+
+def _queries(a: dict) -> list[dict]:
+    if a.get("Metrics"):
+        return [
+            {k: v for k, v in q.items() if k in ("Id", "Expression", "MetricStat", "ReturnData")} for q in a["Metrics"]
+        ]
+    stat = a.get("Statistic") or a.get("ExtendedStatistic")
+    metric = {"Namespace": a["Namespace"], "MetricName": a["MetricName"], "Dimensions": a.get("Dimensions", [])}
+    return [{"Id": "m", "MetricStat": {"Metric": metric, "Period": a["Period"], "Stat": stat}, "ReturnData": True}]
+
+
+def _has_data(cw, a: dict, now: datetime) -> bool:
+    period = a.get("Period") or next((q["MetricStat"]["Period"] for q in a.get("Metrics", []) if "MetricStat" in q), 60)
+    window = timedelta(seconds=period * (a["EvaluationPeriods"] + 2))
+    resp = cw.get_metric_data(MetricDataQueries=_queries(a), StartTime=now - window, EndTime=now)
+    return any(r.get("Values") for r in resp.get("MetricDataResults", []))
+
+
+def audit(cw, logs, sns, now: datetime | None = None) -> list[Finding]:
+    now = now or datetime.now(UTC)
+    alarms = _metric_alarms(cw)
+    topics = _topics(sns)
+    found: list[Finding] = []
+    watched: set[tuple[str, str]] = set()
+    for a in alarms:
+        name = f"alarm {a['AlarmName']}"
+        for q in _queries(a):
+            if "MetricStat" in q:
+                m = q["MetricStat"]["Metric"]
+                watched.add((m["Namespace"], m["MetricName"]))
+        if a.get("TreatMissingData", "missing") == "missing":
+            found.append(
+                Finding(
+                    "implicit-missing",
+                    name,
+                    "no explicit missing-data policy: when data stops it goes to INSUFFICIENT_DATA, or flaps",
+                    "set treat_missing_data: notBreaching for counts of rare events, breaching where silence "
+                    "is itself bad, ignore to keep the state",
+                )
+            )
+        actions = [x for k in ("AlarmActions", "OKActions", "InsufficientDataActions") for x in a.get(k) or []]
+        if not actions or a.get("ActionsEnabled") is False:
+            why = "actions are disabled" if actions else "no actions: it changes state and tells nobody"
+            found.append(Finding("no-actions", name, why, "add the alarm topic to its ALARM and OK actions"))
+        for arn in actions:
+            if ":sns:" in arn and arn not in topics:
+                found.append(
+                    Finding(
+                        "missing-topic",
+                        name,
+                        f"action {arn} is a topic that does not exist",
+                        "fix the ARN or create the topic",
+                    )
+                )
+        since = a.get("StateUpdatedTimestamp")
+        if a.get("StateValue") == "INSUFFICIENT_DATA" and since and now - since > STUCK_AFTER:
+            days = (now - since).days
+            found.append(
+                Finding(
+                    "stuck-insufficient",
+                    name,
+                    f"in INSUFFICIENT_DATA for {days} day{'s' if days != 1 else ''}",
+                    "check that its metric (name, namespace, dimensions) is the one published, or delete the alarm",
+                )
+            )
+        if not _has_data(cw, a, now):
+            found.append(
+                Finding(
+                    "no-data",
+                    name,
+                    "nothing was published to its metric in its evaluation range",
+                    "check the metric name, namespace and dimensions against what the publisher (or metric "
+                    "filter) emits",
+                )
+            )
+    for page in logs.get_paginator("describe_metric_filters").paginate():
+        for f in page.get("metricFilters", []):
+            for t in f.get("metricTransformations", []):
+                if (t["metricNamespace"], t["metricName"]) not in watched:
+                    found.append(
+                        Finding(
+                            "filter-without-alarm",
+                            f"metric filter {f['filterName']} ({f['logGroupName']})",
+                            f"no alarm watches {t['metricNamespace']}/{t['metricName']}",
+                            "add an alarm on it (monitors.yaml), or delete the filter",
+                        )
+                    )
+    return found
+
+
+def digest(findings: list[Finding], account: str | None = None, region: str | None = None) -> SlackMessage:
+    """One Slack message for the day's findings, grouped by kind."""
+    n = len(findings)
+    msg = SlackMessage(text=f"opswatch audit: {n} finding{'s' if n != 1 else ''}", color="#ff7f0e")
+    where = " in " + " ".join(x for x in (account, region) if x) if account or region else ""
+    msg.header(f":mag: opswatch audit: {n} finding{'s' if n != 1 else ''}{where}")
+    for kind, title in KINDS.items():
+        items = [f for f in findings if f.kind == kind]
+        if not items:
+            continue
+        lines = [f"• *{escape(f.resource)}*: {escape(f.reason)}" for f in items[:10]]
+        if len(items) > 10:
+            lines.append(f"… and {len(items) - 10} more")
+        msg.section(f"*{title}* ({len(items)})\n" + "\n".join(lines) + f"\n_fix: {escape(items[0].fix)}_")
+    msg.context(["`opswatch alarms audit` lists every finding; `opswatch monitors plan` shows the fixes as code"])
+    return msg
