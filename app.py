@@ -3,7 +3,7 @@
 Logic lives in ``chalicelib``; the same services back the ``opswatch`` CLI.
 """
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib import settings
 
@@ -38,3 +38,11 @@ def log_alerts(event, context):
     from chalicelib.logalerts.handler import handle_logs_event
 
     return handle_logs_event(event)
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS), name="monitors_audit")
+def monitors_audit(event):
+    """Daily: alarms left on the implicit missing-data policy, without actions, stuck, or watching nothing."""
+    from chalicelib.monitors.handler import handle_schedule
+
+    return handle_schedule(event.to_dict())

@@ -81,6 +81,25 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     assert resources["secretsmanager:GetSecretValue"] == {"arn:aws:secretsmanager:*:*:secret:opswatch/local/slack-*"}
     assert all("opswatch-local" in r for r in resources["logs:PutLogEvents"])
 
+    audit = lam.get_function(FunctionName="opswatch-local-monitors_audit")["Configuration"]
+    assert audit["Handler"] == "app.monitors_audit"
+    events = boto3.client("events")
+    [rule] = [r for r in events.list_rules()["Rules"] if r["Name"] == "opswatch-local-monitors_audit-event"]
+    assert rule["ScheduleExpression"] == "rate(1 day)"
+    [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == audit["FunctionArn"]
+    assert _actions(audit["Role"]) == {
+        "cloudwatch:DescribeAlarms",  # read-only; these calls take no resource-level permissions
+        "cloudwatch:GetMetricData",
+        "logs:DescribeMetricFilters",
+        "sns:ListTopics",
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+
 
 def _statements(role_arn: str) -> list[dict]:
     iam = boto3.client("iam")
