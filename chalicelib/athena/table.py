@@ -1,0 +1,53 @@
+"""The ``alb_access_logs`` table: its columns, its regular expression, and its DDL.
+
+The regular expression is written in the syntax Java (Athena's RegexSerDe), RE2
+(DuckDB, the local engine) and Python agree on: no possessive quantifiers, no
+look-arounds, no named groups. Its groups are the table's columns, one for one
+(``FIELDS`` and ``extra_fields``), and it matches every generation of ALB line
+the project's parser accepts: lines ending at ``trace_id``, ``chosen_cert_arn``
+or the error reason, unquoted (2020) and quoted target lists, classification
+fields, ``conn_trace_id``, the transform fields, and fields AWS adds later
+(kept whole in ``extra_fields``). A ``-`` or an absent field is NULL.
+"""
+
+from __future__ import annotations
+
+from chalicelib.alb.fields import FIELDS, FLOAT_FIELDS, INT_FIELDS
+
+_Q = r'"((?:[^"\\]|\\.)*)"'  # a quoted field (\" inside kept as written)
+_B = r"([^ ]*)"  # a bare field
+_L = r'"?([^ "]*|[^"]*)"?'  # a target list: quoted since 2021, bare in 2020
+
+REGEX = (
+    r"([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*):([0-9]*) (?:-|([^ ]*):([0-9]*)) "  # type time elb client target
+    r"([-.0-9]*) ([-.0-9]*) ([-.0-9]*) ([-0-9]*) ([-0-9]*) ([-0-9]*) ([-0-9]*) "  # timings, codes, bytes
+    r'"([^ "]*) ((?:[^"\\]|\\.)*) ([^ "]*)" '  # request: verb, URL (may hold spaces), protocol
+    + " ".join([_Q, _B, _B, _B, _Q])  # user_agent ssl_cipher ssl_protocol target_group_arn trace_id
+    + "(?: "
+    + " ".join([_Q, _Q])  # domain_name chosen_cert_arn
+    + "(?: ?"  # AWS's own documented example has no space here ("-"1)
+    + " ".join([_B, _B, _Q, _Q, _Q])  # matched_rule_priority request_creation_time actions redirect error
+    + "(?: "
+    + " ".join([_L, _L])  # target_port_list target_status_code_list
+    + "(?: "
+    + " ".join([_Q, _Q])  # classification classification_reason
+    + "(?: "
+    + _B  # conn_trace_id
+    + "(?: "
+    + " ".join([_Q, _Q, _Q])  # transformed_host transformed_uri request_transform_status
+    + ")?)?)?)?)?)?"
+    + r"(?: (.*))?"  # fields AWS adds later
+)
+
+COLUMNS: tuple[str, ...] = (*FIELDS, "extra_fields")
+
+
+def column_type(name: str) -> str:
+    """The column's Athena type."""
+    if name in FLOAT_FIELDS:
+        return "double"
+    if name in ("received_bytes", "sent_bytes"):
+        return "bigint"
+    if name in INT_FIELDS:
+        return "int"
+    return "string"
