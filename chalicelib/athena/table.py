@@ -14,14 +14,16 @@ from __future__ import annotations
 
 from chalicelib.alb.fields import FIELDS, FLOAT_FIELDS, INT_FIELDS
 
-_Q = r'"((?:[^"\\]|\\.)*)"'  # a quoted field (\" inside kept as written)
-_B = r"([^ ]*)"  # a bare field
-_L = r'"?([^ "]*|[^"]*)"?'  # a target list: quoted since 2021, bare in 2020
+# A "-" field takes no part in its group, so it is NULL in Athena (RegexSerDe), in the
+# local engine and in the parser alike.
+_Q = r'"(?:-|((?:[^"\\]|\\.)*))"'  # a quoted field (\" inside kept as written)
+_B = r"(?:-|([^ ]*))"  # a bare field
+_L = r'"?(?:-|([^ "]*|[^"]*))"?'  # a target list: quoted since 2021, bare in 2020
 
 REGEX = (
     r"([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*):([0-9]*) (?:-|([^ ]*):([0-9]*)) "  # type time elb client target
     r"([-.0-9]*) ([-.0-9]*) ([-.0-9]*) ([-0-9]*) ([-0-9]*) ([-0-9]*) ([-0-9]*) "  # timings, codes, bytes
-    r'"([^ "]*) ((?:[^"\\]|\\.)*) ([^ "]*)" '  # request: verb, URL (may hold spaces), protocol
+    r'"(?:-|([^ "]*)) (?:-|((?:[^"\\]|\\.)*)) (?:-|([^ "]*))" '  # request: verb, URL (may hold spaces), proto
     + " ".join([_Q, _B, _B, _B, _Q])  # user_agent ssl_cipher ssl_protocol target_group_arn trace_id
     + "(?: "
     + " ".join([_Q, _Q])  # domain_name chosen_cert_arn
