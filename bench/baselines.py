@@ -16,7 +16,7 @@ from pathlib import Path
 from chalicelib.alb.fields import FIELDS, FLOAT_FIELDS, INT_FIELDS
 from chalicelib.alb.parser import HEAD_NAMES
 
-ATHENA_SQL = Path(__file__).resolve().parent.parent / "athena_sql" / "alb_access_logs_table.sql"
+ATHENA_SQL = Path(__file__).resolve().parent.parent / "athena_sql" / "aws_published_table.sql"
 
 
 def athena_regex() -> str:

@@ -1,0 +1,158 @@
+"""The named queries in ``athena_sql/queries/``, their parameters, and binding values to them safely.
+
+Each query file starts with a header::
+
+    -- top_5xx_paths: The URL paths (no query string) with the most 5xx answers.
+    -- param limit integer 20: how many paths
+
+Every query also takes ``start`` and ``end`` (ISO-8601, default the last 24 hours)
+and ``elb`` (default: every load balancer). The SQL names parameters as
+``:name``; ``bind`` checks each value's type before anything is sent and turns
+the names into positional ``?`` markers with the values in order, plus the
+derived ``start_day``/``end_day`` that select the ``day`` partitions, so Athena
+reads only the days asked for. Values never enter the SQL text: a value like
+``x' OR '1'='1`` is data and matches nothing.
+
+>>> q = load_catalog()["top_5xx_paths"]
+>>> [p.name for p in q.params], q.param("limit").default
+(['start', 'end', 'elb', 'limit'], '20')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+SQL_DIR = Path(__file__).resolve().parent.parent.parent / "athena_sql"
+QUERIES_DIR = SQL_DIR / "queries"
+TYPES = ("timestamp", "string", "integer")
+_HEADER = re.compile(r"--\s*([a-z0-9_]+):\s*(.+)")
+_PARAM = re.compile(r"--\s*param\s+([a-z_][a-z0-9_]*)\s+(timestamp|string|integer)\s+(\S+)(?::\s*(.*))?")
+_MARK = re.compile(r"'(?:[^']|'')*'|:([a-z_][a-z0-9_]*)")
+
+
+class QueryError(ValueError):
+    """An unknown query, an unknown or mistyped parameter: nothing was sent."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    default: str | None
+    help: str = ""
+
+
+COMMON = (
+    Param("start", "timestamp", None, "ISO-8601; default 24 hours before end"),
+    Param("end", "timestamp", None, "ISO-8601; default now"),
+    Param("elb", "string", "", "one load balancer (its elb field, e.g. app/shop/50dc6c495c0c9188); default all"),
+)
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    description: str
+    params: tuple[Param, ...]
+    sql: str  # Athena's (Trino) dialect, with :name parameters
+    path: Path
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise QueryError(f"query {self.name} has no parameter {name!r}; it takes {', '.join(self.names)}")
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+
+def parse_query(path: Path) -> NamedQuery:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    m = _HEADER.fullmatch(lines[0].strip()) if lines else None
+    if m is None or m.group(1) != path.stem:
+        raise QueryError(f"{path}: the first line must be '-- {path.stem}: what it answers'")
+    params = list(COMMON)
+    body_start = 1
+    for line in lines[1:]:
+        pm = _PARAM.fullmatch(line.strip())
+        if pm is None:
+            break
+        params.append(Param(pm.group(1), pm.group(2), pm.group(3), pm.group(4) or ""))
+        body_start += 1
+    return NamedQuery(path.stem, m.group(2).strip(), tuple(params), "\n".join(lines[body_start:]).strip(), path)
+
+
+def load_catalog(directory: Path = QUERIES_DIR) -> dict[str, NamedQuery]:
+    return {p.stem: parse_query(p) for p in sorted(directory.glob("*.sql"))}
+
+
+def _timestamp(value: str, name: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise QueryError(f"parameter {name}: {value!r} is not an ISO-8601 time (e.g. 2026-11-26T14:00:00Z)") from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def typed_values(query: NamedQuery, given: dict[str, str], now: datetime | None = None) -> dict[str, object]:
+    """Every parameter's value, checked against its type; defaults filled in. Raises ``QueryError``."""
+    unknown = sorted(set(given) - set(query.names))
+    if unknown:
+        raise QueryError(f"query {query.name} has no parameter {unknown[0]!r}; it takes {', '.join(query.names)}")
+    now = now or datetime.now(UTC)
+    out: dict[str, object] = {}
+    for p in query.params:
+        raw = given.get(p.name, p.default)
+        if p.type == "timestamp":
+            continue
+        if p.type == "integer":
+            try:
+                value = int(str(raw))
+            except ValueError:
+                raise QueryError(f"parameter {p.name}: {raw!r} is not a whole number") from None
+            if value < 0:
+                raise QueryError(f"parameter {p.name}: must be 0 or more, got {value}")
+            out[p.name] = value
+        else:
+            if len(str(raw)) > 1024:
+                raise QueryError(f"parameter {p.name}: longer than 1024 characters")
+            out[p.name] = str(raw)
+    end = _timestamp(given["end"], "end") if given.get("end") else now
+    start = _timestamp(given["start"], "start") if given.get("start") else end - timedelta(hours=24)
+    if start >= end:
+        raise QueryError(f"start ({_iso(start)}) must be before end ({_iso(end)})")
+    out.update(start=_iso(start), end=_iso(end), start_day=start.strftime("%Y/%m/%d"), end_day=end.strftime("%Y/%m/%d"))
+    return out
+
+
+def bind(sql: str, values: dict[str, object]) -> tuple[str, list[object]]:
+    """``:name`` markers (outside string literals) become ``?``; returns the SQL and the values in order."""
+    ordered: list[object] = []
+
+    def mark(m: re.Match) -> str:
+        if m.group(1) is None:
+            return m.group(0)  # a string literal: left as written
+        if m.group(1) not in values:
+            raise QueryError(f"the query uses :{m.group(1)}, which is not a parameter")
+        ordered.append(values[m.group(1)])
+        return "?"
+
+    return _MARK.sub(mark, sql), ordered
+
+
+def athena_literal(value: object) -> str:
+    """A value as the SQL literal text Athena's ExecutionParameters take (a string carries its own quotes)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise QueryError(f"cannot send {value!r} as a parameter")
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
