@@ -1,6 +1,6 @@
 -- The ALB access-log table as AWS documents it for Athena (column names = opswatch's field names).
 -- Kept as benchmark baseline (a): its input.regex is what opswatch's parser is measured against.
--- opswatch's own table, which matches every line generation, is alb_access_logs.sql beside it.
+-- opswatch's own table, which matches every line generation, is chalicelib/athena/sql/alb_access_logs.sql.
 CREATE EXTERNAL TABLE IF NOT EXISTS alb_access_logs (
     type string,
     time string,

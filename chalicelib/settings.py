@@ -104,3 +104,24 @@ def log_alerts() -> LogAlertSettings:
         cooldown_seconds=cooldown,
         function_name=os.environ.get("OPSWATCH_LOG_ALERT_FUNCTION") or f"opswatch-{stage()}-log_alerts",
     )
+
+
+@dataclass(frozen=True)
+class AthenaSettings:
+    database: str
+    workgroup: str
+    output: str  # s3:// results location
+    log_prefix: str  # the ALB log prefix inside the bucket ("" when AWSLogs/ is at the top)
+    report_queries: tuple[str, ...]  # the scheduled report's named queries
+
+
+def athena() -> AthenaSettings:
+    st = stage()
+    report = os.environ.get("OPSWATCH_ATHENA_REPORT", "top_5xx_paths,slowest_targets")
+    return AthenaSettings(
+        database=os.environ.get("OPSWATCH_ATHENA_DATABASE") or f"opswatch_{st}",
+        workgroup=os.environ.get("OPSWATCH_ATHENA_WORKGROUP") or f"opswatch-{st}",
+        output=os.environ.get("OPSWATCH_ATHENA_OUTPUT") or f"s3://opswatch-{st}-athena-results/",
+        log_prefix=os.environ.get("OPSWATCH_ALB_PREFIX", ""),
+        report_queries=tuple(q.strip() for q in report.split(",") if q.strip()),
+    )

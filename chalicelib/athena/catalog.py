@@ -1,4 +1,4 @@
-"""The named queries in ``athena_sql/queries/``, their parameters, and binding values to them safely.
+"""The named queries in ``chalicelib/athena/sql/queries/``, their parameters, and binding values to them safely.
 
 Each query file starts with a header::
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-SQL_DIR = Path(__file__).resolve().parent.parent.parent / "athena_sql"
+SQL_DIR = Path(__file__).resolve().parent / "sql"  # inside chalicelib: the scheduled report runs them in Lambda
 QUERIES_DIR = SQL_DIR / "queries"
 TYPES = ("timestamp", "string", "integer")
 _HEADER = re.compile(r"--\s*([a-z0-9_]+):\s*(.+)")

@@ -53,3 +53,37 @@ def column_type(name: str) -> str:
     if name in INT_FIELDS:
         return "int"
     return "string"
+
+
+def _hive_literal(text: str) -> str:
+    """Text inside a single-quoted DDL literal: Hive unescapes backslashes there."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def location(bucket: str, prefix: str, account: str, region: str) -> str:
+    prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    return f"s3://{bucket}/{prefix}AWSLogs/{account}/elasticloadbalancing/{region}/"
+
+
+def render_ddl(database: str, bucket: str, prefix: str, account: str, region: str, start_date: str) -> list[str]:
+    """The statements that create the database and the partition-projected table."""
+    from chalicelib.athena.catalog import SQL_DIR
+
+    if not all(c.isalnum() or c == "_" for c in database):
+        raise ValueError(f"database {database!r}: letters, digits and _ only")
+    columns = ",\n".join(f"    {c} {column_type(c)}" for c in COLUMNS)
+    values = {
+        "database": database,
+        "columns": columns,
+        "regex": _hive_literal(REGEX),
+        "location": location(bucket, prefix, account, region),
+        "start_date": start_date,
+    }
+    out = []
+    for name in ("database.sql", "alb_access_logs.sql"):
+        text = (SQL_DIR / name).read_text(encoding="utf-8")
+        body = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+        for key, value in values.items():
+            body = body.replace("{" + key + "}", value)
+        out.append(body.strip())
+    return out

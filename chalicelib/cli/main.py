@@ -6,6 +6,7 @@ import click
 
 from chalicelib.cli.alarms import alarms
 from chalicelib.cli.alb import alb
+from chalicelib.cli.athena import athena
 from chalicelib.cli.filters import filters
 from chalicelib.cli.logs import logs
 from chalicelib.cli.monitors import monitors
@@ -23,6 +24,7 @@ cli.add_command(alarms)
 cli.add_command(slack)
 cli.add_command(logs)
 cli.add_command(monitors)
+cli.add_command(athena)
 
 
 def main() -> None:

@@ -1,0 +1,111 @@
+"""Run a query on Athena through pyathena: bound parameters, live progress, cost, cancel on Ctrl-C.
+
+Parameters go as Athena execution parameters (pyathena's ``qmark`` style), each
+as SQL literal text (``catalog.athena_literal``): never pasted into the query.
+Athena bills 5 USD per TB scanned, rounded up to the MB, with a 10 MB minimum
+per query; failed queries and DDL cost nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chalicelib.athena.catalog import athena_literal
+
+USD_PER_TB = 5.0
+MB = 1_000_000
+TB = 1_000_000_000_000
+MIN_BILLED_BYTES = 10 * MB
+
+
+def cost_usd(scanned_bytes: int | None) -> float:
+    """What a successful query costs: 10 MB at least, rounded up to the MB."""
+    billed = max(MIN_BILLED_BYTES, math.ceil((scanned_bytes or 0) / MB) * MB)
+    return billed / TB * USD_PER_TB
+
+
+class AthenaQueryFailed(RuntimeError):
+    """The query ended FAILED or CANCELLED; the message is Athena's reason."""
+
+    def __init__(self, state: str, reason: str | None, query_id: str) -> None:
+        super().__init__(f"query {query_id} {state}: {reason or 'no reason given'}")
+        self.state, self.reason, self.query_id = state, reason, query_id
+
+
+@dataclass(frozen=True)
+class AthenaTarget:
+    database: str
+    workgroup: str
+    output: str  # s3://bucket/prefix/ for results
+
+
+@dataclass
+class AthenaResult:
+    columns: list[str]
+    rows: list[tuple]
+    query_id: str
+    scanned_bytes: int
+
+    @property
+    def cost(self) -> float:
+        return cost_usd(self.scanned_bytes)
+
+
+def run(
+    target: AthenaTarget,
+    sql: str,
+    params: list[object],
+    progress: Callable[[str, float, int], None] | None = None,
+    poll_seconds: float = 0.5,
+) -> AthenaResult:
+    """Start the query, report (state, elapsed s, bytes scanned) while it runs, and return its rows."""
+    from pyathena import connect
+    from pyathena.async_cursor import AsyncCursor
+
+    from chalicelib.aws import client
+
+    athena = client("athena")
+    conn = connect(
+        s3_staging_dir=target.output,
+        work_group=target.workgroup,
+        schema_name=target.database,
+        region_name=athena.meta.region_name,
+        cursor_class=AsyncCursor,
+    )
+    cursor = conn.cursor()
+    literal = [athena_literal(v) for v in params]
+    query_id, future = cursor.execute(sql, literal or None, paramstyle="qmark")
+    started = time.monotonic()
+    try:
+        while not future.done():
+            if progress:
+                stats = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+                scanned = stats.get("Statistics", {}).get("DataScannedInBytes", 0)
+                progress(stats["Status"]["State"], time.monotonic() - started, scanned)
+            time.sleep(poll_seconds)
+        rs = future.result()
+    except KeyboardInterrupt:
+        cursor.cancel(query_id)  # StopQueryExecution: nothing keeps scanning after Ctrl-C
+        raise
+    if rs.state != "SUCCEEDED":
+        raise AthenaQueryFailed(rs.state, rs.state_change_reason, query_id)
+    columns = [d[0] for d in rs.description or []]
+    return AthenaResult(columns, list(rs.fetchall()), query_id, rs.data_scanned_in_bytes or 0)
+
+
+def execute_ddl(target: AthenaTarget, sql: str) -> str:
+    """Run one DDL statement (free on Athena); returns the query id. Raises ``AthenaQueryFailed``."""
+    from pyathena import connect
+
+    from chalicelib.aws import client
+
+    cursor = connect(
+        s3_staging_dir=target.output, work_group=target.workgroup, region_name=client("athena").meta.region_name
+    ).cursor()
+    cursor.execute(sql)
+    if cursor.state != "SUCCEEDED":
+        raise AthenaQueryFailed(cursor.state, cursor.state_change_reason, cursor.query_id)
+    return cursor.query_id

@@ -1,0 +1,233 @@
+"""``opswatch athena``: the ALB table and named queries, on Athena or on the local engine."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+
+import click
+
+from chalicelib import settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_DAY_PREDICATE = re.compile(r"\bday\b\s*(=|>=|>|<=|<|\bbetween\b|\bin\b)", re.IGNORECASE)
+
+
+@click.group()
+def athena() -> None:
+    """Query the ALB logs in S3: Athena (partition-projected table) or the local engine (DuckDB)."""
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"opswatch: {message}", err=True)
+    sys.exit(code)
+
+
+def _target():
+    from chalicelib.athena.remote import AthenaTarget
+
+    cfg = settings.athena()
+    return AthenaTarget(cfg.database, cfg.workgroup, cfg.output)
+
+
+@athena.command()
+@click.option("--bucket", default=lambda: settings.alb().bucket, show_default="the stage's ALB log bucket")
+@click.option("--prefix", default=lambda: settings.athena().log_prefix, help="The log prefix inside the bucket.")
+@click.option("--account", help="The load balancer's account (default: the caller's).")
+@click.option("--region", help="The load balancer's region (default: the client's).")
+@click.option("--start-date", default="2024/01/01", show_default=True, help="The first day partition (yyyy/MM/dd).")
+@click.option("--print", "print_only", is_flag=True, help="Print the DDL instead of running it.")
+def setup(bucket: str, prefix: str, account: str | None, region: str | None, start_date: str, print_only: bool) -> None:
+    """Create the database, the alb_access_logs table and the workgroup with its results location."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.athena.remote import AthenaQueryFailed, execute_ddl
+    from chalicelib.athena.table import render_ddl
+    from chalicelib.aws import client
+
+    if not re.fullmatch(r"\d{4}/\d\d/\d\d", start_date):
+        _fail(f"--start-date {start_date!r}: expected yyyy/MM/dd")
+    target = _target()
+    try:
+        account = account or ("123456789012" if print_only else client("sts").get_caller_identity()["Account"])
+        if print_only:
+            region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        region = region or client("athena").meta.region_name
+        statements = render_ddl(target.database, bucket, prefix, account, region, start_date)
+        if print_only:
+            click.echo(";\n\n".join(statements) + ";")
+            return
+        athena_client = client("athena")
+        names = [w["Name"] for w in athena_client.list_work_groups().get("WorkGroups", [])]
+        if target.workgroup not in names:
+            athena_client.create_work_group(
+                Name=target.workgroup,
+                Configuration={"ResultConfiguration": {"OutputLocation": target.output}},
+                Description="opswatch: queries over the ALB access logs",
+            )
+            click.echo(f"created workgroup {target.workgroup} (results in {target.output})")
+        for sql in statements:
+            execute_ddl(target, sql)
+            click.echo(sql.splitlines()[0])
+    except (ValueError, AthenaQueryFailed) as exc:
+        _fail(str(exc), EXIT_FAILED)
+    except (ClientError, BotoCoreError) as exc:
+        _fail(f"Athena call failed: {exc}", EXIT_FAILED)
+    click.echo(f"table {target.database}.alb_access_logs is ready")
+
+
+@athena.command("list")
+def list_queries() -> None:
+    """The named queries."""
+    from chalicelib.athena.catalog import load_catalog
+
+    for q in load_catalog().values():
+        click.echo(f"{q.name:<24} {q.description}")
+
+
+@athena.command()
+@click.argument("name")
+def show(name: str) -> None:
+    """A named query's description, parameters and SQL."""
+    q = _query(name)
+    click.echo(f"{q.name}: {q.description}\n\nparameters:")
+    for p in q.params:
+        default = "" if p.default is None else f" (default {p.default!r})"
+        click.echo(f"  {p.name:<8} {p.type:<10}{default} {p.help}".rstrip())
+    click.echo(f"\n{q.sql}")
+
+
+def _query(name: str):
+    from chalicelib.athena.catalog import load_catalog
+
+    catalog = load_catalog()
+    if name not in catalog:
+        _fail(f"no named query {name!r}; `opswatch athena list` shows them")
+    return catalog[name]
+
+
+def _cell(v: object) -> object:
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return float(v)
+    return v
+
+
+def _write(columns: list[str], rows: list[tuple], fmt: str, output: str | None) -> None:
+    buf = io.StringIO()
+    if fmt == "json":
+        for r in rows:
+            buf.write(json.dumps(dict(zip(columns, map(_cell, r), strict=True)), ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        w = csv.writer(buf)
+        w.writerow(columns)
+        w.writerows([[_cell(c) for c in r] for r in rows])
+    else:
+        cells = [[("" if c is None else str(_cell(c))) for c in r] for r in rows]
+        widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(columns)]
+        buf.write("  ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True)).rstrip() + "\n")
+        for r in cells:
+            buf.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+        buf.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(buf.getvalue())
+    else:
+        click.echo(buf.getvalue(), nl=False)
+
+
+def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...], fmt: str, output: str | None) -> None:
+    if engine == "local":
+        from chalicelib.athena import local
+
+        if not logs:
+            _fail("--engine local needs --logs PATH (files, folders or s3:// prefixes)")
+        con = local.connect()
+        try:
+            loaded = local.load(con, list(logs))
+            if loaded.unmatched:
+                click.echo(f"opswatch: {loaded.unmatched} of {loaded.lines} lines are not ALB access-log entries "
+                           "and were left out", err=True)  # fmt: skip
+            columns, rows = local.run(con, sql, params)
+        except local.LocalError as exc:
+            _fail(str(exc), EXIT_FAILED)
+        _write(columns, rows, fmt, output)
+        return
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.athena.remote import AthenaQueryFailed, cost_usd, run
+
+    def progress(state: str, elapsed: float, scanned: int) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\r{state:<9} {elapsed:5.1f} s  {scanned / 1e6:,.1f} MB  ${cost_usd(scanned):.4f}  ", err=True,
+                       nl=False)  # fmt: skip
+
+    try:
+        result = run(_target(), sql, params, progress)
+    except AthenaQueryFailed as exc:
+        _fail(str(exc), EXIT_FAILED)
+    except (ClientError, BotoCoreError) as exc:
+        _fail(f"Athena call failed: {exc}", EXIT_FAILED)
+    except KeyboardInterrupt:
+        _fail("cancelled (StopQueryExecution sent)", EXIT_FAILED)
+    _write(result.columns, result.rows, fmt, output)
+    click.echo(
+        f"query {result.query_id}: {result.scanned_bytes / 1e6:,.1f} MB scanned, ${result.cost:.4f} "
+        "(5 USD per TB, 10 MB minimum)",
+        err=True,
+    )
+
+
+_engine = click.option("--engine", type=click.Choice(["athena", "local"]), default="athena", show_default=True)
+_logs = click.option("--logs", multiple=True, help="For --engine local: a log file, folder or s3:// prefix (repeat).")
+_fmt = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+_out = click.option("--output", type=click.Path(dir_okay=False), help="Write the rows to this file.")
+
+
+@athena.command("run")
+@click.argument("name")
+@click.option("--param", "params", multiple=True, help="key=value (repeat): start, end, elb, limit, ...")
+@_engine
+@_logs
+@_fmt
+@_out
+def run_named(name: str, params: tuple[str, ...], engine: str, logs, fmt: str, output: str | None) -> None:
+    """Run a named query. Exit 0 done, 1 the query failed or was cancelled, 2 usage (nothing was sent)."""
+    from chalicelib.athena.catalog import QueryError, bind, typed_values
+
+    q = _query(name)
+    given = {}
+    for p in params:
+        key, sep, value = p.partition("=")
+        if not sep:
+            _fail(f"--param {p!r}: expected key=value")
+        given[key.strip()] = value
+    try:
+        sql, values = bind(q.sql, typed_values(q, given))
+    except QueryError as exc:
+        _fail(str(exc))
+    _execute(sql, values, engine, logs, fmt, output)
+
+
+@athena.command("sql")
+@click.argument("query")
+@_engine
+@_logs
+@_fmt
+@_out
+@click.option("--allow-full-scan", is_flag=True, help="Run on Athena even without a day predicate.")
+def adhoc(query: str, engine: str, logs, fmt: str, output: str | None, allow_full_scan: bool) -> None:
+    """Ad-hoc SQL in Athena's dialect. On Athena, a query on alb_access_logs must filter on day (cost)."""
+    if engine == "athena" and "alb_access_logs" in query and not _DAY_PREDICATE.search(query) and not allow_full_scan:
+        _fail(
+            "this query reads alb_access_logs without a day predicate, so Athena would scan every log ever "
+            "written (5 USD per TB). Add e.g. WHERE day >= '2026/11/20', or pass --allow-full-scan"
+        )
+    _execute(query, [], engine, logs, fmt, output)
