@@ -46,3 +46,11 @@ def monitors_audit(event):
     from chalicelib.monitors.handler import handle_schedule
 
     return handle_schedule(event.to_dict())
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS), name="athena_report")
+def athena_report(event):
+    """Daily: yesterday's named queries (top 5xx paths, slowest targets) on Athena, summed up in Slack."""
+    from chalicelib.athena.report import handle_schedule
+
+    return handle_schedule(event.to_dict())

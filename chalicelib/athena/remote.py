@@ -8,6 +8,7 @@ per query; failed queries and DDL cost nothing.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ USD_PER_TB = 5.0
 MB = 1_000_000
 TB = 1_000_000_000_000
 MIN_BILLED_BYTES = 10 * MB
+# pyathena logs a traceback when a query cannot start; opswatch reports the error itself, once.
+logging.getLogger("pyathena").setLevel(logging.CRITICAL)
 
 
 def cost_usd(scanned_bytes: int | None) -> float:
@@ -60,10 +63,15 @@ def run(
     params: list[object],
     progress: Callable[[str, float, int], None] | None = None,
     poll_seconds: float = 0.5,
+    timeout: float | None = None,
 ) -> AthenaResult:
-    """Start the query, report (state, elapsed s, bytes scanned) while it runs, and return its rows."""
+    """Start the query, report (state, elapsed s, bytes scanned) while it runs, and return its rows.
+
+    Past ``timeout`` seconds the query is stopped and ``AthenaQueryFailed`` says so.
+    """
     from pyathena import connect
     from pyathena.async_cursor import AsyncCursor
+    from pyathena.error import Error as PyAthenaError
 
     from chalicelib.aws import client
 
@@ -77,16 +85,24 @@ def run(
     )
     cursor = conn.cursor()
     literal = [athena_literal(v) for v in params]
-    query_id, future = cursor.execute(sql, literal or None, paramstyle="qmark")
+    try:
+        query_id, future = cursor.execute(sql, literal or None, paramstyle="qmark")
+    except PyAthenaError as exc:  # Athena refused to start it (no such workgroup, bad SQL, no access)
+        raise AthenaQueryFailed("NOT STARTED", str(exc), "-") from None
     started = time.monotonic()
     try:
         while not future.done():
+            if timeout is not None and time.monotonic() - started > timeout:
+                cursor.cancel(query_id)
+                raise AthenaQueryFailed("TIMED_OUT", f"no answer within {timeout:g} s; the query was stopped", query_id)
             if progress:
                 stats = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
                 scanned = stats.get("Statistics", {}).get("DataScannedInBytes", 0)
                 progress(stats["Status"]["State"], time.monotonic() - started, scanned)
             time.sleep(poll_seconds)
         rs = future.result()
+    except PyAthenaError as exc:
+        raise AthenaQueryFailed("FAILED", str(exc), query_id) from None
     except KeyboardInterrupt:
         cursor.cancel(query_id)  # StopQueryExecution: nothing keeps scanning after Ctrl-C
         raise
@@ -99,13 +115,17 @@ def run(
 def execute_ddl(target: AthenaTarget, sql: str) -> str:
     """Run one DDL statement (free on Athena); returns the query id. Raises ``AthenaQueryFailed``."""
     from pyathena import connect
+    from pyathena.error import Error as PyAthenaError
 
     from chalicelib.aws import client
 
     cursor = connect(
         s3_staging_dir=target.output, work_group=target.workgroup, region_name=client("athena").meta.region_name
     ).cursor()
-    cursor.execute(sql)
+    try:
+        cursor.execute(sql)
+    except PyAthenaError as exc:
+        raise AthenaQueryFailed("FAILED", str(exc), cursor.query_id or "-") from None
     if cursor.state != "SUCCEEDED":
         raise AthenaQueryFailed(cursor.state, cursor.state_change_reason, cursor.query_id)
     return cursor.query_id

@@ -22,7 +22,8 @@ _L = r'"?(?:-|([^ "]*|[^"]*))"?'  # a target list: quoted since 2021, bare in 20
 
 REGEX = (
     r"([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*):([0-9]*) (?:-|([^ ]*):([0-9]*)) "  # type time elb client target
-    r"([-.0-9]*) ([-.0-9]*) ([-.0-9]*) ([-0-9]*) ([-0-9]*) ([-0-9]*) ([-0-9]*) "  # timings, codes, bytes
+    r"([-.0-9]*) ([-.0-9]*) ([-.0-9]*) "  # timings (-1: not dispatched)
+    r"(?:-|([0-9]*)) (?:-|([0-9]*)) (?:-|([0-9]*)) (?:-|([0-9]*)) "  # elb and target status codes, bytes
     r'"(?:-|([^ "]*)) (?:-|((?:[^"\\]|\\.)*)) (?:-|([^ "]*))" '  # request: verb, URL (may hold spaces), proto
     + " ".join([_Q, _B, _B, _B, _Q])  # user_agent ssl_cipher ssl_protocol target_group_arn trace_id
     + "(?: "

@@ -1,0 +1,78 @@
+"""The athena_report Lambda: yesterday's named queries on Athena, summed up in one Slack message.
+
+Which queries: ``OPSWATCH_ATHENA_REPORT`` (default ``top_5xx_paths,slowest_targets``).
+A query that fails or runs past its time is reported in the message, and the
+invocation then raises, so the failure is retried and, in the end, kept.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aws_lambda_powertools import Logger
+
+from chalicelib import settings
+from chalicelib.athena.catalog import bind, load_catalog, typed_values
+from chalicelib.athena.remote import AthenaQueryFailed, AthenaTarget, run
+from chalicelib.slack.delivery import destination, send
+from chalicelib.slack.message import SlackMessage
+from chalicelib.slack.routing import Router
+from chalicelib.slack.text import escape
+
+logger = Logger(service="opswatch-athena")
+ROWS_SHOWN = 10
+QUERY_TIMEOUT_SECONDS = 240
+
+
+class ReportFailed(RuntimeError):
+    """At least one query of the report failed; the Slack message says which and why."""
+
+
+def _table(columns: list[str], rows: list[tuple]) -> str:
+    def cell(v: object) -> str:
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return "" if v is None else str(v)
+
+    cells = [[cell(c) for c in r] for r in rows[:ROWS_SHOWN]]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(columns)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    more = f"\n… {len(rows) - ROWS_SHOWN} more rows" if len(rows) > ROWS_SHOWN else ""
+    return "```" + escape("\n".join(line.rstrip() for line in lines)) + "```" + more
+
+
+def handle_schedule(event: dict | None = None, now: datetime | None = None) -> dict:
+    cfg = settings.athena()
+    catalog = load_catalog()
+    now = now or datetime.now(UTC)
+    end = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=1)
+    window = {"start": start.isoformat(), "end": end.isoformat()}
+    target = AthenaTarget(cfg.database, cfg.workgroup, cfg.output)
+    msg = SlackMessage(text=f"opswatch ALB report for {start:%Y-%m-%d}")
+    msg.header(f":bar_chart: ALB report for {start:%Y-%m-%d} (UTC)")
+    failed, scanned = [], 0
+    for name in cfg.report_queries:
+        q = catalog.get(name)
+        if q is None:
+            failed.append(name)
+            msg.section(f"*{escape(name)}*: no such named query")
+            continue
+        sql, params = bind(q.sql, typed_values(q, window))
+        try:
+            result = run(target, sql, params, timeout=QUERY_TIMEOUT_SECONDS)
+        except AthenaQueryFailed as exc:
+            logger.error(f"report query {name} failed: {exc}")
+            failed.append(name)
+            msg.section(f":x: *{escape(name)}* failed: {escape(exc)}")
+            continue
+        scanned += result.scanned_bytes
+        msg.section(f"*{escape(name)}*: {escape(q.description)}\n" + _table(result.columns, result.rows))
+    msg.context([f"{scanned / 1e6:,.1f} MB scanned on Athena · workgroup {escape(cfg.workgroup)}"])
+    slack = settings.slack()
+    channel, _ = Router(slack.routes, slack.channel, None).route(None, None)
+    send(destination(slack), msg, channel)
+    if failed:
+        raise ReportFailed(f"{len(failed)} report queries failed: {', '.join(failed)} (reported in Slack)")
+    return {"queries": list(cfg.report_queries), "scanned_bytes": scanned}
