@@ -100,6 +100,18 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "logs:PutLogEvents",
     }
 
+    report = lam.get_function(FunctionName="opswatch-local-athena_report")["Configuration"]
+    assert report["Handler"] == "app.athena_report"
+    assert any(r["Name"] == "opswatch-local-athena_report-event" for r in events.list_rules()["Rules"])
+    resources = _resources(report["Role"])  # its workgroup, the results bucket, the Glue table, the log bucket
+    assert resources["athena:StartQueryExecution"] == {"arn:aws:athena:*:*:workgroup/opswatch-local"}
+    assert "arn:aws:glue:*:*:table/opswatch_local/alb_access_logs" in resources["glue:GetTable"]
+    assert resources["s3:PutObject"] == {
+        "arn:aws:s3:::opswatch-local-athena-results/*",
+        "arn:aws:s3:::opswatch-local-athena-results",
+    }
+    assert "arn:aws:s3:::opswatch-local-alb-logs/*" in resources["s3:GetObject"]
+
 
 def _statements(role_arn: str) -> list[dict]:
     iam = boto3.client("iam")
