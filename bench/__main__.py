@@ -7,6 +7,8 @@
    through ``ship_object`` to a loopback CloudWatch Logs endpoint.
 3. Cold start: ``import app`` against ``import boto3`` alone, in fresh interpreters
    (and ``app`` plus the ALB handler, which app.py imports on the first event).
+4. The Athena local engine (DuckDB) over the same 1,000,000-line file: ``status_codes``
+   and ``slowest_targets`` as whole commands, against ``opswatch alb parse`` of that file.
 """
 
 from __future__ import annotations
@@ -168,6 +170,22 @@ def import_seconds(stmt: str, runs: int = 9) -> float:
     return statistics.median(samples)
 
 
+def command_seconds(*args: str) -> float:
+    """Wall time of one ``opswatch`` command, its output thrown away."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "chalicelib.cli.main", *args], stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+def athena_engine(path: Path) -> dict[str, float]:
+    window = ["--param", "start=2000-01-01T00:00:00Z"]
+    parse = command_seconds("alb", "parse", str(path))
+    out = {"opswatch alb parse": parse}
+    for name in ("status_codes", "slowest_targets"):
+        out[name] = command_seconds("athena", "run", name, "--engine", "local", "--logs", str(path), *window)
+    return out
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     path = make_log(OUT / f"alb-{LINES}.log.gz", LINES)
@@ -204,6 +222,13 @@ def main() -> int:
     print(
         f"  import app + the ALB handler (all of the ALB function's cold start) {alb * 1000:.0f} ms: {alb / boto:.2f}x"
     )
+
+    print(f"\n4. Athena local engine (DuckDB) over the {LINES:,}-line file, whole commands")
+    engine = athena_engine(path)
+    parse = engine.pop("opswatch alb parse")
+    print(f"  opswatch alb parse {parse:.1f} s")
+    for name, seconds in engine.items():
+        print(f"  athena run {name} --engine local {seconds:.1f} s: {seconds / parse:.2f}x the parse")
 
     ok = j / a >= 3 and j / b >= 1.5 and raw / c >= 0.5 and max(rss.values()) < 150 and app / boto <= 1.5
     print("\nall targets met" if ok else "\nSOME TARGETS MISSED")
