@@ -104,7 +104,7 @@ def generated(tmp_path_factory):
     return con, [parse_line(x) for x in lines], loaded, folder
 
 
-def _run(con, name, **params):
+def _run(con, name, **params):  # the generated traffic's day unless given
     q = CATALOG[name]
     sql, values = bind(
         q.sql, typed_values(q, {"start": "2026-11-25T00:00:00Z", "end": "2026-11-26T00:00:00Z", **params})
@@ -298,3 +298,34 @@ def test_daily_report_posts_to_slack_and_raises_on_a_failed_query(aws, local_web
     with pytest.raises(ReportFailed, match="nope"):
         handle_schedule({}, now=now + timedelta(days=1))
     assert "*nope*: no such named query" in local_webhook.messages[-1].readable()
+
+
+def test_named_queries_on_the_reference_lines(tmp_path):
+    folder = tmp_path / "reference"
+    folder.mkdir()
+    lines = reference_lines()
+    (folder / "reference.log").write_text("\n".join(lines) + "\n")
+    con = local.connect()
+    assert local.load(con, [str(folder)]).unmatched == 0
+    records = [parse_line(x) for x in lines]
+    window = {"start": "2000-01-01T00:00:00Z", "end": "2030-01-01T00:00:00Z"}
+    _, rows = _run(con, "status_codes", **window)
+    assert dict(rows) == Counter(r["elb_status_code"] for r in records)
+    _, rows = _run(con, "lambda_errors", **window)
+    assert dict(rows) == Counter(r["lambda_error_reason"] for r in records if r["lambda_error_reason"])
+    _, rows = _run(con, "desync_classification", **window)
+    want = Counter(
+        (r["classification"], r["classification_reason"])
+        for r in records
+        if r["classification"] and r["classification"] != "Acceptable"
+    )
+    assert {(c, reason): n for c, reason, n in rows} == want
+    _, rows = _run(con, "rejected_requests", **window)
+    assert sum(n for *_, n in rows) == sum(
+        1
+        for r in records
+        if -1 in (r["request_processing_time"], r["target_processing_time"], r["response_processing_time"])
+        or r["elb_status_code"] in (460, 463, 464)
+    )
+    for name in OUTPUT_COLUMNS:  # every query runs on every generation of line
+        _run(con, name, **window)
