@@ -7,6 +7,8 @@ moto runs in its own process and every AWS call goes to it over real HTTP
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -18,6 +20,17 @@ from chalicelib.embedded.slackserver import SlackServer
 
 DATA = Path(__file__).parent / "data"
 ALB_DATA = DATA / "alb"
+
+
+def opswatch(*args: str, stdin: str | None = None, env: dict | None = None, **extra_env: str):
+    """The ``opswatch`` command in a fresh process, as a user runs it (this test's environment by default)."""
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli.main", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**(env if env is not None else os.environ), **extra_env},
+    )
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,6 @@ import gzip
 import json
 import os
 import re
-import subprocess
-import sys
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -22,7 +20,7 @@ from chalicelib.athena.catalog import QueryError, bind, load_catalog, typed_valu
 from chalicelib.athena.remote import cost_usd
 from chalicelib.athena.table import COLUMNS, REGEX, render_ddl
 from chalicelib.embedded.albtraffic import lines as traffic
-from tests.conftest import ALB_DATA
+from tests.conftest import ALB_DATA, opswatch
 from tests.faultproxy import FaultProxy
 
 CATALOG = load_catalog()
@@ -176,12 +174,7 @@ def test_injection_is_data_and_types_are_checked_before_anything_runs(generated)
 
 
 def cli(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env or os.environ.copy(),
-    )
+    return opswatch(*args, env=env)
 
 
 def test_cli_local_engine_formats_and_exit_codes(generated, tmp_path):

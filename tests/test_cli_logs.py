@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 
 from chalicelib.logalerts.payload import encode
-from tests.conftest import DATA
+from tests.conftest import DATA, opswatch
 
 REFERENCE = [json.loads(x) for x in (DATA / "logs" / "oom-and-timeouts.jsonl").read_text().splitlines()]
 
 
 def cli(*args, stdin=None, **env):
-    return subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli.main", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        env={**os.environ, "OPSWATCH_STAGE": "local", **env},
-    )
+    return opswatch(*args, stdin=stdin, OPSWATCH_STAGE="local", **env)
 
 
 def test_rules_lists_builtin_and_configured_rules():

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +11,7 @@ import pytest
 import yaml
 
 from chalicelib.monitors.spec import SpecError, load
-from tests.conftest import DATA
+from tests.conftest import DATA, opswatch
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "infra" / "monitors.yaml"
@@ -40,9 +37,7 @@ FILTER = {
 
 
 def cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli.main", *args], capture_output=True, text=True, env=os.environ.copy()
-    )
+    return opswatch(*args)
 
 
 def spec_file(tmp_path, data: dict) -> str:
