@@ -145,6 +145,8 @@ def _write(columns: list[str], rows: list[tuple], fmt: str, output: str | None) 
 
 def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...], fmt: str, output: str | None) -> None:
     if engine == "local":
+        from botocore.exceptions import BotoCoreError, ClientError
+
         from chalicelib.athena import local
 
         if not logs:
@@ -158,6 +160,8 @@ def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...],
             columns, rows = local.run(con, sql, params)
         except local.LocalError as exc:
             _fail(str(exc), EXIT_FAILED)
+        except (ClientError, BotoCoreError) as exc:  # an s3:// prefix that cannot be read
+            _fail(f"reading the logs from S3 failed: {exc}", EXIT_FAILED)
         _write(columns, rows, fmt, output)
         return
     from botocore.exceptions import BotoCoreError, ClientError
