@@ -201,3 +201,14 @@ def test_unreadable_records_are_shown_not_dropped():
     items = outgoing_for({"Records": ["junk", 5, {"Sns": {"Message": "hello", "Subject": "s"}}]}, ROUTER)
     assert len(items) == 3
     assert "junk" in items[0].message.text and "5" in items[1].message.text and "hello" in items[2].message.text
+
+
+def test_datapoints_to_alarm_absent_means_all_of_the_evaluation_periods():
+    msg = json.loads(
+        (DATA / "events" / "aws-lambda-go__cloudwatch-alarm-sns-payload-single-metric.Message.DECODED.json").read_text()
+    )
+    msg["Trigger"].pop("DatapointsToAlarm", None)
+    msg["Trigger"]["EvaluationPeriods"] = 5
+    msg["NewStateReason"] = "Threshold Crossed: no datapoints were received"
+    [item] = outgoing_for(msg, ROUTER)
+    assert "*Datapoints to alarm*\n5 out of 5" in "\n".join(texts(item.message.payload()))

@@ -103,7 +103,7 @@ def render_alarm(a: Alarm, mention: str | None = None) -> SlackMessage:
         [
             ("Threshold", _threshold(a)),
             ("Period", duration(a.period or next((q.period for q in a.metrics if q.period), None))),
-            ("Datapoints to alarm", f"{m} out of {n}" if m and n else (f"{n} evaluation periods" if n else None)),
+            ("Datapoints to alarm", f"{m or n} out of {n}" if n else None),  # absent, AWS uses M = N
             ("Missing data", escape(MISSING_WORDS.get(a.treat_missing_data or "", a.treat_missing_data))),
             ("Actions suppressed by", escape(a.actions_suppressed_by)),
         ]

@@ -17,6 +17,7 @@ def _trigger(alarm: dict) -> dict:
     trigger = {
         "Period": alarm.get("Period"),
         "EvaluationPeriods": alarm.get("EvaluationPeriods"),
+        "DatapointsToAlarm": alarm.get("DatapointsToAlarm"),  # real messages carry it whenever it is set
         "ComparisonOperator": alarm.get("ComparisonOperator"),
         "Threshold": alarm.get("Threshold"),
         "TreatMissingData": f"- TreatMissingData:                    {alarm.get('TreatMissingData', 'missing')}",
