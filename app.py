@@ -29,7 +29,15 @@ def alarm_bridge(event):
     """CloudWatch alarms (and any other message) on the SNS topic -> Slack."""
     from chalicelib.alarms.handler import handle_sns_event  # slack-sdk only on this function's path
 
-    return handle_sns_event(event.to_dict())
+    return handle_sns_event(event.to_dict(), event.context)
+
+
+@app.on_cw_event(settings.alarm_event_pattern(), name="alarm_events")
+def alarm_events(event):
+    """Every CloudWatch alarm state change in the account and region (EventBridge) -> Slack, no SNS action needed."""
+    from chalicelib.alarms.handler import handle_eventbridge_event
+
+    return handle_eventbridge_event(event.to_dict(), event.context)
 
 
 @app.lambda_function(name="log_alerts")

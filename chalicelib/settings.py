@@ -125,3 +125,12 @@ def athena() -> AthenaSettings:
         log_prefix=os.environ.get("OPSWATCH_ALB_PREFIX", ""),
         report_queries=tuple(q.strip() for q in report.split(",") if q.strip()),
     )
+
+
+def alarm_event_pattern() -> dict:
+    """The EventBridge rule for alarm state changes, narrowed to ``OPSWATCH_ALARM_NAME_PREFIXES`` if set."""
+    pattern: dict = {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}
+    prefixes = [p.strip() for p in os.environ.get("OPSWATCH_ALARM_NAME_PREFIXES", "").split(",") if p.strip()]
+    if prefixes:
+        pattern["detail"] = {"alarmName": [{"prefix": p} for p in prefixes]}
+    return pattern

@@ -18,6 +18,11 @@ from chalicelib.aws import client
 from chalicelib.embedded import motoserver
 from chalicelib.embedded.slackserver import SlackServer
 
+# No test may reach a real AWS endpoint: outside the moto fixtures, every client points at a closed
+# loopback port, so a call that should not happen fails at once instead of leaving the machine.
+os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
 DATA = Path(__file__).parent / "data"
 ALB_DATA = DATA / "alb"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +22,10 @@ class FaultProxy:
         self.status = 400
         self.error_type = "ThrottlingException"
         self.seen: list[str] = []
-        self.rewrite: dict[str, object] = {}  # X-Amz-Target -> function(JSON answer) -> JSON answer
+        self.rewrite: dict[str, object] = {}
+        self.delay: dict[
+            str, float
+        ] = {}  # X-Amz-Target -> seconds to wait before answering  # X-Amz-Target -> function(JSON answer) -> JSON answer
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,7 +35,12 @@ class FaultProxy:
             def _handle(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 target = self.headers.get("X-Amz-Target", "")
+                if not target and "/operation/" in self.path:  # RPC v2 (CBOR): /service/NAME/operation/OP
+                    parts = self.path.strip("/").split("/")
+                    target = f"{parts[1]}.{parts[3]}" if len(parts) >= 4 else ""
                 proxy.seen.append(target)
+                if target in proxy.delay:
+                    time.sleep(proxy.delay[target])
                 if proxy.fail_target and target == proxy.fail_target and proxy.fail_times != 0:
                     proxy.fail_times -= 1 if proxy.fail_times > 0 else 0
                     payload = json.dumps({"__type": proxy.error_type, "message": "injected by the test"}).encode()

@@ -33,18 +33,21 @@ def _decode(text: str) -> object:
         return None
 
 
-def _from_sns(sns: dict, router: Router) -> Outgoing:
+def _from_sns(sns: dict, router: Router, shape_of=None) -> Outgoing:
     raw = sns.get("Message")
     raw = raw if isinstance(raw, str) else json.dumps(raw)
     source = f"SNS {sns.get('TopicArn') or ''}".strip()
-    return _from_message(_decode(raw), raw, sns.get("Subject"), source, router)
+    return _from_message(_decode(raw), raw, sns.get("Subject"), source, router, shape_of)
 
 
-def _from_message(decoded: object, raw: str, subject: str | None, source: str, router: Router) -> Outgoing:
+def _from_message(
+    decoded: object, raw: str, subject: str | None, source: str, router: Router, shape_of=None
+) -> Outgoing:
     alarm = parse_alarm(decoded)
     if alarm is not None:  # a configuration change is news, not an emergency: it pings nobody
         channel, mention = router.route(alarm.name, None if alarm.operation else alarm.new_state)
-        return Outgoing(render_alarm(alarm, mention), channel, alarm, source)
+        shape = shape_of(alarm) if shape_of and not alarm.operation else None
+        return Outgoing(render_alarm(alarm, mention, shape), channel, alarm, source)
     channel, _ = router.route(None, None)
     return Outgoing(render_text(subject, raw, source), channel, None, source)
 
@@ -70,8 +73,11 @@ def _from_logs(event: dict, router: Router) -> list[Outgoing]:
     return out
 
 
-def outgoing_for(event: object, router: Router) -> list[Outgoing]:
-    """Every message an event calls for, in order."""
+def outgoing_for(event: object, router: Router, shape_of=None) -> list[Outgoing]:
+    """Every message an event calls for, in order.
+
+    ``shape_of(alarm)`` may add the metric's recent shape to alarm messages (the Lambda reads it; previews do not).
+    """
     if not isinstance(event, dict):
         raw = event if isinstance(event, str) else json.dumps(event)
         return [_from_message(_decode(raw) if isinstance(event, str) else event, raw, None, "message", router)]
@@ -82,7 +88,7 @@ def outgoing_for(event: object, router: Router) -> list[Outgoing]:
                 out.append(_from_message(None, json.dumps(rec), "Unreadable record", "event", router))
                 continue
             if isinstance(rec.get("Sns"), dict):
-                out.append(_from_sns(rec["Sns"], router))
+                out.append(_from_sns(rec["Sns"], router, shape_of))
             elif "body" in rec:  # SQS; the body may be an SNS notification
                 body = _decode(rec["body"])
                 if isinstance(body, dict) and body.get("Type") == "Notification" and "Message" in body:
@@ -103,4 +109,5 @@ def outgoing_for(event: object, router: Router) -> list[Outgoing]:
     if isinstance(event.get("awslogs"), dict) or (isinstance(event.get("logEvents"), list) and "messageType" in event):
         return _from_logs(event, router)  # an awslogs event, or its decoded payload
     subject = event.get("detail-type") if isinstance(event.get("detail-type"), str) else None
-    return [_from_message(event, json.dumps(event), subject, "message", router)]
+    source = "EventBridge" if event.get("source") == "aws.cloudwatch" else "message"
+    return [_from_message(event, json.dumps(event), subject, source, router, shape_of)]

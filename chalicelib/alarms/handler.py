@@ -1,8 +1,17 @@
-"""The alarm bridge Lambda: every record of an SNS event becomes one Slack message.
+"""The alarm bridge Lambdas: SNS records and EventBridge alarm state changes -> Slack, once each.
+
+Both triggers share one delivery path:
+
+- each state change is posted once, whichever way and however often it arrives
+  (``dedup``: Powertools idempotency on the state table);
+- single-metric and metric-math alarms show their metric's recent shape (``shape``),
+  read with a short timeout so it never holds the alert back;
+- in bot mode, one thread per incident (``threads``): OK and INSUFFICIENT_DATA reply
+  under the ALARM, and OK marks the parent resolved.
 
 All records are attempted; if any could not be delivered the invocation then
 fails (``SlackDeliveryError``), so Lambda retries the event and, in the end,
-its on-failure destination keeps it.
+its on-failure destination keeps it. A failed post is never recorded as done.
 """
 
 from __future__ import annotations
@@ -10,8 +19,10 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from chalicelib import settings
-from chalicelib.alarms.events import outgoing_for
-from chalicelib.slack.delivery import SlackDeliveryError, destination, send
+from chalicelib.alarms import dedup, threads
+from chalicelib.alarms.events import Outgoing, outgoing_for
+from chalicelib.alarms.shape import recent_shape
+from chalicelib.slack.delivery import Destination, SlackDeliveryError, destination, send, update
 from chalicelib.slack.routing import Router
 
 logger = Logger(service="opswatch-alarms")
@@ -21,21 +32,57 @@ def router_from(cfg: settings.SlackSettings) -> Router:
     return Router(cfg.routes, cfg.channel, cfg.mention)
 
 
-def handle_sns_event(event: dict) -> list[dict]:
+def handle_sns_event(event: dict, context=None) -> list[dict]:
+    return deliver(event, context)
+
+
+def handle_eventbridge_event(event: dict, context=None) -> list[dict]:
+    """A "CloudWatch Alarm State Change" event, straight from EventBridge (every alarm of the account)."""
+    return deliver(event, context)
+
+
+def deliver(event: dict, context=None) -> list[dict]:
     cfg = settings.slack()
-    items = outgoing_for(event, router_from(cfg))
+    items = outgoing_for(event, router_from(cfg), shape_of=recent_shape)
     dest = destination(cfg)
     results, failures = [], []
     for item in items:
         what = {"alarm": item.alarm.name if item.alarm else None, "source": item.source, "channel": item.channel}
+        key = dedup.change_key(item.alarm) if item.alarm else None
         try:
-            answer = send(dest, item.message, item.channel)
+            answer, posted = dedup.once(key, lambda item=item: _post(dest, item), context)
         except SlackDeliveryError as exc:
             logger.error(f"not delivered to Slack: {exc}", extra=what)
             failures.append(str(exc))
             continue
-        logger.info("delivered to Slack", extra={**what, **answer})
-        results.append({**what, **answer})
+        shown = {k: v for k, v in answer.items() if k != "payload"}
+        logger.info("delivered to Slack" if posted else "already delivered", extra={**what, **shown})
+        results.append({**what, **shown})
     if failures:
         raise SlackDeliveryError(f"{len(failures)} of {len(items)} messages not delivered: {failures[0]}")
     return results
+
+
+def _post(dest: Destination, item: Outgoing) -> dict:
+    """Post one message; in bot mode, in its incident's thread. Raises ``SlackDeliveryError``."""
+    alarm = item.alarm
+    key = dedup.change_key(alarm) if alarm else None
+    if dest.mode != "bot" or key is None:
+        return send(dest, item.message, item.channel)
+    if alarm.new_state == "ALARM":
+        answer = send(dest, item.message, item.channel)
+        threads.remember(alarm.arn, answer["channel"], answer["ts"], answer["payload"], key["at"])
+        return answer
+    parent = threads.recall(alarm.arn)
+    if parent is None:
+        return send(dest, item.message, item.channel)
+    answer = send(dest, item.message, parent["channel"], thread_ts=parent["ts"])
+    if alarm.new_state == "OK":
+        try:
+            update(
+                dest, parent["channel"], parent["ts"], threads.resolved(parent["payload"], parent["since"], key["at"])
+            )
+        except SlackDeliveryError as exc:  # the reply is in; the parent keeps saying ALARM
+            logger.error(f"could not mark the ALARM message resolved: {exc}", extra={"alarm": alarm.name})
+        threads.forget(alarm.arn)
+    return {**answer, "thread_ts": parent["ts"]}

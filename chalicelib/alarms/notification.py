@@ -107,6 +107,7 @@ class Alarm:
     evaluation_periods: int | None = None
     datapoints_to_alarm: int | None = None
     treat_missing_data: str | None = None
+    unit: str | None = None  # the metric's unit, where the message gives it
     alarm_rule: str | None = None
     triggering_children: list[ChildAlarm] = field(default_factory=list)
     actions_suppressed_by: str | None = None
@@ -276,6 +277,7 @@ def from_sns_message(msg: dict) -> Alarm:
         evaluation_periods=_int(trigger.get("EvaluationPeriods")) or n,
         datapoints_to_alarm=_int(trigger.get("DatapointsToAlarm")) or m,
         treat_missing_data=_missing_policy(trigger.get("TreatMissingData")),
+        unit=_str(trigger.get("Unit")),
         alarm_rule=rule,
         triggering_children=children,
     )

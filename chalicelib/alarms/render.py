@@ -72,8 +72,8 @@ def _title(a: Alarm) -> str:
     return f"{a.new_state or 'Alarm'}: {a.name}"
 
 
-def render_alarm(a: Alarm, mention: str | None = None) -> SlackMessage:
-    """The message for one alarm event; ``mention`` (``<!here>``...) is trusted config."""
+def render_alarm(a: Alarm, mention: str | None = None, shape: str | None = None) -> SlackMessage:
+    """The message for one alarm event; ``mention`` (``<!here>``...) and ``shape`` (the sparkline line) are ours."""
     state = a.new_state or "UNKNOWN"
     url = alarm_url(a.partition, a.region, a.name)
     name = escape(a.name)
@@ -98,6 +98,8 @@ def render_alarm(a: Alarm, mention: str | None = None) -> SlackMessage:
     elif a.metrics:
         label = {"metric": "Metric", "math": "Metric math", "anomaly": "Anomaly detection"}.get(a.kind, "Metrics")
         msg.section(f"*{label}:*\n" + "\n".join(_metric_line(q) for q in a.metrics))
+    if shape:
+        msg.section(shape)
     m, n = a.datapoints_to_alarm, a.evaluation_periods
     msg.fields(
         [

@@ -44,11 +44,59 @@ def alarm_message(alarm: dict, old_state: str, region_name: str) -> dict:
         "AWSAccountId": alarm["AlarmArn"].split(":")[4],
         "NewStateValue": alarm["StateValue"],
         "NewStateReason": alarm.get("StateReason"),
-        "StateChangeTime": changed.strftime("%Y-%m-%dT%H:%M:%S.000+0000") if changed else None,
+        "StateChangeTime": changed.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000" if changed else None,
         "Region": region_name,
         "AlarmArn": alarm["AlarmArn"],
         "OldStateValue": old_state,
         "Trigger": _trigger(alarm),
+    }
+
+
+def eventbridge_event(alarm: dict, old_state: str) -> dict:
+    """The "CloudWatch Alarm State Change" event EventBridge delivers for the alarm's current state."""
+    changed = alarm.get("StateUpdatedTimestamp")
+    at = changed.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000" if changed else None
+    metrics = []
+    if alarm.get("MetricName"):
+        metrics = [
+            {
+                "id": "m1",
+                "metricStat": {
+                    "metric": {
+                        "namespace": alarm.get("Namespace"),
+                        "name": alarm["MetricName"],
+                        "dimensions": {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])},
+                    },
+                    "period": alarm.get("Period"),
+                    "stat": alarm.get("Statistic") or alarm.get("ExtendedStatistic"),
+                },
+                "returnData": True,
+            }
+        ]
+    arn = alarm["AlarmArn"]
+    return {
+        "version": "0",
+        "id": f"{arn}-{at}",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": arn.split(":")[4],
+        "time": changed.strftime("%Y-%m-%dT%H:%M:%SZ") if changed else None,
+        "region": arn.split(":")[3],
+        "resources": [arn],
+        "detail": {
+            "alarmName": alarm["AlarmName"],
+            "state": {"value": alarm["StateValue"], "reason": alarm.get("StateReason"), "timestamp": at},
+            "previousState": {"value": old_state},
+            "configuration": {
+                "description": alarm.get("AlarmDescription"),
+                "metrics": metrics,
+                "threshold": alarm.get("Threshold"),
+                "comparisonOperator": alarm.get("ComparisonOperator"),
+                "evaluationPeriods": alarm.get("EvaluationPeriods"),
+                "datapointsToAlarm": alarm.get("DatapointsToAlarm"),
+                "treatMissingData": alarm.get("TreatMissingData"),
+            },
+        },
     }
 
 

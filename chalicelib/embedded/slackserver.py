@@ -4,7 +4,8 @@ The demo and the tests post to it with the real slack-sdk clients:
 
 - ``POST /services/T.../B.../...`` answers ``ok`` (200) like an incoming webhook;
 - ``POST /api/chat.postMessage`` checks the bearer token and answers
-  ``{"ok": true, "channel": ..., "ts": ...}``;
+  ``{"ok": true, "channel": ..., "ts": ...}`` (a ``thread_ts`` makes it a reply);
+- ``POST /api/chat.update`` replaces a posted message, named by its ``ts``;
 - ``fail(status, times, retry_after)`` makes the next calls answer 429 (with
   ``Retry-After``) or 5xx, to test retries;
 - the webhook answers 400 ``invalid_blocks`` to a message whose blocks break
@@ -44,6 +45,17 @@ class Posted:
             elif b.get("type") == "context":
                 lines.append("  " + " · ".join(e["text"] for e in b.get("elements", [])))
         return "\n".join(lines)
+
+
+def _body(ctype: str, raw: str) -> dict:
+    """A Web API request's arguments, JSON or form-encoded (slack-sdk sends either)."""
+    if ctype.startswith("application/json"):
+        return json.loads(raw or "{}")
+    body = {k: v[0] for k, v in parse_qs(raw).items()}
+    for k in ("attachments", "blocks"):
+        if isinstance(body.get(k), str):
+            body[k] = json.loads(body[k])
+    return body
 
 
 def _too_big(body: dict) -> bool:
@@ -98,17 +110,24 @@ class SlackServer:
                         return self._reply(400, "invalid_blocks")
                     server.messages.append(Posted("webhook", body))
                     return self._reply(200, "ok")
+                if self.path.startswith("/api/chat.update"):
+                    if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                        return self._reply(200, json.dumps({"ok": False, "error": "invalid_auth"}), "application/json")
+                    body = _body(self.headers.get("Content-Type", ""), raw)
+                    if not any(m.body.get("ts") == body.get("ts") for m in server.messages):
+                        return self._reply(
+                            200, json.dumps({"ok": False, "error": "message_not_found"}), "application/json"
+                        )
+                    server.messages.append(Posted("chat.update", body))
+                    return self._reply(
+                        200,
+                        json.dumps({"ok": True, "channel": body.get("channel"), "ts": body["ts"]}),
+                        "application/json",
+                    )
                 if self.path.startswith("/api/chat.postMessage"):
                     if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                         return self._reply(200, json.dumps({"ok": False, "error": "invalid_auth"}), "application/json")
-                    ctype = self.headers.get("Content-Type", "")
-                    if ctype.startswith("application/json"):
-                        body = json.loads(raw or "{}")
-                    else:
-                        body = {k: v[0] for k, v in parse_qs(raw).items()}
-                        for k in ("attachments", "blocks"):
-                            if isinstance(body.get(k), str):
-                                body[k] = json.loads(body[k])
+                    body = _body(self.headers.get("Content-Type", ""), raw)
                     if not body.get("channel"):
                         return self._reply(
                             200, json.dumps({"ok": False, "error": "channel_not_found"}), "application/json"
@@ -117,8 +136,11 @@ class SlackServer:
                         return self._reply(
                             200, json.dumps({"ok": False, "error": "invalid_blocks"}), "application/json"
                         )
-                    server.messages.append(Posted("chat.postMessage", body))
                     ts = f"{time.time():.6f}"
+                    while any(m.body.get("ts") == ts for m in server.messages):  # unique, as Slack's are
+                        ts = f"{float(ts) + 0.000001:.6f}"
+                    body["ts"] = ts  # recorded with the message, so a reply or an update can name it
+                    server.messages.append(Posted("chat.postMessage", body))
                     return self._reply(
                         200, json.dumps({"ok": True, "channel": body["channel"], "ts": ts}), "application/json"
                     )

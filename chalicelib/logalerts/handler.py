@@ -109,7 +109,8 @@ def deliver(collected: Collected, cfg: settings.LogAlertSettings, metrics: Ephem
             continue
         if cooldown:
             cooldown.confirm(claim)
-        logger.info("delivered to Slack", extra={**what, **answer, "held_reported": claim.held})
+        shown = {k: v for k, v in answer.items() if k != "payload"}
+        logger.info("delivered to Slack", extra={**what, **shown, "held_reported": claim.held})
         posted.append({**what, "channel": channel})
     for name, value in (
         ("EventsReceived", collected.events),

@@ -31,5 +31,5 @@ def handle_schedule(event: dict | None = None) -> dict:
     channel, _ = Router(cfg.routes, cfg.channel, None).route(None, None)
     account = (event or {}).get("account")
     answer = send(destination(cfg), digest(findings, account, os.environ.get("AWS_REGION")), channel)
-    logger.info("audit digest delivered to Slack", extra=answer)
+    logger.info("audit digest delivered to Slack", extra={k: v for k, v in answer.items() if k != "payload"})
     return {"findings": len(findings), "posted": True, "by_kind": by_kind}

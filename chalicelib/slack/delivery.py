@@ -116,12 +116,34 @@ def destination(cfg: SlackSettings, webhook_url: str | None = None) -> Destinati
     raise SlackConfigError("no Slack destination: set OPSWATCH_SLACK_SECRET (or, locally, OPSWATCH_SLACK_WEBHOOK_URL)")
 
 
-def send(dest: Destination, message: SlackMessage, channel: str | None = None, retries: int = 3) -> dict:
-    """Deliver one message; returns what Slack answered. Raises ``SlackDeliveryError``."""
+def send(
+    dest: Destination, message: SlackMessage, channel: str | None = None, retries: int = 3, thread_ts: str | None = None
+) -> dict:
+    """Deliver one message (in bot mode, as a reply when ``thread_ts`` is given); returns what Slack answered.
+
+    Raises ``SlackDeliveryError``. The answer carries the payload sent, so a thread's parent can be updated later.
+    """
     payload = message.payload(channel if dest.mode == "bot" else None)
     if dest.mode == "webhook":
-        return _send_webhook(dest, payload, retries)
-    return _send_bot(dest, payload, channel, retries)
+        return {**_send_webhook(dest, payload, retries), "payload": payload}
+    if thread_ts:
+        payload["thread_ts"] = thread_ts
+    return {**_send_bot(dest, payload, channel, retries), "payload": payload}
+
+
+def update(dest: Destination, channel: str, ts: str, payload: dict, retries: int = 3) -> dict:
+    """Replace a posted message (bot mode: ``chat.update``). Raises ``SlackDeliveryError``."""
+    kwargs = {"base_url": dest.api_url} if dest.api_url else {}
+    client = WebClient(token=dest.secret_value, retry_handlers=retry_handlers(retries), logger=_SDK_LOGGER, **kwargs)
+    body = {k: v for k, v in payload.items() if k in ("text", "attachments", "blocks")}
+    try:
+        resp = client.chat_update(channel=channel, ts=ts, **body)
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        raise SlackDeliveryError(f"Slack chat.update failed: {error}") from None
+    except OSError as exc:
+        raise SlackDeliveryError(f"Slack API unreachable after retries: {type(exc).__name__}") from None
+    return {"ok": True, "channel": resp.get("channel"), "ts": resp.get("ts")}
 
 
 def _send_webhook(dest: Destination, payload: dict, retries: int) -> dict:
