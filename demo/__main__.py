@@ -169,29 +169,48 @@ def run(server) -> None:
 
 
 def alarm_to_slack(server) -> None:
-    """An alarm changes state; its SNS message reaches the alarm bridge; Slack (loopback) shows it."""
+    """An alarm changes state; SNS and EventBridge both bring it; Slack (bot mode) gets one thread per incident."""
     import boto3
 
-    from chalicelib.alarms.handler import handle_sns_event
-    from chalicelib.embedded.alarmnotify import publish_state_change, subscribe_inbox
-    from chalicelib.embedded.slackserver import SlackServer
+    from chalicelib import state
+    from chalicelib.alarms.handler import handle_eventbridge_event, handle_sns_event
+    from chalicelib.embedded.alarmnotify import eventbridge_event, publish_state_change, subscribe_inbox
+    from chalicelib.embedded.slackserver import TOKEN, SlackServer
 
     slack = SlackServer()
     os.environ.update(
         {
             "OPSWATCH_STAGE": "local",
-            "OPSWATCH_SLACK_MODE": "webhook",
+            "OPSWATCH_SLACK_MODE": "bot",
+            "OPSWATCH_SLACK_BOT_TOKEN": TOKEN,
+            "OPSWATCH_SLACK_API_URL": slack.api_url,
+            "OPSWATCH_SLACK_CHANNEL": "#alerts",
             "OPSWATCH_SLACK_WEBHOOK_URL": slack.webhook_url,
             "OPSWATCH_SLACK_MENTION": "here",
         }
     )
+    name = "shop-prod ALB 5xx <!channel> test"
     try:
         cw, sns, sqs = boto3.client("cloudwatch"), boto3.client("sns"), boto3.client("sqs")
-        step(f"alarm bridge: an alarm on the ALB's 5xx count, its SNS topic, Slack on {slack.base}")
+        step(f"alarm bridge: an alarm on the ALB's 5xx count, its SNS topic and EventBridge, Slack on {slack.base}")
+        table = state.create_table()
         topic = sns.create_topic(Name="opswatch-local-alarms")["TopicArn"]
         inbox = subscribe_inbox(sns, sqs, topic, "alarm-bridge-inbox")
+        now = time.time()
+        cw.put_metric_data(  # the metric's last hour, for the message's sparkline
+            Namespace="AWS/ApplicationELB",
+            MetricData=[
+                {
+                    "MetricName": "HTTPCode_ELB_5XX_Count",
+                    "Dimensions": [{"Name": "LoadBalancer", "Value": "app/shop-prod/50dc6c495c0c9188"}],
+                    "Timestamp": now - 60 * (minute + 1),
+                    "Value": value,
+                }
+                for minute, value in enumerate([41, 37, 30, 26, 12, 4, 2, 1, 0, 1, 0, 2, 1, 0, 0])
+            ],
+        )
         cw.put_metric_alarm(
-            AlarmName="shop-prod ALB 5xx <!channel> test",
+            AlarmName=name,
             AlarmDescription="5xx answers from the shop's load balancer",
             Namespace="AWS/ApplicationELB",
             MetricName="HTTPCode_ELB_5XX_Count",
@@ -206,7 +225,7 @@ def alarm_to_slack(server) -> None:
             AlarmActions=[topic],
             OKActions=[topic],
         )
-        check(True, "alarm created with the topic as its ALARM and OK action (its name holds <!channel>)")
+        check(True, f"alarm created (its name holds <!channel>); state table {table} for deduplication and threads")
         for old, new, reason in (
             (
                 "OK",
@@ -220,15 +239,30 @@ def alarm_to_slack(server) -> None:
                 "Threshold Crossed: 0 out of the last 5 datapoints were greater than or equal to the threshold (25.0).",
             ),
         ):
-            cw.set_alarm_state(AlarmName="shop-prod ALB 5xx <!channel> test", StateValue=new, StateReason=reason)
-            publish_state_change(cw, sns, "shop-prod ALB 5xx <!channel> test", old, "US East (Ohio)")
+            cw.set_alarm_state(AlarmName=name, StateValue=new, StateReason=reason)
+            publish_state_change(cw, sns, name, old, "US East (Ohio)")
+            before = len(slack.messages)
             handle_sns_event(inbox.next_lambda_event())
-            print(f"\n   {old} -> {new}: what Slack received\n")
-            print("\n".join("   | " + ln for ln in slack.messages[-1].readable().splitlines()))
-        check(len(slack.messages) == 2, "both state changes delivered to Slack")
-        alarm, ok = (json.dumps(p.body) for p in slack.messages)
-        check("<!channel>" not in alarm and "&lt;!channel&gt;" in alarm, "the alarm name's <!channel> pings nobody")
-        check(alarm.count("<!here>") >= 1 and "<!here>" not in ok, "@here on ALARM only")
+            alarm = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+            [again] = handle_eventbridge_event(eventbridge_event(alarm, old))  # the same change, by EventBridge
+            check(again.get("duplicate") is True, f"{old} -> {new} arrived by SNS and by EventBridge: posted once")
+            for posted in slack.messages[before:]:
+                where = "reply in the thread" if posted.body.get("thread_ts") else posted.kind
+                print(f"\n   {old} -> {new}: Slack {where}\n")
+                print("\n".join("   | " + ln for ln in posted.readable().splitlines()))
+        parent, reply, updated = slack.messages
+        check(reply.body.get("thread_ts") == parent.body["ts"], "the OK is a reply in the ALARM's thread")
+        check(
+            updated.kind == "chat.update" and "Resolved after" in updated.readable(),
+            "the ALARM message now says resolved",
+        )
+        alarm_json, ok_json = json.dumps(parent.body), json.dumps(reply.body)
+        check(
+            "<!channel>" not in alarm_json and "&lt;!channel&gt;" in alarm_json,
+            "the alarm name's <!channel> pings nobody",
+        )
+        check(alarm_json.count("<!here>") >= 1 and "<!here>" not in ok_json, "@here on ALARM only")
+        check("Recent shape" in parent.readable(), "the message shows the metric's recent shape")
     finally:
         slack.close()
 
@@ -246,12 +280,18 @@ def log_alerts(server) -> None:
     from chalicelib.settings import log_alerts as settings
 
     slack = SlackServer()
-    os.environ.update({"OPSWATCH_SLACK_WEBHOOK_URL": slack.webhook_url, "OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS": "900"})
+    os.environ.update(
+        {
+            "OPSWATCH_SLACK_MODE": "webhook",
+            "OPSWATCH_SLACK_WEBHOOK_URL": slack.webhook_url,
+            "OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS": "900",
+        }
+    )
     group, stream = "/ecs/shop-api", "web/7f3c"
     try:
         logs, ddb = boto3.client("logs"), boto3.client("dynamodb")
         step(f"log alerts: an application log group, the state table, Slack on {slack.base}")
-        table = state.create_table()
+        table = state.table_name()  # created in the alarm bridge step
         logs.create_log_group(logGroupName=group)
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
         derived = derive(rules_for(settings()))

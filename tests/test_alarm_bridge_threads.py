@@ -86,7 +86,8 @@ def test_a_failed_post_is_not_recorded_and_the_retry_posts_once(alarm, local_web
     assert len(local_webhook.messages) == 1
 
 
-def test_bot_mode_threads_ok_under_alarm_and_marks_it_resolved(alarm, local_bot):
+def test_bot_mode_threads_ok_under_alarm_and_marks_it_resolved(alarm, local_bot, monkeypatch):
+    monkeypatch.setenv("OPSWATCH_SLACK_MENTION", "here")
     cw, _, _ = alarm
     handle_eventbridge_event(eventbridge_event(change(cw, "ALARM"), "OK"))
     handle_eventbridge_event(eventbridge_event(change(cw, "INSUFFICIENT_DATA"), "ALARM"))
@@ -100,6 +101,7 @@ def test_bot_mode_threads_ok_under_alarm_and_marks_it_resolved(alarm, local_bot)
     assert updated.kind == "chat.update" and updated.body["ts"] == parent.body["ts"]
     assert "Resolved after less than a minute" in updated.readable() and updated.body["text"].startswith("RESOLVED")
     assert updated.body["attachments"][0]["color"] == "#2ca02c"
+    assert "<!here>" in json.dumps(parent.body) and "<!here>" not in json.dumps(updated.body)  # resolved pings nobody
     handle_eventbridge_event(eventbridge_event(change(cw, "ALARM"), "OK"))  # a new incident, a new thread
     assert "thread_ts" not in local_bot.messages[-1].body
 
@@ -146,3 +148,12 @@ def test_a_metric_without_data_says_so(aws, local_webhook):
     a = cw.describe_alarms(AlarmNames=["quiet"])["MetricAlarms"][0]
     handle_eventbridge_event(eventbridge_event(a, "OK"))
     assert "Recent shape:* no data in the last 1 hour" in json.dumps(local_webhook.messages[0].body)
+
+
+def test_the_eventbridge_rule_can_be_narrowed_to_alarm_name_prefixes(monkeypatch):
+    from chalicelib import settings
+
+    monkeypatch.delenv("OPSWATCH_ALARM_NAME_PREFIXES", raising=False)
+    assert "detail" not in settings.alarm_event_pattern()
+    monkeypatch.setenv("OPSWATCH_ALARM_NAME_PREFIXES", "prod-, shop-")
+    assert settings.alarm_event_pattern()["detail"] == {"alarmName": [{"prefix": "prod-"}, {"prefix": "shop-"}]}

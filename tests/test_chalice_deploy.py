@@ -58,13 +58,32 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     assert bridge["Handler"] == "app.alarm_bridge"
     subs = boto3.client("sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     assert [(x["Protocol"], x["Endpoint"]) for x in subs] == [("lambda", bridge["FunctionArn"])]
-    assert _actions(bridge["Role"]) == {
+    bridge_actions = {
+        "dynamodb:GetItem",  # deduplication records and incident threads, in the stage's state table only
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "cloudwatch:GetMetricData",  # the metric's recent shape
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
+    assert _actions(bridge["Role"]) == bridge_actions
+    assert _resources(bridge["Role"])["dynamodb:PutItem"] == {"arn:aws:dynamodb:*:*:table/opswatch-local-state"}
+
+    events_fn = lam.get_function(FunctionName="opswatch-local-alarm_events")["Configuration"]
+    assert events_fn["Handler"] == "app.alarm_events" and _actions(events_fn["Role"]) == bridge_actions
+    [rule] = [
+        r for r in boto3.client("events").list_rules()["Rules"] if r["Name"] == "opswatch-local-alarm_events-event"
+    ]
+    assert json.loads(rule["EventPattern"]) == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+    }
+    [target] = boto3.client("events").list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == events_fn["FunctionArn"]
 
     alerts = lam.get_function(FunctionName="opswatch-local-log_alerts")["Configuration"]
     assert alerts["Handler"] == "app.log_alerts" and alerts["Timeout"] == 60

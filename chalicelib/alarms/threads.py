@@ -11,6 +11,7 @@ table unreachable) a change is posted as a normal message.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from aws_lambda_powertools import Logger
@@ -22,6 +23,7 @@ from chalicelib.slack.text import duration
 
 logger = Logger(service="opswatch-alarms")
 PREFIX = "thread#"
+_MENTION = re.compile(r"<!(?:here|channel|everyone)>\s?|<!subteam\^[A-Z0-9]+>\s?|<@[UW][A-Z0-9]+>\s?")
 KEEP_SECONDS = 3 * 86400
 
 
@@ -68,7 +70,7 @@ def forget(alarm_arn: str) -> None:
 
 def resolved(parent: dict, since_ms: int, at_ms: int) -> dict:
     """The parent message, marked resolved: green, and a line saying after how long."""
-    payload = json.loads(json.dumps(parent))
+    payload = json.loads(_MENTION.sub("", json.dumps(parent)))  # resolved pings nobody
     minutes = max(0, round((at_ms - since_ms) / 60000))
     took = duration(minutes * 60) if minutes else "less than a minute"
     at = time.strftime("%H:%M UTC", time.gmtime(at_ms / 1000))
