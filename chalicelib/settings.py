@@ -48,6 +48,7 @@ class SlackSettings:
     routes: str | None  # JSON list of routes
     mention: str | None  # here | channel | a user-group id, for ALARM only
     alarm_topic: str
+    graphs: bool = False  # bot mode: attach the metric's graph in the incident's thread
 
 
 def slack() -> SlackSettings:
@@ -65,6 +66,7 @@ def slack() -> SlackSettings:
         routes=os.environ.get("OPSWATCH_SLACK_ROUTES") or None,
         mention=os.environ.get("OPSWATCH_SLACK_MENTION") or None,
         alarm_topic=os.environ.get("OPSWATCH_ALARM_TOPIC", "opswatch-alarms"),
+        graphs=os.environ.get("OPSWATCH_SLACK_GRAPHS", "").lower() in ("1", "true", "yes"),
     )
 
 

@@ -22,10 +22,9 @@ class FaultProxy:
         self.status = 400
         self.error_type = "ThrottlingException"
         self.seen: list[str] = []
-        self.rewrite: dict[str, object] = {}
-        self.delay: dict[
-            str, float
-        ] = {}  # X-Amz-Target -> seconds to wait before answering  # X-Amz-Target -> function(JSON answer) -> JSON answer
+        self.rewrite: dict[str, object] = {}  # target -> function(JSON answer) -> JSON answer
+        self.delay: dict[str, float] = {}  # target -> seconds to wait before answering
+        self.answer: dict[str, object] = {}  # target -> function(request body) -> (status, headers, body): a stand-in
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,12 +34,18 @@ class FaultProxy:
             def _handle(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 target = self.headers.get("X-Amz-Target", "")
-                if not target and "/operation/" in self.path:  # RPC v2 (CBOR): /service/NAME/operation/OP
-                    parts = self.path.strip("/").split("/")
-                    target = f"{parts[1]}.{parts[3]}" if len(parts) >= 4 else ""
                 proxy.seen.append(target)
                 if target in proxy.delay:
                     time.sleep(proxy.delay[target])
+                if target in proxy.answer:  # an API the upstream lacks, answered here
+                    status, headers, data = proxy.answer[target](body)
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if proxy.fail_target and target == proxy.fail_target and proxy.fail_times != 0:
                     proxy.fail_times -= 1 if proxy.fail_times > 0 else 0
                     payload = json.dumps({"__type": proxy.error_type, "message": "injected by the test"}).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -157,3 +158,38 @@ def test_the_eventbridge_rule_can_be_narrowed_to_alarm_name_prefixes(monkeypatch
     assert "detail" not in settings.alarm_event_pattern()
     monkeypatch.setenv("OPSWATCH_ALARM_NAME_PREFIXES", "prod-, shop-")
     assert settings.alarm_event_pattern()["detail"] == {"alarmName": [{"prefix": "prod-"}, {"prefix": "shop-"}]}
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"opswatch graph stand-in" * 20
+
+
+@pytest.mark.parametrize("stand_in", [True, False])
+def test_bot_mode_attaches_the_metric_graph_in_the_thread(alarm, local_bot, monkeypatch, stand_in):
+    cw, _, _ = alarm
+    event = eventbridge_event(change(cw, "ALARM"), "OK")
+    proxy = FaultProxy(client("cloudwatch").meta.endpoint_url)  # moto has no GetMetricWidgetImage: a stand-in
+    requests: list[bytes] = []
+    if stand_in:
+
+        def widget_image(body: bytes):
+            requests.append(body)
+            answer = json.dumps({"MetricWidgetImage": base64.b64encode(PNG).decode()}).encode()
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, answer
+
+        proxy.answer["GraniteServiceVersion20100801.GetMetricWidgetImage"] = widget_image
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", proxy.endpoint)
+        monkeypatch.setenv("OPSWATCH_SLACK_GRAPHS", "true")
+        client.cache_clear()
+        [result] = handle_eventbridge_event(event)
+    finally:
+        proxy.close()
+        client.cache_clear()
+    assert result["ok"]
+    if not stand_in:  # the graph failed: the alert went out all the same, without it
+        assert [m.kind for m in local_bot.messages] == ["chat.postMessage"]
+        return
+    parent, graph = local_bot.messages
+    assert graph.kind == "file" and graph.body["thread_ts"] == parent.body["ts"]
+    assert graph.body["bytes"] == PNG and graph.body["filename"] == "metric.png"
+    assert b"Http5xx" in requests[0] and b"threshold" in requests[0]

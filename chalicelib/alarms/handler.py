@@ -21,8 +21,9 @@ from aws_lambda_powertools import Logger
 from chalicelib import settings
 from chalicelib.alarms import dedup, threads
 from chalicelib.alarms.events import Outgoing, outgoing_for
+from chalicelib.alarms.graph import graph_png
 from chalicelib.alarms.shape import recent_shape
-from chalicelib.slack.delivery import Destination, SlackDeliveryError, destination, send, update
+from chalicelib.slack.delivery import Destination, SlackDeliveryError, destination, send, update, upload_image
 from chalicelib.slack.routing import Router
 
 logger = Logger(service="opswatch-alarms")
@@ -72,6 +73,8 @@ def _post(dest: Destination, item: Outgoing) -> dict:
     if alarm.new_state == "ALARM":
         answer = send(dest, item.message, item.channel)
         threads.remember(alarm.arn, answer["channel"], answer["ts"], answer["payload"], key["at"])
+        if settings.slack().graphs:
+            _attach_graph(dest, alarm, answer["channel"], answer["ts"])
         return answer
     parent = threads.recall(alarm.arn)
     if parent is None:
@@ -86,3 +89,14 @@ def _post(dest: Destination, item: Outgoing) -> dict:
             logger.error(f"could not mark the ALARM message resolved: {exc}", extra={"alarm": alarm.name})
         threads.forget(alarm.arn)
     return {**answer, "thread_ts": parent["ts"]}
+
+
+def _attach_graph(dest: Destination, alarm, channel: str, ts: str) -> None:
+    """The metric's graph in the thread; never at the alert's expense (any failure is logged and skipped)."""
+    png = graph_png(alarm)
+    if png is None:
+        return
+    try:
+        upload_image(dest, channel, ts, png, "metric.png", f"{alarm.name}: last 3 hours")
+    except SlackDeliveryError as exc:
+        logger.warning(f"graph not attached: {exc}", extra={"alarm": alarm.name})

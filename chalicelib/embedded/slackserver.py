@@ -6,6 +6,7 @@ The demo and the tests post to it with the real slack-sdk clients:
 - ``POST /api/chat.postMessage`` checks the bearer token and answers
   ``{"ok": true, "channel": ..., "ts": ...}`` (a ``thread_ts`` makes it a reply);
 - ``POST /api/chat.update`` replaces a posted message, named by its ``ts``;
+- ``files_upload_v2``'s three calls (upload URL, the upload, completion) record a ``file``;
 - ``fail(status, times, retry_after)`` makes the next calls answer 429 (with
   ``Retry-After``) or 5xx, to test retries;
 - the webhook answers 400 ``invalid_blocks`` to a message whose blocks break
@@ -74,6 +75,7 @@ def _too_big(body: dict) -> bool:
 class SlackServer:
     def __init__(self) -> None:
         self.messages: list[Posted] = []
+        self.uploads: dict[str, dict] = {}  # files_upload_v2: id -> filename, length, bytes
         self.requests = 0
         self._faults: list[tuple[int, int | None]] = []
         self._lock = threading.Lock()
@@ -94,7 +96,8 @@ class SlackServer:
                 self.wfile.write(data)
 
             def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                raw_bytes = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                raw = raw_bytes.decode("utf-8", "replace")
                 with server._lock:
                     server.requests += 1
                     fault = server._faults.pop(0) if server._faults else None
@@ -110,6 +113,25 @@ class SlackServer:
                         return self._reply(400, "invalid_blocks")
                     server.messages.append(Posted("webhook", body))
                     return self._reply(200, "ok")
+                if self.path.startswith("/api/files.getUploadURLExternal"):
+                    body = _body(self.headers.get("Content-Type", ""), raw)
+                    file_id = f"F{len(server.uploads):08d}"
+                    server.uploads[file_id] = {"filename": body.get("filename"), "length": int(body.get("length", 0))}
+                    answer = {"ok": True, "upload_url": f"{server.base}/upload/{file_id}", "file_id": file_id}
+                    return self._reply(200, json.dumps(answer), "application/json")
+                if self.path.startswith("/upload/"):
+                    file_id = self.path.rsplit("/", 1)[-1]
+                    server.uploads.setdefault(file_id, {})["bytes"] = raw_bytes
+                    return self._reply(200, "OK")
+                if self.path.startswith("/api/files.completeUploadExternal"):
+                    body = _body(self.headers.get("Content-Type", ""), raw)
+                    files = json.loads(body["files"]) if isinstance(body.get("files"), str) else body.get("files", [])
+                    for f in files:
+                        server.messages.append(
+                            Posted("file", {**server.uploads.get(f["id"], {}), **body, "id": f["id"], "files": files})
+                        )
+                    answer = {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+                    return self._reply(200, json.dumps(answer), "application/json")
                 if self.path.startswith("/api/chat.update"):
                     if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                         return self._reply(200, json.dumps({"ok": False, "error": "invalid_auth"}), "application/json")

@@ -182,3 +182,17 @@ def _send_bot(dest: Destination, payload: dict, channel: str | None, retries: in
         raise SlackDeliveryError(f"Slack chat.postMessage failed: {error}") from None
     except OSError as exc:
         raise SlackDeliveryError(f"Slack API unreachable after retries: {type(exc).__name__}") from None
+
+
+def upload_image(dest: Destination, channel: str, thread_ts: str, png: bytes, filename: str, title: str) -> dict:
+    """Attach an image in a thread (bot mode, ``files_upload_v2``). Raises ``SlackDeliveryError``."""
+    kwargs = {"base_url": dest.api_url} if dest.api_url else {}
+    client = WebClient(token=dest.secret_value, retry_handlers=retry_handlers(1), logger=_SDK_LOGGER, **kwargs)
+    try:
+        resp = client.files_upload_v2(channel=channel, thread_ts=thread_ts, content=png, filename=filename, title=title)
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        raise SlackDeliveryError(f"Slack file upload failed: {error}") from None
+    except OSError as exc:
+        raise SlackDeliveryError(f"Slack file upload unreachable: {type(exc).__name__}") from None
+    return {"ok": True, "file": (resp.get("file") or {}).get("id")}
