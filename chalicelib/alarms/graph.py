@@ -12,10 +12,10 @@ import json
 from aws_lambda_powertools import Logger
 
 from chalicelib.alarms.notification import Alarm
+from chalicelib.alarms.shape import statistic
 
 logger = Logger(service="opswatch-alarms")
 TIMEOUT_SECONDS = 3
-_STATS = {"SUM": "Sum", "AVERAGE": "Average", "MINIMUM": "Minimum", "MAXIMUM": "Maximum", "SAMPLECOUNT": "SampleCount"}
 
 
 def widget(alarm: Alarm) -> dict | None:
@@ -29,7 +29,7 @@ def widget(alarm: Alarm) -> dict | None:
     for k, v in q.dimensions.items():
         metric += [k, v]
     out: dict = {
-        "metrics": [[*metric, {"stat": _STATS.get((q.stat or "").upper(), q.stat or "Average")}]],
+        "metrics": [[*metric, {"stat": statistic(q.stat or "Average")}]],
         "period": alarm.period or q.period or 60,
         "start": "-PT3H",
         "end": "P0D",

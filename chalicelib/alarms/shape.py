@@ -26,6 +26,11 @@ TIMEOUT_SECONDS = 2
 _STATS = {"SUM": "Sum", "AVERAGE": "Average", "MINIMUM": "Minimum", "MAXIMUM": "Maximum", "SAMPLECOUNT": "SampleCount"}
 
 
+def statistic(stat: str) -> str:
+    """A statistic as GetMetricData names it (SNS alarm messages write SUM, AVERAGE...); p99 and kin as they are."""
+    return _STATS.get(stat.upper(), stat)
+
+
 def sparkline(values: list[float | None], low: float | None = None, high: float | None = None) -> str:
     """One bar per value, scaled between ``low`` and ``high`` (default: the values' range); a gap for None."""
     real = [v for v in values if v is not None]
@@ -47,7 +52,7 @@ def _queries(alarm: Alarm, period: int) -> list[dict] | None:
             metric = {"Namespace": q.namespace, "MetricName": q.name}
             if q.dimensions:
                 metric["Dimensions"] = [{"Name": k, "Value": v} for k, v in q.dimensions.items()]
-            stat = _STATS.get(q.stat.upper(), q.stat)
+            stat = statistic(q.stat)
             out.append({"Id": qid, "MetricStat": {"Metric": metric, "Period": q.period or period, "Stat": stat},
                         "ReturnData": q.return_data if alarm.kind == "math" else True})  # fmt: skip
         else:
