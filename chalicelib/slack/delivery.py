@@ -133,8 +133,7 @@ def send(
 
 def update(dest: Destination, channel: str, ts: str, payload: dict, retries: int = 3) -> dict:
     """Replace a posted message (bot mode: ``chat.update``). Raises ``SlackDeliveryError``."""
-    kwargs = {"base_url": dest.api_url} if dest.api_url else {}
-    client = WebClient(token=dest.secret_value, retry_handlers=retry_handlers(retries), logger=_SDK_LOGGER, **kwargs)
+    client = _web_client(dest, retries)
     body = {k: v for k, v in payload.items() if k in ("text", "attachments", "blocks")}
     try:
         resp = client.chat_update(channel=channel, ts=ts, **body)
@@ -162,11 +161,16 @@ def _send_webhook(dest: Destination, payload: dict, retries: int) -> dict:
     raise SlackDeliveryError(f"Slack webhook answered {resp.status_code}: {(resp.body or '')[:200]}")
 
 
+def _web_client(dest: Destination, retries: int) -> WebClient:
+    """The bot-mode Web API client, with the retry handlers and the quiet logger."""
+    kwargs = {"base_url": dest.api_url} if dest.api_url else {}
+    return WebClient(token=dest.secret_value, retry_handlers=retry_handlers(retries), logger=_SDK_LOGGER, **kwargs)
+
+
 def _send_bot(dest: Destination, payload: dict, channel: str | None, retries: int) -> dict:
     if not channel:
         raise SlackConfigError("bot mode needs a channel: set OPSWATCH_SLACK_CHANNEL or a route")
-    kwargs = {"base_url": dest.api_url} if dest.api_url else {}
-    client = WebClient(token=dest.secret_value, retry_handlers=retry_handlers(retries), logger=_SDK_LOGGER, **kwargs)
+    client = _web_client(dest, retries)
     try:
         resp = client.chat_postMessage(**payload)
         return {"ok": True, "channel": resp.get("channel"), "ts": resp.get("ts")}
@@ -186,8 +190,7 @@ def _send_bot(dest: Destination, payload: dict, channel: str | None, retries: in
 
 def upload_image(dest: Destination, channel: str, thread_ts: str, png: bytes, filename: str, title: str) -> dict:
     """Attach an image in a thread (bot mode, ``files_upload_v2``). Raises ``SlackDeliveryError``."""
-    kwargs = {"base_url": dest.api_url} if dest.api_url else {}
-    client = WebClient(token=dest.secret_value, retry_handlers=retry_handlers(1), logger=_SDK_LOGGER, **kwargs)
+    client = _web_client(dest, 1)
     try:
         resp = client.files_upload_v2(channel=channel, thread_ts=thread_ts, content=png, filename=filename, title=title)
     except SlackApiError as exc:
