@@ -36,11 +36,6 @@ ELLIPSIS = "..."
 _REFUSED_BARE = ("SPACE",)  # recorded: AWS refuses these unquoted values ("Invalid metric filter pattern")
 
 
-def split_event(message: str) -> list[str]:
-    """The fields of a space-delimited event."""
-    return [text for text, _ in _spans(message)]
-
-
 def _spans(message: str) -> list[tuple[str, int]]:
     """Each field's text and where it starts in the event."""
     out = []

@@ -248,16 +248,6 @@ class JsonPattern:
         return {}  # CloudWatch extracts values only for space-delimited patterns
 
 
-def scalar_text(v: object) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v)) if abs(v) < 1e15 else repr(v)
-    return str(v)
-
-
 def parse_json_pattern(text: str) -> JsonPattern:
     tokens = tokenize(text)
     if not tokens or tokens[0].kind != "LBRACE":
