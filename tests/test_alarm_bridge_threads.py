@@ -193,3 +193,22 @@ def test_bot_mode_attaches_the_metric_graph_in_the_thread(alarm, local_bot, monk
     assert graph.kind == "file" and graph.body["thread_ts"] == parent.body["ts"]
     assert graph.body["bytes"] == PNG and graph.body["filename"] == "metric.png"
     assert b"Http5xx" in requests[0] and b"threshold" in requests[0]
+
+
+def test_a_duplicate_delivery_does_not_read_the_metric_again(alarm, local_webhook, monkeypatch):
+    cw, sns, inbox = alarm
+    a = change(cw, "ALARM")
+    publish_state_change(cw, sns, NAME, "OK", "US East (N. Virginia)")
+    by_sns = inbox.next_lambda_event()
+    proxy = FaultProxy(client("cloudwatch").meta.endpoint_url)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", proxy.endpoint)
+        client.cache_clear()
+        handle_sns_event(by_sns)
+        handle_eventbridge_event(eventbridge_event(a, "OK"))
+        handle_sns_event(by_sns)
+    finally:
+        proxy.close()
+        client.cache_clear()
+    assert len(local_webhook.messages) == 1 and "Recent shape" in local_webhook.messages[0].readable()
+    assert proxy.seen.count("GraniteServiceVersion20100801.GetMetricData") == 1  # once per change, not per delivery

@@ -24,6 +24,7 @@ class Outgoing:
     channel: str | None
     alarm: Alarm | None
     source: str
+    mention: str | None = None  # for an alarm message rendered again (with the metric's shape)
 
 
 def _decode(text: str) -> object:
@@ -33,21 +34,18 @@ def _decode(text: str) -> object:
         return None
 
 
-def _from_sns(sns: dict, router: Router, shape_of=None) -> Outgoing:
+def _from_sns(sns: dict, router: Router) -> Outgoing:
     raw = sns.get("Message")
     raw = raw if isinstance(raw, str) else json.dumps(raw)
     source = f"SNS {sns.get('TopicArn') or ''}".strip()
-    return _from_message(_decode(raw), raw, sns.get("Subject"), source, router, shape_of)
+    return _from_message(_decode(raw), raw, sns.get("Subject"), source, router)
 
 
-def _from_message(
-    decoded: object, raw: str, subject: str | None, source: str, router: Router, shape_of=None
-) -> Outgoing:
+def _from_message(decoded: object, raw: str, subject: str | None, source: str, router: Router) -> Outgoing:
     alarm = parse_alarm(decoded)
     if alarm is not None:  # a configuration change is news, not an emergency: it pings nobody
         channel, mention = router.route(alarm.name, None if alarm.operation else alarm.new_state)
-        shape = shape_of(alarm) if shape_of and not alarm.operation else None
-        return Outgoing(render_alarm(alarm, mention, shape), channel, alarm, source)
+        return Outgoing(render_alarm(alarm, mention), channel, alarm, source, mention)
     channel, _ = router.route(None, None)
     return Outgoing(render_text(subject, raw, source), channel, None, source)
 
@@ -73,11 +71,8 @@ def _from_logs(event: dict, router: Router) -> list[Outgoing]:
     return out
 
 
-def outgoing_for(event: object, router: Router, shape_of=None) -> list[Outgoing]:
-    """Every message an event calls for, in order.
-
-    ``shape_of(alarm)`` may add the metric's recent shape to alarm messages (the Lambda reads it; previews do not).
-    """
+def outgoing_for(event: object, router: Router) -> list[Outgoing]:
+    """Every message an event calls for, in order."""
     if not isinstance(event, dict):
         raw = event if isinstance(event, str) else json.dumps(event)
         return [_from_message(_decode(raw) if isinstance(event, str) else event, raw, None, "message", router)]
@@ -88,7 +83,7 @@ def outgoing_for(event: object, router: Router, shape_of=None) -> list[Outgoing]
                 out.append(_from_message(None, json.dumps(rec), "Unreadable record", "event", router))
                 continue
             if isinstance(rec.get("Sns"), dict):
-                out.append(_from_sns(rec["Sns"], router, shape_of))
+                out.append(_from_sns(rec["Sns"], router))
             elif "body" in rec:  # SQS; the body may be an SNS notification
                 body = _decode(rec["body"])
                 if isinstance(body, dict) and body.get("Type") == "Notification" and "Message" in body:
@@ -110,4 +105,4 @@ def outgoing_for(event: object, router: Router, shape_of=None) -> list[Outgoing]
         return _from_logs(event, router)  # an awslogs event, or its decoded payload
     subject = event.get("detail-type") if isinstance(event.get("detail-type"), str) else None
     source = "EventBridge" if event.get("source") == "aws.cloudwatch" else "message"
-    return [_from_message(event, json.dumps(event), subject, source, router, shape_of)]
+    return [_from_message(event, json.dumps(event), subject, source, router)]

@@ -22,6 +22,7 @@ from chalicelib import settings
 from chalicelib.alarms import dedup, threads
 from chalicelib.alarms.events import Outgoing, outgoing_for
 from chalicelib.alarms.graph import graph_png
+from chalicelib.alarms.render import render_alarm
 from chalicelib.alarms.shape import recent_shape
 from chalicelib.slack.delivery import Destination, SlackDeliveryError, destination, send, update, upload_image
 from chalicelib.slack.routing import Router
@@ -44,14 +45,14 @@ def handle_eventbridge_event(event: dict, context=None) -> list[dict]:
 
 def deliver(event: dict, context=None) -> list[dict]:
     cfg = settings.slack()
-    items = outgoing_for(event, router_from(cfg), shape_of=recent_shape)
+    items = outgoing_for(event, router_from(cfg))
     dest = destination(cfg)
     results, failures = [], []
     for item in items:
         what = {"alarm": item.alarm.name if item.alarm else None, "source": item.source, "channel": item.channel}
         key = dedup.change_key(item.alarm) if item.alarm else None
         try:
-            answer, posted = dedup.once(key, lambda item=item: _post(dest, item), context)
+            answer, posted = dedup.once(key, lambda item=item, key=key: _post(dest, item, key, cfg.graphs), context)
         except SlackDeliveryError as exc:
             logger.error(f"not delivered to Slack: {exc}", extra=what)
             failures.append(str(exc))
@@ -64,22 +65,29 @@ def deliver(event: dict, context=None) -> list[dict]:
     return results
 
 
-def _post(dest: Destination, item: Outgoing) -> dict:
-    """Post one message; in bot mode, in its incident's thread. Raises ``SlackDeliveryError``."""
+def _post(dest: Destination, item: Outgoing, key: dict | None, graphs: bool) -> dict:
+    """Post one message; in bot mode, in its incident's thread. Raises ``SlackDeliveryError``.
+
+    Runs only for a change not posted before, so the metric's shape is read once per change, not per delivery.
+    """
     alarm = item.alarm
-    key = dedup.change_key(alarm) if alarm else None
+    message = item.message
+    if alarm is not None and not alarm.operation:
+        shape = recent_shape(alarm)
+        if shape:
+            message = render_alarm(alarm, item.mention, shape)
     if dest.mode != "bot" or key is None:
-        return send(dest, item.message, item.channel)
+        return send(dest, message, item.channel)
     if alarm.new_state == "ALARM":
-        answer = send(dest, item.message, item.channel)
+        answer = send(dest, message, item.channel)
         threads.remember(alarm.arn, answer["channel"], answer["ts"], answer["payload"], key["at"])
-        if settings.slack().graphs:
+        if graphs:
             _attach_graph(dest, alarm, answer["channel"], answer["ts"])
         return answer
     parent = threads.recall(alarm.arn)
     if parent is None:
-        return send(dest, item.message, item.channel)
-    answer = send(dest, item.message, parent["channel"], thread_ts=parent["ts"])
+        return send(dest, message, item.channel)
+    answer = send(dest, message, parent["channel"], thread_ts=parent["ts"])
     if alarm.new_state == "OK":
         try:
             update(
