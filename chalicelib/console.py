@@ -28,11 +28,11 @@ _HOSTS = {
 }
 
 
-def partition_of(region: str) -> str:
+def partition_of(region: str | None) -> str:
     """The partition a region belongs to (``cn-north-1`` -> ``aws-cn``)."""
-    if region.startswith("cn-"):
+    if region and region.startswith("cn-"):
         return "aws-cn"
-    if region.startswith("us-gov-"):
+    if region and region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
 
@@ -57,7 +57,7 @@ def _fragment(text: str) -> str:
 
 def log_stream_url(region: str | None, group: str, stream: str, start_ms: int | None = None) -> str | None:
     """A log stream's events, opened at ``start_ms`` (epoch milliseconds)."""
-    home = _home(partition_of(region or ""), region)
+    home = _home(partition_of(region), region)
     if not home:
         return None
     url = f"{home}#logsV2:log-groups/log-group/{_fragment(group)}/log-events/{_fragment(stream)}"
@@ -73,7 +73,7 @@ def _star(text: str) -> str:
 
 def insights_url(region: str | None, groups: list[str], query: str, start_ms: int, end_ms: int) -> str | None:
     """Logs Insights with ``query`` over ``groups`` between two epoch-millisecond times (UTC)."""
-    home = _home(partition_of(region or ""), region)
+    home = _home(partition_of(region), region)
     if not home:
         return None
 

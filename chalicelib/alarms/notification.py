@@ -14,6 +14,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from chalicelib.console import partition_of
+
 # SNS alarm messages name regions in words; console links need the code.
 REGION_NAMES = {
     "US East (N. Virginia)": "us-east-1",
@@ -123,14 +125,6 @@ def _arn_parts(arn: str | None) -> tuple[str | None, str | None, str | None]:
     if len(parts) < 5:
         return None, None, None
     return parts[1] or None, parts[3] or None, parts[4] or None
-
-
-def _partition_of(region: str | None) -> str:
-    if region and region.startswith("cn-"):
-        return "aws-cn"
-    if region and region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def _missing_policy(value: object) -> str | None:
@@ -267,7 +261,7 @@ def from_sns_message(msg: dict) -> Alarm:
         time=_str(msg.get("StateChangeTime")),
         account=_str(msg.get("AWSAccountId")) or account,
         region=region,
-        partition=partition or _partition_of(region),
+        partition=partition or partition_of(region),
         arn=arn,
         metrics=metrics,
         threshold=_num(trigger.get("Threshold")),
@@ -319,7 +313,7 @@ def from_eventbridge(event: dict) -> Alarm:
         time=_str(state.get("timestamp")) or _str(event.get("time")),
         account=_str(event.get("account")),
         region=region,
-        partition=_arn_parts(arn)[0] or _partition_of(region),
+        partition=_arn_parts(arn)[0] or partition_of(region),
         arn=arn,
         metrics=metrics,
         threshold=_num(config.get("threshold", data.get("threshold") if isinstance(data, dict) else None)),

@@ -56,12 +56,12 @@ def validate(spec_path: str) -> None:
 
 def _context():
     from chalicelib.aws import client
+    from chalicelib.console import partition_of
 
     sts = client("sts")
     account = sts.get_caller_identity()["Account"]
     region = sts.meta.region_name
-    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
-    return client("logs"), client("cloudwatch"), partition, region, account
+    return client("logs"), client("cloudwatch"), partition_of(region), region, account
 
 
 def _plan(loaded):

@@ -36,7 +36,8 @@ class Finding:
         return asdict(self)
 
 
-def _metric_alarms(cw) -> list[dict]:
+def metric_alarms(cw) -> list[dict]:
+    """Every metric alarm of the account and region (DescribeAlarms, all pages)."""
     out = []
     for page in cw.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
         out += page.get("MetricAlarms", [])
@@ -69,7 +70,7 @@ def _has_data(cw, a: dict, now: datetime) -> bool:
 
 def audit(cw, logs, sns, now: datetime | None = None) -> list[Finding]:
     now = now or datetime.now(UTC)
-    alarms = _metric_alarms(cw)
+    alarms = metric_alarms(cw)
     topics = _topics(sns)
     found: list[Finding] = []
     watched: set[tuple[str, str]] = set()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.monitors.audit import metric_alarms
 from chalicelib.monitors.spec import MANAGED_TAG, Loaded, Spec
 
 
@@ -288,11 +289,7 @@ def live_filters(logs, prefix: str) -> dict[tuple[str, str], dict]:
 
 
 def live_alarms(cw) -> dict[str, dict]:
-    out = {}
-    for page in cw.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
-        for a in page.get("MetricAlarms", []):
-            out[a["AlarmName"]] = a
-    return out
+    return {a["AlarmName"]: a for a in metric_alarms(cw)}
 
 
 def is_managed(cw, alarm_arn: str) -> bool:
