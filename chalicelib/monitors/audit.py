@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
+from chalicelib.monitors.backtest import metric_queries
 from chalicelib.slack.message import SlackMessage
 from chalicelib.slack.text import escape
 
@@ -51,20 +52,10 @@ def _topics(sns) -> set[str]:
     return out
 
 
-def _queries(a: dict) -> list[dict]:
-    if a.get("Metrics"):
-        return [
-            {k: v for k, v in q.items() if k in ("Id", "Expression", "MetricStat", "ReturnData")} for q in a["Metrics"]
-        ]
-    stat = a.get("Statistic") or a.get("ExtendedStatistic")
-    metric = {"Namespace": a["Namespace"], "MetricName": a["MetricName"], "Dimensions": a.get("Dimensions", [])}
-    return [{"Id": "m", "MetricStat": {"Metric": metric, "Period": a["Period"], "Stat": stat}, "ReturnData": True}]
-
-
 def _has_data(cw, a: dict, now: datetime) -> bool:
     period = a.get("Period") or next((q["MetricStat"]["Period"] for q in a.get("Metrics", []) if "MetricStat" in q), 60)
     window = timedelta(seconds=period * (a["EvaluationPeriods"] + 2))
-    resp = cw.get_metric_data(MetricDataQueries=_queries(a), StartTime=now - window, EndTime=now)
+    resp = cw.get_metric_data(MetricDataQueries=metric_queries(a), StartTime=now - window, EndTime=now)
     return any(r.get("Values") for r in resp.get("MetricDataResults", []))
 
 
@@ -76,7 +67,7 @@ def audit(cw, logs, sns, now: datetime | None = None) -> list[Finding]:
     watched: set[tuple[str, str]] = set()
     for a in alarms:
         name = f"alarm {a['AlarmName']}"
-        for q in _queries(a):
+        for q in metric_queries(a):
             if "MetricStat" in q:
                 m = q["MetricStat"]["Metric"]
                 watched.add((m["Namespace"], m["MetricName"]))

@@ -42,7 +42,8 @@ class Backtest:
         return sum(v is None for v in self.values)
 
 
-def _query(alarm: dict) -> list[dict]:
+def metric_queries(alarm: dict) -> list[dict]:
+    """GetMetricData queries for what a DescribeAlarms entry watches (one metric, or its metric math)."""
     if alarm.get("MetricName"):
         stat = alarm.get("Statistic") or alarm.get("ExtendedStatistic")
         metric = {
@@ -54,10 +55,15 @@ def _query(alarm: dict) -> list[dict]:
             {"Id": "m1", "MetricStat": {"Metric": metric, "Period": alarm["Period"], "Stat": stat}, "ReturnData": True}
         ]
     if alarm.get("Metrics"):
-        if alarm.get("ThresholdMetricId"):
-            raise EvaluationError("anomaly-detection alarms compare with a band, not a threshold: not backtested")
-        return alarm["Metrics"]
+        keys = ("Id", "Expression", "MetricStat", "Label", "ReturnData", "Period")
+        return [{k: v for k, v in q.items() if k in keys} for q in alarm["Metrics"]]
     raise EvaluationError(f"alarm {alarm.get('AlarmName')!r} watches no metric")
+
+
+def _query(alarm: dict) -> list[dict]:
+    if alarm.get("ThresholdMetricId"):
+        raise EvaluationError("anomaly-detection alarms compare with a band, not a threshold: not backtested")
+    return metric_queries(alarm)
 
 
 def fetch_alarm(cloudwatch, name: str) -> dict:
