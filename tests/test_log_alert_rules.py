@@ -228,14 +228,29 @@ def test_reference_payloads_decode():
         ({"awslogs": {"data": base64.b64encode(gzip.compress(b'{"a": 1}')[:-12]).decode()}}, "truncated gzip"),
         ({"awslogs": {"data": base64.b64encode(gzip.compress(b"\xff\xfe not json")).decode()}}, "not JSON"),
         ({"awslogs": {"data": base64.b64encode(gzip.compress(b"[1, 2]")).decode()}}, "no messageType"),
-        (encode({"messageType": "DATA_MESSAGE", "logEvents": [{"timestamp": 1}]}), "logEvents[0] has no message"),
-        (encode({"messageType": "DATA_MESSAGE", "logEvents": [{"message": "m", "timestamp": "1"}]}), "integer"),
         ({"awslogs": {"data": base64.b64encode(gzip.compress(b" " * (65 * 1024 * 1024))).decode()}}, "more than"),
     ],
 )
 def test_undecodable_payloads_say_which_step_failed(event, why):
     with pytest.raises(PayloadError, match=why.replace("[", r"\[").replace("]", r"\]")):
         decode(event)
+
+
+def test_a_malformed_event_is_left_out_with_its_reason_and_the_rest_still_count():
+    batch = decode(
+        encode(
+            {
+                "messageType": "DATA_MESSAGE",
+                "logEvents": [
+                    {"timestamp": 1},
+                    {"message": "m", "timestamp": "1"},
+                    {"id": "3", "timestamp": 5, "message": "OOMKilled"},
+                ],
+            }
+        )
+    )
+    assert [e.message for e in batch.events] == ["OOMKilled"]
+    assert batch.malformed == ("logEvents[0] has no message text", "logEvents[1] has no integer timestamp")
 
 
 def test_one_alert_per_log_group_and_rule_across_groups():

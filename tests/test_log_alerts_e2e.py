@@ -238,3 +238,19 @@ def test_subscribe_without_a_deployed_function_says_what_to_do(aws, monkeypatch)
     boto3.client("logs").create_log_group(logGroupName="/g")
     r = _cli("logs", "subscribe", "/g")
     assert r.exit_code == 2 and "no Lambda function 'opswatch-local-log_alerts'" in r.output
+
+
+def test_a_malformed_event_is_counted_and_the_others_alert(alerting, capsys):
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": "/ecs/shop-api",
+        "logStream": "web/1",
+        "subscriptionFilters": [FILTER_NAME],
+        "logEvents": [{"id": "1", "timestamp": 1}, {"id": "2", "timestamp": int(time.time() * 1000), "message": OOM}],
+    }
+    result = handle_logs_event(encode(payload))
+    assert result["malformed"] == ["logEvents[0] has no message text"]
+    assert [p["rule"] for p in result["posted"]] == ["java-out-of-memory"] and len(alerting.messages) == 1
+    emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith('{"_aws"')]
+    assert any(doc.get("EventsMalformed") in (1, [1.0], 1.0) for doc in emf)

@@ -78,8 +78,14 @@ def handle_logs_event(event: dict) -> dict:
     if batch.control:
         logger.info("CloudWatch Logs control message acknowledged", extra={"log_group": batch.log_group})
         return {"status": "control"}
+    if batch.malformed:
+        logger.warning(
+            f"{len(batch.malformed)} events left out of the payload: {'; '.join(batch.malformed[:5])}",
+            extra={"log_group": batch.log_group, "malformed": len(batch.malformed)},
+        )
+    metrics.add_metric(name="EventsMalformed", unit=MetricUnit.Count, value=len(batch.malformed))
     collected = collect([batch], rules)
-    return deliver(collected, cfg, metrics)
+    return {**deliver(collected, cfg, metrics), "malformed": list(batch.malformed)}
 
 
 def deliver(collected: Collected, cfg: settings.LogAlertSettings, metrics: EphemeralMetrics) -> dict:

@@ -44,6 +44,7 @@ class LogBatch:
     subscription_filters: tuple[str, ...]
     events: tuple[LogEvent, ...]
     control: bool  # CONTROL_MESSAGE: CloudWatch checking that the destination is reachable
+    malformed: tuple[str, ...] = ()  # why each event left out was (the others still count)
 
 
 def _gunzip(raw: bytes) -> bytes:
@@ -84,13 +85,15 @@ def batch_from(doc: object) -> LogBatch:
     raw_events = doc.get("logEvents")
     if not isinstance(raw_events, list):
         raise PayloadError("the payload's logEvents is not a list")
-    events = []
-    for i, e in enumerate(raw_events):
+    events, malformed = [], []
+    for i, e in enumerate(raw_events):  # one bad event is left out and said why; the rest still count
         if not isinstance(e, dict) or not isinstance(e.get("message"), str):
-            raise PayloadError(f"logEvents[{i}] has no message text")
+            malformed.append(f"logEvents[{i}] has no message text")
+            continue
         ts = e.get("timestamp")
         if isinstance(ts, bool) or not isinstance(ts, int):
-            raise PayloadError(f"logEvents[{i}] has no integer timestamp")
+            malformed.append(f"logEvents[{i}] has no integer timestamp")
+            continue
         events.append(LogEvent(str(e.get("id", "")), ts, e["message"]))
     filters = doc.get("subscriptionFilters") or []
     return LogBatch(
@@ -100,6 +103,7 @@ def batch_from(doc: object) -> LogBatch:
         subscription_filters=tuple(str(f) for f in filters) if isinstance(filters, list) else (),
         events=tuple(events),
         control=doc["messageType"] == "CONTROL_MESSAGE",
+        malformed=tuple(malformed),
     )
 
 
