@@ -3,6 +3,6 @@
 ``compile_pattern(text).test(messages)`` answers as CloudWatch's TestMetricFilter does.
 """
 
-from chalicelib.filters.pattern import FilterPattern, PatternError, compile_pattern
+from chalicelib.filters.pattern import FilterPattern, PatternError, compile_pattern, sample_problems
 
-__all__ = ["FilterPattern", "PatternError", "compile_pattern"]
+__all__ = ["FilterPattern", "PatternError", "compile_pattern", "sample_problems"]

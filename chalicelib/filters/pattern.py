@@ -81,6 +81,21 @@ class FilterPattern:
         return found.get(ref)
 
 
+def sample_problems(
+    matches, should_match: list[str] | tuple[str, ...], should_not: list[str] | tuple[str, ...]
+) -> list[str]:
+    """Every declared sample that does not behave as declared, in the words a spec error uses.
+
+    ``matches(line) -> bool`` is the matcher under test (a pattern, or a log-alert rule).
+
+    >>> p = compile_pattern("ERROR")
+    >>> sample_problems(lambda s: p.match(s) is not None, ["ERROR x", "ok"], ["fine", "ERRORCODE"])
+    ["samples.match[2] does not match: 'ok'", "samples.no_match[2] matches: 'ERRORCODE'"]
+    """
+    out = [f"samples.match[{i}] does not match: {s!r}" for i, s in enumerate(should_match, 1) if not matches(s)]
+    return out + [f"samples.no_match[{i}] matches: {s!r}" for i, s in enumerate(should_not, 1) if matches(s)]
+
+
 def compile_pattern(text: str) -> FilterPattern:
     """Parse ``text``; raise ``PatternError`` (saying where and why) when CloudWatch would refuse it."""
     if not isinstance(text, str):
@@ -95,4 +110,4 @@ def compile_pattern(text: str) -> FilterPattern:
     return FilterPattern(text, "terms", parse_terms(text))
 
 
-__all__ = ["FilterPattern", "PatternError", "compile_pattern"]
+__all__ = ["FilterPattern", "PatternError", "compile_pattern", "sample_problems"]

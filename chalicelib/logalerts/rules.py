@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chalicelib.filters import FilterPattern, PatternError, compile_pattern
+from chalicelib.filters import FilterPattern, PatternError, compile_pattern, sample_problems
 from chalicelib.slack.routing import RoutesError, mention_markup
 
 SEVERITIES = ("critical", "warning", "info")
@@ -71,12 +71,9 @@ class Rule:
 
     def verify_samples(self) -> None:
         """Raise ``RuleError`` naming the first sample that does not behave as declared."""
-        for i, s in enumerate(self.sample_matches, 1):
-            if not self.matches(s):
-                raise RuleError(f"{self.source}: rule {self.name!r}: samples.match[{i}] does not match: {s!r}")
-        for i, s in enumerate(self.sample_misses, 1):
-            if self.matches(s):
-                raise RuleError(f"{self.source}: rule {self.name!r}: samples.no_match[{i}] matches: {s!r}")
+        problems = sample_problems(self.matches, self.sample_matches, self.sample_misses)
+        if problems:
+            raise RuleError(f"{self.source}: rule {self.name!r}: {problems[0]}")
 
     def as_dict(self) -> dict:
         out = {

@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from chalicelib.filters import PatternError, compile_pattern
+from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
 DEFAULT_FILTER_PREFIX = "opswatch-"
 MANAGED_TAG = "opswatch:managed"
@@ -223,17 +223,7 @@ class MetricFilter(_Model):
         if not self.samples:
             return []
         p = compile_pattern(self.pattern)
-        out = [
-            f"samples.match[{i}] does not match: {s!r}"
-            for i, s in enumerate(self.samples.match, 1)
-            if p.match(s) is None
-        ]
-        out += [
-            f"samples.no_match[{i}] matches: {s!r}"
-            for i, s in enumerate(self.samples.no_match, 1)
-            if p.match(s) is not None
-        ]
-        return out
+        return sample_problems(lambda s: p.match(s) is not None, self.samples.match, self.samples.no_match)
 
 
 class AlarmMetric(_Model):
