@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 from chalicelib import settings
 from chalicelib.athena.catalog import bind, load_catalog, typed_values
 from chalicelib.athena.remote import AthenaQueryFailed, AthenaTarget, run
+from chalicelib.athena.table import aligned
 from chalicelib.slack.delivery import destination, send
 from chalicelib.slack.message import SlackMessage
 from chalicelib.slack.routing import Router
@@ -32,14 +33,11 @@ def _table(columns: list[str], rows: list[tuple]) -> str:
     def cell(v: object) -> str:
         if isinstance(v, float):
             return f"{v:.3f}"
-        return "" if v is None else str(v)
+        return str(v)
 
-    cells = [[cell(c) for c in r] for r in rows[:ROWS_SHOWN]]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(columns)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    lines = aligned(columns, rows[:ROWS_SHOWN], cell)
     more = f"\n… {len(rows) - ROWS_SHOWN} more rows" if len(rows) > ROWS_SHOWN else ""
-    return "```" + escape("\n".join(line.rstrip() for line in lines)) + "```" + more
+    return "```" + escape("\n".join(lines)) + "```" + more
 
 
 def handle_schedule(event: dict | None = None, now: datetime | None = None) -> dict:

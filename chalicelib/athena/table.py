@@ -88,3 +88,14 @@ def render_ddl(database: str, bucket: str, prefix: str, account: str, region: st
             body = body.replace("{" + key + "}", value)
         out.append(body.strip())
     return out
+
+
+def aligned(columns: list[str], rows: list[tuple], cell=str) -> list[str]:
+    """Query results as lines of left-aligned columns (the CLI's table, the daily report's block).
+
+    >>> aligned(["code", "n"], [(200, 42), (502, None)])
+    ['code  n', '200   42', '502']
+    """
+    cells = [["" if v is None else cell(v) for v in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(columns)]
+    return ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in [columns, *cells]]

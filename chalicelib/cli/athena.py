@@ -130,11 +130,9 @@ def _write(columns: list[str], rows: list[tuple], fmt: str, output: str | None) 
         w.writerow(columns)
         w.writerows([[_cell(c) for c in r] for r in rows])
     else:
-        cells = [[("" if c is None else str(_cell(c))) for c in r] for r in rows]
-        widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(columns)]
-        buf.write("  ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True)).rstrip() + "\n")
-        for r in cells:
-            buf.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+        from chalicelib.athena.table import aligned
+
+        buf.writelines(line + "\n" for line in aligned(columns, rows, lambda v: str(_cell(v))))
         buf.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
     if output:
         with open(output, "w", encoding="utf-8") as fh:
