@@ -14,22 +14,52 @@ from dataclasses import dataclass
 class AlbSettings:
     bucket: str
     log_group: str
-    format: str
+    format: str  # json | alb | metrics
     ship_filter: str | None
     key_suffix: str | None
+    route_metrics: bool = False  # on with the metrics format, or OPSWATCH_ALB_ROUTE_METRICS=true
+    route_limit: int = 50  # routes kept apart per load balancer and object; the rest are "other"
+    route_templates: tuple[str, ...] = ()
+    metrics_namespace: str = "opswatch/alb-routes"
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def alb() -> AlbSettings:
     fmt = os.environ.get("OPSWATCH_ALB_FORMAT", "json")
-    if fmt not in ("json", "alb"):
-        raise ValueError(f"OPSWATCH_ALB_FORMAT must be json or alb, not {fmt!r}")
+    if fmt not in ("json", "alb", "metrics"):
+        raise ValueError(f"OPSWATCH_ALB_FORMAT must be json, alb or metrics, not {fmt!r}")
+    raw_limit = os.environ.get("OPSWATCH_ALB_ROUTE_LIMIT", "50")
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise ValueError(f"OPSWATCH_ALB_ROUTE_LIMIT must be a whole number, not {raw_limit!r}") from None
+    if not 1 <= limit <= 1000:
+        raise ValueError(f"OPSWATCH_ALB_ROUTE_LIMIT must be between 1 and 1000, not {limit}")
+    templates = os.environ.get("OPSWATCH_ALB_ROUTES", "")
     return AlbSettings(
         bucket=os.environ.get("OPSWATCH_ALB_BUCKET", "opswatch-alb-logs"),
         log_group=os.environ.get("OPSWATCH_ALB_LOG_GROUP", "/opswatch/alb"),
         format=fmt,
         ship_filter=os.environ.get("OPSWATCH_ALB_SHIP_FILTER") or None,
         key_suffix=os.environ.get("OPSWATCH_ALB_KEY_SUFFIX") or None,
+        route_metrics=fmt == "metrics" or _flag("OPSWATCH_ALB_ROUTE_METRICS"),
+        route_limit=limit,
+        route_templates=tuple(t.strip() for t in templates.split(",") if t.strip()),
+        metrics_namespace=os.environ.get("OPSWATCH_ALB_METRICS_NAMESPACE") or "opswatch/alb-routes",
     )
+
+
+def route_metrics(cfg: AlbSettings, fmt: str | None = None):
+    """A fresh route-metrics aggregator for one object, or None when the stage does not publish them."""
+    if not (cfg.route_metrics or fmt == "metrics"):
+        return None
+    from chalicelib.alb.routemetrics import RouteMetrics
+    from chalicelib.alb.routes import Templates
+
+    return RouteMetrics(cfg.metrics_namespace, cfg.route_limit, Templates(cfg.route_templates))
 
 
 def metrics_namespace() -> str:
@@ -66,7 +96,7 @@ def slack() -> SlackSettings:
         routes=os.environ.get("OPSWATCH_SLACK_ROUTES") or None,
         mention=os.environ.get("OPSWATCH_SLACK_MENTION") or None,
         alarm_topic=os.environ.get("OPSWATCH_ALARM_TOPIC", "opswatch-alarms"),
-        graphs=os.environ.get("OPSWATCH_SLACK_GRAPHS", "").lower() in ("1", "true", "yes"),
+        graphs=_flag("OPSWATCH_SLACK_GRAPHS"),
     )
 
 

@@ -38,6 +38,11 @@ def emit_metrics(report: ObjectReport) -> None:
         ("LinesRejected", report.rejected),
         ("LinesRefused", report.refused),
         ("ObjectErrors", 1 if report.object_error else 0),
+        *(
+            (("RouteMetricDocuments", report.metric_documents), ("RouteMetricsPublished", report.metrics_published))
+            if report.aggregated
+            else ()
+        ),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     metrics.flush_metrics()
@@ -54,6 +59,18 @@ def log_report(report: ObjectReport) -> None:
         )
     else:
         logger.info(f"{report.source}: {report.shipped} shipped", extra=summary)
+    if report.aggregated:
+        logger.info(
+            f"{report.source}: {report.aggregated} lines in route metrics, {report.metric_documents} EMF documents, "
+            f"{report.metrics_published} distinct metrics",
+            extra={"source": report.source, "routes_overflowed": report.routes_overflowed},
+        )
+    if report.metric_documents_refused:
+        logger.warning(
+            f"{report.source}: CloudWatch refused {report.metric_documents_refused} route-metric documents "
+            "(older than 14 days or the group's retention)",
+            extra=summary,
+        )
     if not report.balanced:  # a bug, never expected: say so loudly
         logger.error("line counts do not add up", extra=summary)
 
@@ -75,7 +92,15 @@ def handle_s3_event(event: dict) -> list[dict]:
             logger.info(f"skipped s3://{bucket}/{key}: {why}", extra={"skipped": key, "reason": why})
             out.append({"source": f"s3://{bucket}/{key}", "skipped": why})
             continue
-        report = ship_object(obj, object_chunks(bucket, key), client("logs"), cfg.log_group, cfg.format, ship_filter)
+        report = ship_object(
+            obj,
+            object_chunks(bucket, key),
+            client("logs"),
+            cfg.log_group,
+            cfg.format,
+            ship_filter,
+            metrics=settings.route_metrics(cfg),
+        )
         log_report(report)
         emit_metrics(report)
         out.append(report.as_dict())

@@ -5,7 +5,8 @@ backfill does exactly what the Lambda does. Every line ends in exactly one of
 four counts, and ``ObjectReport.balanced`` checks they add up:
 
 - ``shipped``: accepted by CloudWatch Logs;
-- ``filtered``: left out on purpose by the stage's ship filter;
+- ``filtered``: left out on purpose: by the stage's ship filter, or because the
+  ``metrics`` format ships route metrics instead of lines;
 - ``rejected``: not an ALB entry (or too large for one CloudWatch event); the
   line is still shipped, with the reason, to the ``rejected/...`` stream;
 - ``refused``: sent, but refused by CloudWatch (too old, too new, past retention).
@@ -23,12 +24,14 @@ import orjson
 from chalicelib.alb.keys import LogObject
 from chalicelib.alb.parser import ParseError, parse_line, quick_time, time_ms
 from chalicelib.alb.reader import StreamStatus, iter_lines
+from chalicelib.alb.routemetrics import RouteMetrics
 from chalicelib.alb.shipfilter import Predicate
 from chalicelib.cwlogs.batches import MAX_EVENT_BYTES, split_message
 from chalicelib.cwlogs.writer import StreamWriter
 
-FORMATS = ("json", "alb")
+FORMATS = ("json", "alb", "metrics")
 REJECTED_PREFIX = "rejected/"
+METRICS_PREFIX = "metrics/"
 
 
 @dataclass
@@ -47,16 +50,25 @@ def render_lines(
     emit: Callable[[int, str, int], None],
     reject: Callable[[int, str, str], None],
     counts: LineCounts,
+    encoded: bool = False,
+    metrics: RouteMetrics | None = None,
 ) -> LineCounts:
     """Turn raw lines into CloudWatch events: ``emit(ts_ms, message, size)`` or ``reject(lineno, text, reason)``.
 
     ``json`` renders each record as one JSON object named after ``fields.FIELDS``;
     ``alb`` keeps the line as written and only checks its leading fields (a
-    ship filter still parses the whole line).
+    ship filter still parses the whole line); ``metrics`` ships no line unless a
+    ship filter selects it (then as JSON). Every parsed line, shipped or not,
+    is added to ``metrics`` when given. ``encoded`` hands ``emit`` the
+    message as UTF-8 bytes, for writers to a byte stream (the CLI's standard
+    output), which saves decoding and re-encoding every line.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    json_mode = fmt == "json"
+    json_mode = fmt != "alb"  # metrics mode ships the lines its ship filter selects as JSON
+    lines_off = fmt == "metrics" and ship_filter is None
+    full_parse = json_mode or ship_filter is not None or metrics is not None
+    add_metric = metrics.add if metrics is not None else None
     dumps = orjson.dumps
     lineno = counts.lines
     for raw in lines:
@@ -70,16 +82,21 @@ def render_lines(
             reject(lineno, raw.decode("utf-8", "backslashreplace"), reason)
             continue
         try:
-            if json_mode:
+            if full_parse:
                 rec = parse_line(text)
                 ts = time_ms(rec["time"])
             else:
                 ts = quick_time(text)
-                rec = parse_line(text) if ship_filter is not None else None
+                rec = None
         except ParseError as exc:
             counts.rejected += 1
             counts.reasons[exc.reason.split(":", 1)[0]] += 1
             reject(lineno, text, exc.reason)
+            continue
+        if add_metric is not None:
+            add_metric(rec)
+        if lines_off:
+            counts.filtered += 1
             continue
         if ship_filter is not None and not ship_filter(rec):
             counts.filtered += 1
@@ -87,10 +104,10 @@ def render_lines(
         if json_mode:
             body = dumps(rec)
             size = len(body)
-            message = body.decode("utf-8")
+            message = body if encoded else body.decode("utf-8")
         else:
             size = len(raw)
-            message = text
+            message = raw if encoded else text
         if size > MAX_EVENT_BYTES:
             counts.rejected += 1
             counts.reasons["too large for one CloudWatch event"] += 1
@@ -121,6 +138,13 @@ class ObjectReport:
     rejects_not_stored: int = 0
     object_error: str | None = None
     compressed: bool = False
+    # Route metrics (when on): lines counted in them, EMF documents written to the
+    # metrics/... stream, distinct metrics they publish, and documents CloudWatch refused.
+    aggregated: int = 0
+    metric_documents: int = 0
+    metrics_published: int = 0
+    metric_documents_refused: int = 0
+    routes_overflowed: int = 0
 
     @property
     def balanced(self) -> bool:
@@ -154,8 +178,12 @@ def ship_object(
     fmt: str = "json",
     ship_filter: Predicate | None = None,
     now_ms: Callable[[], int] = lambda: int(_time.time() * 1000),
+    metrics: RouteMetrics | None = None,
 ) -> ObjectReport:
     """Ship one object's lines to ``log_group`` and return the full account of them.
+
+    With ``metrics``, the object's route metrics are written as EMF documents to
+    the ``metrics/...`` stream of the same group once every line is read.
 
     Raises when CloudWatch cannot be reached after retries (Lambda retries the
     object); a corrupt or truncated object is reported in ``object_error`` after
@@ -171,9 +199,18 @@ def ship_object(
             rejects.add(ts, msg, len(msg.encode("utf-8")))
 
     status = StreamStatus()
-    counts = render_lines(iter_lines(chunks, status), fmt, ship_filter, events.add, reject, LineCounts())
+    counts = render_lines(
+        iter_lines(chunks, status), fmt, ship_filter, events.add, reject, LineCounts(), metrics=metrics
+    )
     ev = events.close()
     rj = rejects.close()
+    docs = None
+    if metrics is not None and metrics.lines:
+        docs = StreamWriter(logs, log_group, METRICS_PREFIX + obj.stream_name, now_ms, emf=True)
+        for ts, doc in metrics.documents():
+            body = orjson.dumps(doc)
+            docs.add(ts, body.decode("utf-8"), len(body))
+        docs.close()
     return ObjectReport(
         source=source,
         load_balancer=obj.load_balancer,
@@ -190,4 +227,9 @@ def ship_object(
         rejects_not_stored=rj.refused,
         object_error=status.error,
         compressed=status.compressed,
+        aggregated=metrics.lines if metrics is not None else 0,
+        metric_documents=docs.counts.shipped if docs else 0,
+        metrics_published=metrics.metric_count() if docs else 0,
+        metric_documents_refused=docs.counts.refused if docs else 0,
+        routes_overflowed=metrics.overflowed if metrics is not None else 0,
     )

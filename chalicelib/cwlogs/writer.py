@@ -56,11 +56,16 @@ def refused_slices(info: dict, events: list[Event], now_ms: int) -> dict[str, in
     return out
 
 
+def _emf_header(request, **_) -> None:
+    request.headers["x-amzn-logs-format"] = "json/emf"
+
+
 class StreamWriter:
     """Batch events for one log stream and put them, creating the stream when missing."""
 
-    def __init__(self, logs, group: str, stream: str, now_ms) -> None:
+    def __init__(self, logs, group: str, stream: str, now_ms, emf: bool = False) -> None:
         self._logs = logs
+        self._emf = emf
         self.group = group
         self.stream = stream
         self._now_ms = now_ms
@@ -95,6 +100,20 @@ class StreamWriter:
                 raise
         self._ready = True
 
+    def _put_events(self, payload: list[dict]) -> dict:
+        kwargs = {"logGroupName": self.group, "logStreamName": self.stream, "logEvents": payload}
+        if not self._emf:
+            return self._logs.put_log_events(**kwargs)
+        # Embedded metric format: CloudWatch extracts metrics from the events either way; the
+        # header says so explicitly, as AWS's EMF guide for PutLogEvents describes.
+        events = self._logs.meta.events
+        handler = _emf_header
+        events.register_first("before-sign.cloudwatch-logs.PutLogEvents", handler)
+        try:
+            return self._logs.put_log_events(**kwargs)
+        finally:
+            events.unregister("before-sign.cloudwatch-logs.PutLogEvents", handler)
+
     def _put(self, events: list[Event]) -> None:
         if not events:
             return
@@ -102,12 +121,12 @@ class StreamWriter:
             self._ensure_stream()
         payload = [{"timestamp": ts, "message": msg} for ts, msg, _ in events]
         try:
-            resp = self._logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=payload)
+            resp = self._put_events(payload)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
             self._ensure_stream()  # deleted under us: create and try once more
-            resp = self._logs.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=payload)
+            resp = self._put_events(payload)
         self.counts.calls += 1
         refused = refused_slices(resp.get("rejectedLogEventsInfo") or {}, events, self._now_ms())
         n_refused = sum(refused.values())
