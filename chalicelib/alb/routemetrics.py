@@ -123,8 +123,8 @@ class RouteMetrics:
     """Aggregate parsed records, then cap routes and render EMF documents.
 
     Memory is bounded: at most ``max_tracked`` routes per load balancer are
-    kept apart while reading (later new routes are counted under ``other`` at
-    once), and latency values are kept at ALB's millisecond resolution.
+    kept apart while reading (past that, the quieter half is folded into
+    ``other``), and latency values are kept at ALB's millisecond resolution.
     """
 
     def __init__(
@@ -141,7 +141,7 @@ class RouteMetrics:
         self.templates = templates or Templates()
         self.max_tracked = max(max_tracked, limit)
         self.lines = 0
-        self.overflowed = 0  # lines counted under "other" because too many routes were seen
+        self.overflowed = 0  # routes folded into "other" while reading, because too many were seen
         self._cells: dict[str, dict[str, dict[str, Cell]]] = {}  # elb -> route -> minute -> cell
         self._routes: dict[str, str] = {}  # path -> route
 
@@ -168,11 +168,8 @@ class RouteMetrics:
         by_minute = by_route.get(r)
         if by_minute is None:
             if len(by_route) >= self.max_tracked:
-                r = OTHER
-                self.overflowed += 1
-                by_minute = by_route.get(OTHER)
-            if by_minute is None:
-                by_minute = by_route[r] = {}
+                self._fold(by_route)
+            by_minute = by_route[r] = {}
         minute = rec["time"][:16]
         cell = by_minute.get(minute)
         if cell is None:
@@ -187,6 +184,21 @@ class RouteMetrics:
         latency = rec["target_processing_time"]
         if latency is not None and latency >= 0:
             cell.latency[latency] += 1
+
+    def _fold(self, by_route: dict[str, dict[str, Cell]]) -> None:
+        """Too many routes: keep the busier half apart and fold the rest into ``other``.
+
+        Sums stay exact; only a route whose traffic starts late can lose its early
+        requests to ``other`` when it was folded before it became busy.
+        """
+        totals = sorted(
+            ((sum(c.requests for c in by_route[r].values()), r) for r in by_route if r != OTHER), reverse=True
+        )
+        other = by_route.setdefault(OTHER, {})
+        for _, r in totals[self.max_tracked // 2 :]:
+            for minute, cell in by_route.pop(r).items():
+                other.setdefault(minute, Cell()).merge(cell)
+            self.overflowed += 1
 
     def aggregates(self) -> Iterator[Aggregate]:
         """Every (minute, load balancer, route) to publish, routes capped per load balancer."""

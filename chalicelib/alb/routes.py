@@ -52,7 +52,7 @@ def path_of(url: str) -> str:
 
 def segment(seg: str) -> str:
     """One path segment as it appears in a route: itself, or its placeholder."""
-    if seg.isdigit() and seg.isascii() or _NUMBER.fullmatch(seg):
+    if _NUMBER.fullmatch(seg):
         return "{id}"
     if _UUID.fullmatch(seg):
         return "{uuid}"

@@ -115,10 +115,11 @@ def print_metrics(metrics, out) -> None:
         doc_bytes += len(orjson.dumps(emf_document(metrics.namespace, agg)[1])) + 26
     out.flush()
     n = metrics.metric_count()
+    folded = f"; {metrics.overflowed:,} rarely seen routes folded into 'other' while reading"
     click.echo(
         f"{metrics.lines:,} lines -> {docs:,} EMF documents ({doc_bytes / 1e6:.3f} MB of ingestion), "
         f"{n} distinct metrics (about {n * 0.30:.2f} USD a month at 0.30 USD per metric)"
-        + (f"; {metrics.overflowed:,} lines counted under 'other' past the route cap" if metrics.overflowed else ""),
+        + (folded if metrics.overflowed else ""),
         err=True,
     )
 
