@@ -167,6 +167,52 @@ def run(server) -> None:
     [rej] = logs.get_log_events(logGroupName=GROUP, logStreamName=rejected, startFromHead=True)["events"]
     print(f"   rejected: {rej['message']}")
 
+    step("route metrics instead of lines (OPSWATCH_ALB_FORMAT=metrics): the 5,000 generated requests again")
+    from chalicelib import settings
+    from chalicelib.alb.handler import object_chunks
+    from chalicelib.alb.keys import classify
+    from chalicelib.alb.pipeline import ship_object
+    from chalicelib.alb.routemetrics import percentile
+
+    traffic_key = next(k for k in objects if k.endswith("_traffic.log.gz"))
+    obj, _ = classify(BUCKET, traffic_key)
+    cfg = settings.alb()
+    report = ship_object(
+        obj, object_chunks(BUCKET, traffic_key), logs, "/opswatch/alb-metrics", "metrics",
+        metrics=settings.route_metrics(cfg, "metrics"),
+    )  # fmt: skip
+    docs = [
+        json.loads(e["message"])
+        for e in logs.get_log_events(
+            logGroupName="/opswatch/alb-metrics", logStreamName="metrics/" + obj.stream_name, startFromHead=True
+        )["events"]
+    ]
+    json_bytes = sum(
+        len(e["message"]) + 26
+        for e in logs.get_log_events(logGroupName=GROUP, logStreamName=obj.stream_name, limit=10000)["events"]
+    )
+    emf_bytes = sum(len(json.dumps(d, separators=(",", ":"))) + 26 for d in docs)
+    by_route: dict[str, list[dict]] = {}
+    for d in docs:
+        by_route.setdefault(d["Route"], []).append(d)
+    print(f"   {'route':<26} {'requests':>8} {'5xx':>5} {'p99 (s), busiest minute':>24}")
+    for r, ds in sorted(by_route.items(), key=lambda x: -sum(d["Requests"] for d in x[1]))[:4]:
+        top = max(ds, key=lambda d: d["Requests"])
+        lat = top.get("TargetLatency")
+        p99 = percentile(lat["Values"], lat["Counts"], 99) if lat else None
+        print(
+            f"   {r:<26} {sum(d['Requests'] for d in ds):>8} {sum(d['Status5xx'] for d in ds):>5} "
+            f"{p99 if p99 is not None else '-':>24}"
+        )
+    check(
+        report.shipped == 0 and sum(d["Requests"] for d in docs) == report.aggregated == 5000,
+        f"no line shipped; {len(docs)} EMF documents count all 5,000 requests, {report.metrics_published} metrics",
+    )
+    check(
+        emf_bytes < json_bytes * 0.02,
+        f"{emf_bytes:,} bytes ingested instead of {json_bytes:,} as JSON lines ({emf_bytes / json_bytes:.1%})",
+    )
+
 
 def alarm_to_slack(server) -> None:
     """An alarm changes state; SNS and EventBridge both bring it; Slack (bot mode) gets one thread per incident."""
@@ -375,9 +421,9 @@ def monitors_as_code(server) -> None:
     code, _ = opswatch("monitors", "validate", "--spec", spec)
     check(code == 0, "the spec is valid and every filter's samples behave as declared")
     code, lines = opswatch("monitors", "plan", "--spec", spec)
-    check(code == 2 and lines[-1].startswith("Plan: 11 to create"), "the plan: 6 metric filters and 5 alarms to create")
+    check(code == 2 and lines[-1].startswith("Plan: 12 to create"), "the plan: 6 metric filters and 6 alarms to create")
     code, lines = opswatch("monitors", "apply", "--spec", spec, "--yes", only="Applied")
-    check(code == 0 and lines[-1] == "Applied: 11 changes.", "applied")
+    check(code == 0 and lines[-1] == "Applied: 12 changes.", "applied")
     code, lines = opswatch("monitors", "plan", "--spec", spec)
     check(
         code == 0 and lines[-1] == "Plan: 0 to create, 0 to change, 0 to delete.", "a second plan finds nothing to do"

@@ -200,10 +200,10 @@ def test_plan_apply_plan_change_and_prune(account):
     r = cli("monitors", "plan", "--spec", str(account))
     assert r.returncode == 2, r.stderr
     assert "+ metric filter opswatch-alb-5xx (/opswatch/alb)" in r.stdout and "+ alarm shop-alb-5xx" in r.stdout
-    assert r.stdout.splitlines()[-1] == "Plan: 11 to create, 0 to change, 0 to delete."
+    assert r.stdout.splitlines()[-1] == "Plan: 12 to create, 0 to change, 0 to delete."
 
     r = cli("monitors", "apply", "--spec", str(account), "--yes")
-    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "Applied: 11 changes.", r.stdout + r.stderr
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "Applied: 12 changes.", r.stdout + r.stderr
     [a] = cw.describe_alarms(AlarmNames=["shop-alb-5xx"])["MetricAlarms"]
     assert a["TreatMissingData"] == "notBreaching" and a["DatapointsToAlarm"] == 3
     assert a["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:opswatch-local-alarms"]
