@@ -55,7 +55,7 @@ def problems(tmp_path, data: dict) -> str:
 def test_the_shipped_example_is_valid_and_its_samples_hold():
     r = cli("monitors", "validate", "--spec", str(EXAMPLE))
     assert r.returncode == 0, r.stderr
-    assert "4 metric filters, 4 alarms, 1 log alarms; 12 samples behave as declared" in r.stdout
+    assert "4 metric filters, 5 alarms, 1 log alarms; 12 samples behave as declared" in r.stdout
 
 
 @pytest.mark.parametrize(
@@ -240,7 +240,7 @@ def test_plan_apply_plan_change_and_prune(account):
         "deleted alarm shop-alb-rejected" in r.stdout and "deleted alarm java-out-of-memory /ecs/shop-api" in r.stdout
     )
     names = {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]}
-    assert names == {"shop-alb-5xx", "shop-alb-latency-p99", "hand-made"}
+    assert names == {"shop-alb-5xx", "shop-alb-latency-p99", "shop-checkout-latency-p99", "hand-made"}
     assert boto3.client("logs").describe_metric_filters(logGroupName="/ecs/shop-api")["metricFilters"] == []
 
 
