@@ -18,7 +18,7 @@ def alb_logs(event):
     """ALB access-log objects landing in S3 -> CloudWatch Logs, with counts as metrics."""
     from chalicelib.alb.handler import handle_s3_event  # each function imports only its own path
 
-    return handle_s3_event(event.to_dict())
+    return handle_s3_event(event.to_dict(), event.context)
 
 
 _slack = settings.slack()

@@ -25,6 +25,15 @@ class FaultProxy:
         self.rewrite: dict[str, object] = {}  # target -> function(JSON answer) -> JSON answer
         self.delay: dict[str, float] = {}  # target -> seconds to wait before answering
         self.answer: dict[str, object] = {}  # target -> function(request body) -> (status, headers, body): a stand-in
+        self.pass_first = 0  # let this many matching calls through before failing fail_times of them
+        # Forward the call, then drop the connection without answering: the caller cannot know the outcome.
+        self.drop_target: str | None = None
+        self.drop_times = 0
+        # Requests whose path holds the key: send the headers and half the body, then close (a cut stream).
+        self.cut_path: str | None = None
+        self.cut_times = 0
+        self.answer_path: dict[str, object] = {}  # path substring -> function(body) -> (status, headers, body)
+        self.lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,8 +46,9 @@ class FaultProxy:
                 proxy.seen.append(target)
                 if target in proxy.delay:
                     time.sleep(proxy.delay[target])
-                if target in proxy.answer:  # an API the upstream lacks, answered here
-                    status, headers, data = proxy.answer[target](body)
+                by_path = next((fn for part, fn in proxy.answer_path.items() if part in self.path), None)
+                if target in proxy.answer or by_path:  # an API the upstream lacks, answered here
+                    status, headers, data = (by_path or proxy.answer[target])(body)
                     self.send_response(status)
                     for k, v in headers.items():
                         self.send_header(k, v)
@@ -46,8 +56,23 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(data)
                     return
-                if proxy.fail_target and target == proxy.fail_target and proxy.fail_times != 0:
-                    proxy.fail_times -= 1 if proxy.fail_times > 0 else 0
+                with proxy.lock:
+                    fail = False
+                    if proxy.fail_target and target == proxy.fail_target:
+                        if proxy.pass_first > 0:
+                            proxy.pass_first -= 1
+                        elif proxy.fail_times != 0:
+                            proxy.fail_times -= 1 if proxy.fail_times > 0 else 0
+                            fail = True
+                    drop = proxy.drop_target == target and proxy.drop_times > 0
+                    if drop:
+                        proxy.drop_times -= 1
+                    cut = bool(proxy.cut_path) and proxy.cut_path in self.path and proxy.cut_times > 0
+                    if cut and self.command == "GET":
+                        proxy.cut_times -= 1
+                    else:
+                        cut = False
+                if fail:
                     payload = json.dumps({"__type": proxy.error_type, "message": "injected by the test"}).encode()
                     self.send_response(proxy.status)
                     self.send_header("Content-Type", "application/x-amz-json-1.1")
@@ -64,8 +89,24 @@ class FaultProxy:
                     status, rheaders, data = resp.status, resp.headers, resp.read()
                 except urllib.error.HTTPError as exc:
                     status, rheaders, data = exc.code, exc.headers, exc.read()
+                if drop:  # the call landed upstream; its answer never reaches the caller
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 if target in proxy.rewrite and status == 200:  # a genuine answer, changed as the test says
                     data = json.dumps(proxy.rewrite[target](json.loads(data))).encode()
+                if cut:  # the full length announced, half the body sent, then the connection closed
+                    self.send_response(status)
+                    for k, v in rheaders.items():
+                        if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 self.send_response(status)
                 for k, v in rheaders.items():
                     if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):

@@ -52,7 +52,18 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     assert stmt["Action"] == "lambda:InvokeFunction"
     assert stmt["Principal"] == {"Service": "s3.amazonaws.com"}
 
-    assert _actions(fn["Role"]) == {"s3:GetObject", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert _actions(fn["Role"]) == {
+        "s3:GetObject",
+        "dynamodb:GetItem",  # shipping progress per object, in the stage's state table only
+        "dynamodb:UpdateItem",
+        "lambda:InvokeFunction",  # itself, to hand on the rest of a large object
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    alb_resources = _resources(fn["Role"])
+    assert alb_resources["dynamodb:UpdateItem"] == {"arn:aws:dynamodb:*:*:table/opswatch-local-state"}
+    assert alb_resources["lambda:InvokeFunction"] == {"arn:aws:lambda:*:*:function:opswatch-local-alb_logs"}
 
     bridge = lam.get_function(FunctionName="opswatch-local-alarm_bridge")["Configuration"]
     assert bridge["Handler"] == "app.alarm_bridge"

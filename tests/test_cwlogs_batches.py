@@ -34,25 +34,25 @@ def test_byte_limit_counts_26_bytes_per_event():
     per_call = MAX_BATCH_BYTES // (size + EVENT_OVERHEAD)
     calls = run((i, "x" * size) for i in range(per_call + 1))
     assert [len(c) for c in calls] == [per_call, 1]
-    assert sum(len(m) + EVENT_OVERHEAD for _, m, _ in calls[0]) <= MAX_BATCH_BYTES
+    assert sum(len(m) + EVENT_OVERHEAD for _, m, _, _ in calls[0]) <= MAX_BATCH_BYTES
 
 
 def test_multibyte_messages_count_utf8_bytes():
     msg = "é" * 1000  # 2000 bytes
     calls = run((i, msg) for i in range(600))
-    assert all(sum(s + EVENT_OVERHEAD for _, _, s in c) <= MAX_BATCH_BYTES for c in calls)
+    assert all(sum(s + EVENT_OVERHEAD for _, _, s, _ in c) <= MAX_BATCH_BYTES for c in calls)
     assert len(calls) == 2
 
 
 def test_events_in_a_call_are_sorted():
     calls = run([(3, "c"), (1, "a"), (2, "b")])
-    assert [ts for ts, _, _ in calls[0]] == [1, 2, 3]
+    assert [ts for ts, *_ in calls[0]] == [1, 2, 3]
 
 
 def test_no_call_spans_more_than_24_hours():
     day = MAX_SPAN_MS
     calls = run([(0, "a"), (day, "b"), (day + 1, "c"), (3 * day, "d")])
-    assert [[m for _, m, _ in c] for c in calls] == [["a", "b"], ["c"], ["d"]]
+    assert [[m for _, m, *_ in c] for c in calls] == [["a", "b"], ["c"], ["d"]]
     assert all(c[-1][0] - c[0][0] <= MAX_SPAN_MS for c in calls)
 
 

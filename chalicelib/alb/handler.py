@@ -7,10 +7,13 @@ dimension set per object, flushed as soon as the object is done).
 
 from __future__ import annotations
 
+import json
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import settings
+from chalicelib.alb.checkpoint import AlreadyShipped, Checkpoint, ObjectBusy, Progress
 from chalicelib.alb.keys import classify, event_key
 from chalicelib.alb.pipeline import ObjectReport, ship_object
 from chalicelib.alb.reader import CHUNK_BYTES
@@ -75,16 +78,50 @@ def log_report(report: ObjectReport) -> None:
         logger.error("line counts do not add up", extra=summary)
 
 
-def handle_s3_event(event: dict) -> list[dict]:
-    """Ship every ALB access-log object named in the event; skip the rest with a reason."""
+CONTINUATION_KEY = "opswatch"  # a record carrying this was sent by alb_logs itself: the rest of an object
+RESERVE_MS = 60_000  # hand the rest of an object on when less than this is left of the invocation
+
+
+def _claim(obj, etag: str | None, context, carried: dict | None) -> tuple[Checkpoint, Progress]:
+    """Claim the object's checkpoint; raises AlreadyShipped or ObjectBusy."""
+    remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else 900
+    cp = Checkpoint(obj.uri, etag, lease_seconds=remaining + 30)  # the lease ends when this invocation must
+    progress = cp.claim()
+    if cp.error and carried:
+        # The state table is unreachable, but the continuation event says where the last one stopped.
+        progress = Progress.from_item(carried)
+    return cp, progress
+
+
+def continue_elsewhere(context, records: list[dict], progress: Progress) -> None:
+    """Hand the rest of the object (and the event's remaining records) to a new invocation of this function."""
+    first = {**records[0], CONTINUATION_KEY: {"line": progress.line, "progress": progress.as_item()}}
+    payload = {"Records": [first, *records[1:]]}
+    client("lambda").invoke(
+        FunctionName=context.invoked_function_arn,
+        InvocationType="Event",
+        Payload=json.dumps(payload).encode(),
+    )
+
+
+def handle_s3_event(event: dict, context=None) -> list[dict]:
+    """Ship every ALB access-log object named in the event, each line once; skip the rest with a reason.
+
+    A redelivered event for an object already shipped is skipped. An object another
+    invocation is shipping makes this one fail at the end, after the event's other
+    objects, so Lambda retries it later. When time runs short, the rest goes to a new
+    invocation (``continue_elsewhere``).
+    """
     cfg = settings.alb()
     ship_filter = compile_filter(cfg.ship_filter)
     out: list[dict] = []
     if "Records" not in event:  # s3:TestEvent, sent when the notification is configured
         logger.info("no records in the S3 event; nothing to ship", extra={"s3_event": event.get("Event")})
         return out
+    busy: list[str] = []
+    records = event["Records"]
     # Plain dict access: Powertools' data_classes package costs ~30 ms of cold start.
-    for record in event["Records"]:
+    for i, record in enumerate(records):
         bucket = record["s3"]["bucket"]["name"]
         key = event_key(record["s3"]["object"]["key"])
         obj, why = classify(bucket, key)
@@ -92,6 +129,25 @@ def handle_s3_event(event: dict) -> list[dict]:
             logger.info(f"skipped s3://{bucket}/{key}: {why}", extra={"skipped": key, "reason": why})
             out.append({"source": f"s3://{bucket}/{key}", "skipped": why})
             continue
+        s3obj = record["s3"]["object"]
+        carried = (record.get(CONTINUATION_KEY) or {}).get("progress")
+        try:
+            cp, progress = _claim(obj, s3obj.get("eTag") or s3obj.get("versionId"), context, carried)
+        except AlreadyShipped as exc:
+            logger.info(f"skipped {obj.uri}: {exc} (a redelivered event)", extra={"skipped": key, "reason": str(exc)})
+            out.append({"source": obj.uri, "skipped": str(exc)})
+            continue
+        except ObjectBusy as exc:
+            logger.warning(f"{obj.uri}: {exc}", extra={"busy": key})
+            out.append({"source": obj.uri, "busy": str(exc)})
+            busy.append(obj.uri)
+            continue
+        if cp.error:
+            logger.warning(
+                f"{obj.uri}: shipping without checkpoints, the state table is unavailable ({cp.error}); "
+                "a retry would ship this object again from its start",
+                extra={"checkpoint_error": cp.error},
+            )
         report = ship_object(
             obj,
             object_chunks(bucket, key),
@@ -100,8 +156,22 @@ def handle_s3_event(event: dict) -> list[dict]:
             cfg.format,
             ship_filter,
             metrics=settings.route_metrics(cfg),
+            checkpoint=cp,
+            remaining_ms=context.get_remaining_time_in_millis if context is not None else None,
+            reserve_ms=RESERVE_MS,
+            resume=progress,
         )
         log_report(report)
         emit_metrics(report)
         out.append(report.as_dict())
+        if report.continue_from is not None:
+            progress.line = report.continue_from
+            continue_elsewhere(context, records[i:], progress)
+            logger.info(
+                f"{obj.uri}: continued in a new invocation from line {report.continue_from}",
+                extra={"continue_from": report.continue_from, "records_handed_on": len(records) - i},
+            )
+            break
+    if busy:
+        raise ObjectBusy(f"{len(busy)} object(s) being shipped by another invocation: {', '.join(busy)}")
     return out

@@ -18,13 +18,15 @@ import time as _time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 
 import orjson
 
+from chalicelib.alb.checkpoint import Checkpoint, Progress
 from chalicelib.alb.keys import LogObject
 from chalicelib.alb.parser import ParseError, parse_line, quick_time, time_ms
 from chalicelib.alb.reader import StreamStatus, iter_lines
-from chalicelib.alb.routemetrics import RouteMetrics
+from chalicelib.alb.routemetrics import RouteMetrics, metric_count
 from chalicelib.alb.shipfilter import Predicate
 from chalicelib.cwlogs.batches import MAX_EVENT_BYTES, split_message
 from chalicelib.cwlogs.writer import StreamWriter
@@ -52,6 +54,7 @@ def render_lines(
     counts: LineCounts,
     encoded: bool = False,
     metrics: RouteMetrics | None = None,
+    tick: Callable[[int], int] | None = None,
 ) -> LineCounts:
     """Turn raw lines into CloudWatch events: ``emit(ts_ms, message, size)`` or ``reject(lineno, text, reason)``.
 
@@ -61,7 +64,10 @@ def render_lines(
     ship filter selects it (then as JSON). Every parsed line, shipped or not,
     is added to ``metrics`` when given. ``encoded`` hands ``emit`` the
     message as UTF-8 bytes, for writers to a byte stream (the CLI's standard
-    output), which saves decoding and re-encoding every line.
+    output), which saves decoding and re-encoding every line. ``tick(done)`` is
+    called between lines (``done`` lines handled) and returns the line count at
+    which to call it again; ``counts.lines`` is the current line while ``emit``
+    runs.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -71,8 +77,13 @@ def render_lines(
     add_metric = metrics.add if metrics is not None else None
     dumps = orjson.dumps
     lineno = counts.lines
+    next_tick = lineno + CHECK_EVERY if tick is not None else -1
     for raw in lines:
+        if lineno == next_tick:
+            counts.lines = lineno
+            next_tick = tick(lineno)
         lineno += 1
+        counts.lines = lineno
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -145,6 +156,12 @@ class ObjectReport:
     metrics_published: int = 0
     metric_documents_refused: int = 0
     routes_overflowed: int = 0
+    # Exactly-once shipping: where this invocation started and stopped, and whether the
+    # state table could be used (when not, a retry ships the object again from its start).
+    resumed_from: int | None = None
+    continue_from: int | None = None
+    invocation: int = 1
+    checkpoint_error: str | None = None
 
     @property
     def balanced(self) -> bool:
@@ -170,6 +187,28 @@ def reject_messages(source: str, lineno: int, text: str, reason: str) -> Iterato
         yield orjson.dumps({**head, "part": i, "parts": len(pieces), "raw": piece}).decode("utf-8")
 
 
+class Continue(Exception):
+    """The invocation is running out of time: the rest of the object goes to a new one."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"continue after line {line}")
+        self.line = line
+
+
+SYNC_SECONDS = 5.0  # how often progress is saved: what a process killed outright ships twice at most
+CHECK_EVERY = 1000  # lines between looks at the clock
+
+
+def _snapshot(counts: LineCounts, aggregated: int) -> dict:
+    return {
+        "accepted": counts.accepted,
+        "filtered": counts.filtered,
+        "rejected": counts.rejected,
+        "aggregated": aggregated,
+        "reasons": dict(counts.reasons),
+    }
+
+
 def ship_object(
     obj: LogObject,
     chunks: Iterable[bytes],
@@ -179,45 +218,131 @@ def ship_object(
     ship_filter: Predicate | None = None,
     now_ms: Callable[[], int] = lambda: int(_time.time() * 1000),
     metrics: RouteMetrics | None = None,
+    checkpoint: Checkpoint | None = None,
+    remaining_ms: Callable[[], int] | None = None,
+    reserve_ms: int = 60_000,
+    resume: Progress | None = None,
+    sync_seconds: float | None = None,
 ) -> ObjectReport:
     """Ship one object's lines to ``log_group`` and return the full account of them.
 
-    With ``metrics``, the object's route metrics are written as EMF documents to
-    the ``metrics/...`` stream of the same group once every line is read.
+    With ``metrics``, route metrics are written as EMF documents to the
+    ``metrics/...`` stream of the same group at each sync point.
+
+    With ``checkpoint`` (claimed by the caller, its progress in ``resume``), the
+    lines already accounted for are skipped and events CloudWatch already holds
+    are not sent again; progress is saved every ``sync_seconds`` and before the
+    function returns or raises. With ``remaining_ms``, when less than
+    ``reserve_ms`` is left the function saves, stops and returns a report whose
+    ``continue_from`` says where the next invocation starts.
 
     Raises when CloudWatch cannot be reached after retries (Lambda retries the
     object); a corrupt or truncated object is reported in ``object_error`` after
     the lines that could be read were shipped, since a retry cannot mend it.
     """
-    events = StreamWriter(logs, log_group, obj.stream_name, now_ms)
-    rejects = StreamWriter(logs, log_group, REJECTED_PREFIX + obj.stream_name, now_ms)
+    sync_seconds = SYNC_SECONDS if sync_seconds is None else sync_seconds
+    progress = resume or Progress()
+    start_line = progress.line
+    streams = progress.streams
+    events = StreamWriter(logs, log_group, obj.stream_name, now_ms, resume=streams.get("events"))
+    rejects = StreamWriter(logs, log_group, REJECTED_PREFIX + obj.stream_name, now_ms, resume=streams.get("rejected"))
+    docs = (
+        StreamWriter(logs, log_group, METRICS_PREFIX + obj.stream_name, now_ms, emf=True, resume=streams.get("metrics"))
+        if metrics is not None
+        else None
+    )
     source = obj.uri
+    c = progress.counts
+    counts = LineCounts(
+        lines=progress.line,
+        accepted=int(c.get("accepted", 0)),
+        filtered=int(c.get("filtered", 0)),
+        rejected=int(c.get("rejected", 0)),
+        reasons=Counter({k: int(v) for k, v in (c.get("reasons") or {}).items()}),
+    )
+    aggregated_before = int(c.get("aggregated", 0))
+    metric_keys: set = set()
+
+    def emit(ts: int, message: str, size: int) -> None:
+        events.add(ts, message, size, counts.lines)
 
     def reject(lineno: int, text: str, reason: str) -> None:
         ts = now_ms()
         for msg in reject_messages(source, lineno, text, reason):
-            rejects.add(ts, msg, len(msg.encode("utf-8")))
+            rejects.add(ts, msg, len(msg.encode("utf-8")), lineno)
+
+    def sync(done: int) -> None:
+        """Everything up to line ``done`` into CloudWatch, then the progress into the state table."""
+        nonlocal aggregated_before
+        events.flush()
+        rejects.flush()
+        if docs is not None and metrics is not None and metrics.lines:
+            for ts, doc in metrics.documents():
+                body = orjson.dumps(doc)
+                docs.add(ts, body.decode("utf-8"), len(body), done)
+            docs.flush()
+            metric_keys.update(metrics.metric_keys())
+            aggregated_before += metrics.lines
+            metrics.reset()
+        progress.line = done
+        progress.counts = _snapshot(counts, aggregated_before)
+        progress.streams = current_streams()
+        if checkpoint is not None:
+            checkpoint.save(progress)
+
+    def current_streams() -> dict:
+        out = {"events": events.counts, "rejected": rejects.counts}
+        if docs is not None:
+            out["metrics"] = docs.counts
+        return out
+
+    # Metric documents of a range are written at its end: a retry must close the same range,
+    # or the documents already written would count its lines twice.
+    forced = docs.counts.through if docs is not None and docs.counts.through > progress.line else 0
+    last_sync = _time.monotonic()
+
+    def tick(done: int) -> int:
+        nonlocal last_sync
+        out_of_time = remaining_ms is not None and remaining_ms() < reserve_ms
+        if done == forced or out_of_time or _time.monotonic() - last_sync >= sync_seconds:
+            sync(done)
+            last_sync = _time.monotonic()
+            if out_of_time:
+                raise Continue(done)
+        nxt = done + CHECK_EVERY
+        return min(nxt, forced) if done < forced else nxt
 
     status = StreamStatus()
-    counts = render_lines(
-        iter_lines(chunks, status), fmt, ship_filter, events.add, reject, LineCounts(), metrics=metrics
-    )
-    ev = events.close()
-    rj = rejects.close()
-    docs = None
-    if metrics is not None and metrics.lines:
-        docs = StreamWriter(logs, log_group, METRICS_PREFIX + obj.stream_name, now_ms, emf=True)
-        for ts, doc in metrics.documents():
-            body = orjson.dumps(doc)
-            docs.add(ts, body.decode("utf-8"), len(body))
-        docs.close()
+    lines = iter_lines(chunks, status)
+    if progress.line:
+        lines = islice(lines, progress.line, None)  # accounted for by an earlier invocation
+    continue_from = None
+    try:
+        counts = render_lines(lines, fmt, ship_filter, emit, reject, counts, metrics=metrics, tick=tick)
+        sync(counts.lines)
+    except Continue as stop:
+        continue_from = stop.line
+        if checkpoint is not None:
+            checkpoint.save(progress, release=True)
+    except BaseException:
+        # Lambda retries (or the user re-runs) from the last sync point; what each stream
+        # already holds past it is in progress.streams and is not sent again.
+        progress.streams = current_streams()
+        if checkpoint is not None:
+            checkpoint.save(progress, release=True)
+        raise
+    else:
+        if checkpoint is not None:
+            checkpoint.finish(progress)
+    ev, rj = events.counts, rejects.counts
+    accounted_lines = continue_from if continue_from is not None else counts.lines
     return ObjectReport(
         source=source,
         load_balancer=obj.load_balancer,
         log_group=log_group,
         log_stream=obj.stream_name,
         format=fmt,
-        lines=counts.lines,
+        lines=accounted_lines,
         shipped=ev.shipped,
         filtered=counts.filtered,
         rejected=counts.rejected,
@@ -227,9 +352,13 @@ def ship_object(
         rejects_not_stored=rj.refused,
         object_error=status.error,
         compressed=status.compressed,
-        aggregated=metrics.lines if metrics is not None else 0,
+        aggregated=aggregated_before,
         metric_documents=docs.counts.shipped if docs else 0,
-        metrics_published=metrics.metric_count() if docs else 0,
+        metrics_published=metric_count(metric_keys) if docs else 0,
         metric_documents_refused=docs.counts.refused if docs else 0,
         routes_overflowed=metrics.overflowed if metrics is not None else 0,
+        resumed_from=start_line or None,
+        continue_from=continue_from,
+        invocation=progress.invocations or 1,
+        checkpoint_error=checkpoint.error if checkpoint is not None else None,
     )

@@ -225,17 +225,25 @@ class RouteMetrics:
         for agg in self.aggregates():
             yield emf_document(self.namespace, agg)
 
+    def metric_keys(self) -> set[tuple[str, str, bool]]:
+        """(load balancer, route, has latency) of every aggregate: what ``metric_count`` counts."""
+        return {(a.elb, a.route, bool(a.cell.latency)) for a in self.aggregates()}
+
     def metric_count(self) -> int:
         """Distinct metrics the documents publish: what CloudWatch bills each month."""
-        routes: set[tuple[str, str]] = set()
-        latency: set[tuple[str, str]] = set()
-        for agg in self.aggregates():
-            routes.add((agg.elb, agg.route))
-            if agg.cell.latency:
-                latency.add((agg.elb, agg.route))
-        elbs = {e for e, _ in routes}
-        lb_latency = {e for e, _ in latency}
-        return 3 * (len(routes) + len(elbs)) + len(latency) + len(lb_latency)
+        return metric_count(self.metric_keys())
+
+    def reset(self) -> None:
+        """Forget the aggregates once published (the route names cache stays)."""
+        self._cells.clear()
+        self.lines = 0
+
+
+def metric_count(keys: set[tuple[str, str, bool]]) -> int:
+    """Metrics published for these (load balancer, route, has latency): 3 or 4 per route and per load balancer."""
+    routes = {(e, r) for e, r, _ in keys}
+    latency = {(e, r) for e, r, has in keys if has}
+    return 3 * (len(routes) + len({e for e, _ in routes})) + len(latency) + len({e for e, _ in latency})
 
 
 def emf_document(namespace: str, agg: Aggregate) -> tuple[int, dict]:

@@ -17,8 +17,8 @@ EVENT_OVERHEAD = 26
 MAX_EVENT_BYTES = 262_144 - EVENT_OVERHEAD  # largest message one event may carry
 MAX_SPAN_MS = 24 * 3600 * 1000
 
-# One event: (timestamp ms, message, UTF-8 size of the message).
-Event = tuple[int, str, int]
+# One event: (timestamp ms, message, UTF-8 size of the message, the source line it came from).
+Event = tuple[int, str, int, int]
 
 
 class Batcher:
@@ -34,14 +34,14 @@ class Batcher:
         self._events: list[Event] = []
         self._bytes = 0
 
-    def add(self, ts: int, message: str, size: int) -> list[list[Event]]:
+    def add(self, ts: int, message: str, size: int, line: int = 0) -> list[list[Event]]:
         if size > MAX_EVENT_BYTES:
             raise ValueError(f"event of {size} bytes exceeds the {MAX_EVENT_BYTES}-byte limit")
         cost = size + EVENT_OVERHEAD
         out: list[list[Event]] = []
         if len(self._events) >= self.max_events or self._bytes + cost > self.max_bytes:
             out = self.flush()
-        self._events.append((ts, message, size))
+        self._events.append((ts, message, size, line))
         self._bytes += cost
         return out
 
@@ -57,7 +57,7 @@ def split_by_span(events: list[Event]) -> Iterator[list[Event]]:
     events.sort(key=lambda e: e[0])
     start = 0
     first_ts = events[0][0]
-    for i, (ts, _, _) in enumerate(events):
+    for i, (ts, *_) in enumerate(events):
         if ts - first_ts > MAX_SPAN_MS:
             yield events[start:i]
             start, first_ts = i, ts

@@ -24,6 +24,27 @@ class StreamCounts:
     refused: int = 0
     calls: int = 0
     refused_reasons: dict[str, int] = field(default_factory=dict)
+    # The highest source line whose events CloudWatch has answered for: with the events
+    # handed over in line order, every event of a line up to it is accounted for.
+    through: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "shipped": self.shipped,
+            "refused": self.refused,
+            "through": self.through,
+            "refused_reasons": dict(self.refused_reasons),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> StreamCounts:
+        d = d or {}
+        return cls(
+            shipped=int(d.get("shipped", 0)),
+            refused=int(d.get("refused", 0)),
+            through=int(d.get("through", 0)),
+            refused_reasons={k: int(v) for k, v in (d.get("refused_reasons") or {}).items()},
+        )
 
 
 def refused_slices(info: dict, events: list[Event], now_ms: int) -> dict[str, int]:
@@ -61,9 +82,16 @@ def _emf_header(request, **_) -> None:
 
 
 class StreamWriter:
-    """Batch events for one log stream and put them, creating the stream when missing."""
+    """Batch events for one log stream and put them, creating the stream when missing.
 
-    def __init__(self, logs, group: str, stream: str, now_ms, emf: bool = False) -> None:
+    ``resume`` carries the counts of an earlier invocation for the same object:
+    events of lines up to its ``through`` are already in CloudWatch and are not
+    sent again, which is what makes a retry ship each line once.
+    """
+
+    def __init__(
+        self, logs, group: str, stream: str, now_ms, emf: bool = False, resume: StreamCounts | None = None
+    ) -> None:
         self._logs = logs
         self._emf = emf
         self.group = group
@@ -71,16 +99,31 @@ class StreamWriter:
         self._now_ms = now_ms
         self._batcher = Batcher()
         self._ready = False
-        self.counts = StreamCounts()
+        self.counts = resume or StreamCounts()
+        self._skip_through = self.counts.through
 
-    def add(self, ts: int, message: str, size: int) -> None:
-        for call in self._batcher.add(ts, message, size):
-            self._put(call)
+    def add(self, ts: int, message: str, size: int, line: int = 0) -> None:
+        if line and line <= self._skip_through:
+            return  # already in CloudWatch from an earlier invocation
+        calls = self._batcher.add(ts, message, size, line)
+        if calls:
+            self._put_all(calls)
 
-    def close(self) -> StreamCounts:
-        for call in self._batcher.flush():
-            self._put(call)
+    def flush(self) -> StreamCounts:
+        """Put everything pending: afterwards ``counts.through`` covers every event added."""
+        calls = self._batcher.flush()
+        if calls:
+            self._put_all(calls)
         return self.counts
+
+    close = flush
+
+    def _put_all(self, calls: list[list[Event]]) -> None:
+        # One flush's calls together: sorting by time may have spread a line range over
+        # them, so the progress mark moves only once all of them are answered.
+        for call in calls:
+            self._put(call)
+        self.counts.through = max(self.counts.through, max(e[3] for call in calls for e in call))
 
     def _ensure_stream(self) -> None:
         try:
@@ -119,7 +162,7 @@ class StreamWriter:
             return
         if not self._ready:
             self._ensure_stream()
-        payload = [{"timestamp": ts, "message": msg} for ts, msg, _ in events]
+        payload = [{"timestamp": e[0], "message": e[1]} for e in events]
         try:
             resp = self._put_events(payload)
         except ClientError as exc:

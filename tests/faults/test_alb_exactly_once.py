@@ -1,0 +1,268 @@
+"""ALB shipping under faults: each line lands once, or (where the fault makes that impossible) the stated bound holds.
+
+Every test names the fault it injects through the fault proxy in front of moto
+(real HTTP: botocore sees real errors, dropped connections and cut bodies) and
+checks, line by line, that CloudWatch holds each line once: no duplicate, no gap.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import threading
+import time
+from collections import Counter
+
+import boto3
+import pytest
+
+from chalicelib import state
+from chalicelib.alb.checkpoint import ObjectBusy
+from chalicelib.alb.handler import handle_s3_event
+from chalicelib.aws import client
+from tests.alb_lines import key, line
+from tests.faultproxy import FaultProxy
+from tests.test_alb_shipping import BUCKET, GROUP, s3_event, stream_of
+
+PUT = "Logs_20140328.PutLogEvents"
+N = 4000  # about five PutLogEvents calls of JSON events
+
+
+@pytest.fixture
+def proxy(aws, monkeypatch):
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    state.create_table()
+    p = FaultProxy(aws.endpoint)
+    for service in ("CLOUDWATCH_LOGS", "S3", "LAMBDA"):
+        monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", p.endpoint)
+    monkeypatch.setenv("OPSWATCH_ALB_BUCKET", BUCKET)
+    monkeypatch.setenv("OPSWATCH_ALB_LOG_GROUP", GROUP)
+    monkeypatch.setenv("OPSWATCH_ALB_FORMAT", "json")
+    monkeypatch.setenv("OPSWATCH_AWS_MAX_ATTEMPTS", "3")
+    monkeypatch.delenv("OPSWATCH_ALB_SHIP_FILTER", raising=False)
+    client.cache_clear()
+    yield p
+    p.close()
+    client.cache_clear()
+
+
+def direct(service: str):
+    """A client straight to moto, past the proxy: the test's own setup and checks."""
+    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+
+
+def numbered_object(name: str, n: int = N, junk_every: int = 0) -> tuple[str, dict]:
+    """An object of n lines, each with its number in the URL (every ``junk_every``-th line not an ALB line)."""
+    k = key(name)
+    start = time.time() - 900
+    lines = []
+    for i in range(n):
+        if junk_every and i % junk_every == 0:
+            lines.append(f"junk line {i}")
+        else:
+            lines.append(line(start + i / 100, path=f"n/{i}"))
+    direct("s3").put_object(Bucket=BUCKET, Key=k, Body=gzip.compress("\n".join(lines).encode()))
+    return k, s3_event(k)
+
+
+def landed(k: str) -> Counter:
+    """How many times each line number landed, in the lines and the rejected streams together."""
+    logs = direct("logs")
+    seen: Counter = Counter()
+    for stream in (stream_of(k), "rejected/" + stream_of(k)):
+        token = None
+        while True:
+            kw = {"nextToken": token} if token else {}
+            try:
+                resp = logs.get_log_events(logGroupName=GROUP, logStreamName=stream, startFromHead=True, **kw)
+            except logs.exceptions.ResourceNotFoundException:
+                break
+            for e in resp["events"]:
+                msg = json.loads(e["message"])
+                if "raw" in msg:
+                    seen[int(msg["raw"].rsplit(" ", 1)[-1])] += 1
+                else:
+                    seen[int(msg["request_url"].rsplit("/", 1)[-1])] += 1
+            if resp["nextForwardToken"] == token or not resp["events"]:
+                break
+            token = resp["nextForwardToken"]
+    return seen
+
+
+def assert_each_once(k: str, n: int = N) -> None:
+    seen = landed(k)
+    missing = sorted(set(range(n)) - set(seen))
+    twice = sorted(i for i, c in seen.items() if c > 1)
+    assert not missing and not twice, f"missing {missing[:10]} ({len(missing)}), twice {twice[:10]} ({len(twice)})"
+
+
+@pytest.mark.parametrize("sync", ["default", "every 1000 lines"])
+@pytest.mark.parametrize(
+    ("fault", "status", "error"),
+    [
+        ("a throttling storm", 400, "ThrottlingException"),
+        ("a 5xx burst", 500, "ServiceUnavailableException"),
+    ],
+)
+def test_cloudwatch_failing_mid_object_then_the_retry_ships_the_rest_once(
+    proxy, monkeypatch, fault, status, error, sync
+):
+    if sync != "default":
+        monkeypatch.setattr("chalicelib.alb.pipeline.SYNC_SECONDS", 0)  # a sync point every 1,000 lines
+    k, event = numbered_object("storm", junk_every=97)
+    proxy.fail_target, proxy.pass_first, proxy.fail_times = PUT, 3, -1  # three calls land, then every one fails
+    proxy.status, proxy.error_type = status, error
+    with pytest.raises(Exception, match=error):
+        handle_s3_event(event)
+    assert 0 < len(landed(k)) < N  # part of the object is in CloudWatch
+    proxy.fail_times = 0  # CloudWatch recovers; Lambda retries the event
+    [r] = handle_s3_event(event)
+    assert r["balanced"] and r["lines"] == N and r["invocation"] == 2
+    assert r["shipped"] + r["rejected"] == N
+    assert_each_once(k)
+
+
+def test_route_metrics_survive_a_failure_between_their_documents_and_the_next_sync(proxy, monkeypatch):
+    # Metrics only; a sync every 1,000 lines; CloudWatch fails after a few calls. The retry must
+    # close the same range as the documents already written, or their requests would count twice.
+    monkeypatch.setenv("OPSWATCH_ALB_FORMAT", "metrics")
+    monkeypatch.setattr("chalicelib.alb.pipeline.SYNC_SECONDS", 0)
+    k, event = numbered_object("metrics-storm")
+    proxy.fail_target, proxy.pass_first, proxy.fail_times = PUT, 2, -1
+    proxy.status, proxy.error_type = 500, "ServiceUnavailableException"
+    with pytest.raises(Exception, match="ServiceUnavailable"):
+        handle_s3_event(event)
+    proxy.fail_times = 0
+    [r] = handle_s3_event(event)
+    assert r["balanced"] and r["aggregated"] == N and r["filtered"] == N
+    docs = direct("logs").get_log_events(
+        logGroupName=GROUP, logStreamName="metrics/" + stream_of(k), startFromHead=True
+    )
+    assert sum(json.loads(e["message"])["Requests"] for e in docs["events"]) == N
+
+
+def test_a_dropped_connection_after_put_log_events_may_repeat_that_one_call_and_never_leaves_a_gap(proxy):
+    # PutLogEvents has no idempotency token: when the answer is lost, botocore sends the call again
+    # and CloudWatch may hold that call's events twice. The guarantee is exactly that, and no gap.
+    k, event = numbered_object("dropped")
+    proxy.drop_target, proxy.drop_times = PUT, 1
+    [r] = handle_s3_event(event)
+    assert r["balanced"] and r["shipped"] == N
+    seen = landed(k)
+    assert set(seen) == set(range(N))  # no gap
+    twice = sorted(i for i, c in seen.items() if c == 2)
+    assert max(seen.values()) <= 2
+    assert len(twice) <= 10_000 and twice == list(range(twice[0], twice[-1] + 1)) if twice else True  # one call's run
+
+
+def test_the_s3_body_cut_mid_object_resumes_from_the_checkpoint(proxy):
+    k, event = numbered_object("cut", n=20_000)
+    proxy.cut_path, proxy.cut_times = stream_of(k), 1
+    with pytest.raises(Exception, match=r"(?i)read|connection|stream"):
+        handle_s3_event(event)
+    first = landed(k)
+    assert 0 < len(first) < 20_000
+    [r] = handle_s3_event(event)  # Lambda's retry
+    assert r["balanced"] and r["lines"] == 20_000 and r["invocation"] == 2
+    assert_each_once(k, 20_000)
+
+
+class FakeLambdaContext:
+    """The Lambda runtime's context object: its clock runs out after ``calls_left`` looks."""
+
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:opswatch-local-alb_logs"
+
+    def __init__(self, calls_left: int) -> None:
+        self.calls_left = calls_left
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.calls_left -= 1
+        return 600_000 if self.calls_left > 0 else 10_000
+
+
+def test_the_lambda_timeout_mid_object_is_handed_to_a_continuation_that_finishes_it(proxy):
+    k, event = numbered_object("timeout", n=12_000, junk_every=101)
+    invoked: list[dict] = []
+
+    def invoke(body: bytes):
+        invoked.append(json.loads(body))
+        return 202, {"Content-Type": "application/json"}, b""
+
+    proxy.answer_path["/functions/"] = invoke
+    [r] = handle_s3_event(event, FakeLambdaContext(calls_left=4))
+    assert r["continue_from"] is not None and 0 < r["continue_from"] < 12_000 and r["balanced"]
+    [payload] = invoked
+    assert payload["Records"][0]["opswatch"]["line"] == r["continue_from"]
+    rest = handle_s3_event(payload, FakeLambdaContext(calls_left=10**6))  # Lambda runs the continuation
+    [r2] = rest
+    assert r2["resumed_from"] == r["continue_from"] and r2["lines"] == 12_000 and r2["balanced"]
+    assert r2["shipped"] + r2["rejected"] == 12_000
+    assert_each_once(k, 12_000)
+
+
+def test_the_same_s3_event_delivered_twice_ships_once(proxy):
+    k, event = numbered_object("twice", n=500)
+    handle_s3_event(event)
+    [again] = handle_s3_event(event)
+    assert again["skipped"].startswith("already shipped whole at ")
+    assert_each_once(k, 500)
+
+
+def test_two_invocations_for_the_same_object_at_once_ship_it_once(proxy):
+    k, event = numbered_object("concurrent")
+    proxy.delay[PUT] = 0.3  # the first invocation is still shipping when the second arrives
+    results: dict[str, object] = {}
+
+    def run(name: str) -> None:
+        try:
+            results[name] = handle_s3_event(event)
+        except ObjectBusy as exc:
+            results[name] = exc
+
+    a = threading.Thread(target=run, args=("a",))
+    a.start()
+    time.sleep(0.2)
+    run("b")
+    a.join()
+    assert isinstance(results["b"], ObjectBusy) and "another invocation" in str(results["b"])
+    proxy.delay.clear()
+    [retry] = handle_s3_event(event)  # Lambda retries the busy one later
+    assert retry["skipped"].startswith("already shipped whole")
+    assert_each_once(k)
+
+
+def test_dynamodb_down_ships_everything_at_least_once_and_says_so(proxy, monkeypatch):
+    # The state table unreachable (every DynamoDB call answers 500): shipping goes on, without
+    # checkpoints. Every line lands; a redelivered event ships the object again (at least once).
+    ddb = FaultProxy(proxy.upstream)
+    ddb.fail_target, ddb.fail_times = "DynamoDB_20120810.UpdateItem", -1
+    ddb.status, ddb.error_type = 500, "InternalServerError"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb.endpoint)
+    client.cache_clear()
+    try:
+        k, event = numbered_object("no-state", n=300)
+        [r] = handle_s3_event(event)
+        assert r["balanced"] and r["shipped"] == 300 and "InternalServerError" in r["checkpoint_error"]
+        assert_each_once(k, 300)
+        handle_s3_event(event)
+        assert set(landed(k).values()) == {2}
+    finally:
+        ddb.close()
+
+
+def test_dynamodb_throttled_is_retried_and_shipping_stays_exactly_once(proxy, monkeypatch):
+    ddb = FaultProxy(proxy.upstream)
+    ddb.fail_target, ddb.fail_times = "DynamoDB_20120810.UpdateItem", 2
+    ddb.status, ddb.error_type = 400, "ProvisionedThroughputExceededException"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb.endpoint)
+    client.cache_clear()
+    try:
+        k, event = numbered_object("ddb-throttled", n=300)
+        [r] = handle_s3_event(event)
+        assert r["checkpoint_error"] is None and r["shipped"] == 300
+        [again] = handle_s3_event(event)
+        assert again["skipped"].startswith("already shipped")
+        assert_each_once(k, 300)
+    finally:
+        ddb.close()
