@@ -1,6 +1,7 @@
 """Per-object shipping progress in the state table: each line once, whatever fails.
 
-One item per object version (``alb#s3://bucket/key#etag``) holds:
+One item per object version and destination (``alb#<log group>#s3://bucket/key#etag``)
+holds:
 
 - ``line``: a sync point. Every line up to it is accounted for in every stream
   (lines, rejected, metric documents), with the line counts as of that point;
@@ -109,8 +110,9 @@ def _iso(epoch: float) -> str:
 class Checkpoint:
     """The progress item of one object version, claimed by this process."""
 
-    def __init__(self, uri: str, etag: str | None, lease_seconds: float) -> None:
-        self.id = f"{PREFIX}{uri}#{(etag or 'unknown').strip(chr(34))}"
+    def __init__(self, log_group: str, uri: str, etag: str | None, lease_seconds: float) -> None:
+        # The log group is part of the id: shipping the same object to another group is a new job.
+        self.id = f"{PREFIX}{log_group}#{uri}#{(etag or 'unknown').strip(chr(34))}"
         self.lease_seconds = lease_seconds
         self.owner = uuid.uuid4().hex
         self.error: str | None = None  # set when the table could not be used: at least once from then on

@@ -82,10 +82,10 @@ CONTINUATION_KEY = "opswatch"  # a record carrying this was sent by alb_logs its
 RESERVE_MS = 60_000  # hand the rest of an object on when less than this is left of the invocation
 
 
-def _claim(obj, etag: str | None, context, carried: dict | None) -> tuple[Checkpoint, Progress]:
+def _claim(obj, log_group: str, etag: str | None, context, carried: dict | None) -> tuple[Checkpoint, Progress]:
     """Claim the object's checkpoint; raises AlreadyShipped or ObjectBusy."""
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else 900
-    cp = Checkpoint(obj.uri, etag, lease_seconds=remaining + 30)  # the lease ends when this invocation must
+    cp = Checkpoint(log_group, obj.uri, etag, lease_seconds=remaining + 30)  # the lease ends when this invocation must
     progress = cp.claim()
     if cp.error and carried:
         # The state table is unreachable, but the continuation event says where the last one stopped.
@@ -132,7 +132,7 @@ def handle_s3_event(event: dict, context=None) -> list[dict]:
         s3obj = record["s3"]["object"]
         carried = (record.get(CONTINUATION_KEY) or {}).get("progress")
         try:
-            cp, progress = _claim(obj, s3obj.get("eTag") or s3obj.get("versionId"), context, carried)
+            cp, progress = _claim(obj, cfg.log_group, s3obj.get("eTag") or s3obj.get("versionId"), context, carried)
         except AlreadyShipped as exc:
             logger.info(f"skipped {obj.uri}: {exc} (a redelivered event)", extra={"skipped": key, "reason": str(exc)})
             out.append({"source": obj.uri, "skipped": str(exc)})

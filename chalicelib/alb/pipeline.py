@@ -223,6 +223,7 @@ def ship_object(
     reserve_ms: int = 60_000,
     resume: Progress | None = None,
     sync_seconds: float | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> ObjectReport:
     """Ship one object's lines to ``log_group`` and return the full account of them.
 
@@ -234,7 +235,8 @@ def ship_object(
     are not sent again; progress is saved every ``sync_seconds`` and before the
     function returns or raises. With ``remaining_ms``, when less than
     ``reserve_ms`` is left the function saves, stops and returns a report whose
-    ``continue_from`` says where the next invocation starts.
+    ``continue_from`` says where the next invocation starts; ``stop`` returning
+    True (the CLI's Ctrl-C) stops the same way, at a line boundary, after a sync.
 
     Raises when CloudWatch cannot be reached after retries (Lambda retries the
     object); a corrupt or truncated object is reported in ``object_error`` after
@@ -303,7 +305,7 @@ def ship_object(
 
     def tick(done: int) -> int:
         nonlocal last_sync
-        out_of_time = remaining_ms is not None and remaining_ms() < reserve_ms
+        out_of_time = (remaining_ms is not None and remaining_ms() < reserve_ms) or (stop is not None and stop())
         if done == forced or out_of_time or _time.monotonic() - last_sync >= sync_seconds:
             sync(done)
             last_sync = _time.monotonic()

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import re
+import signal
 import sys
+import threading
 from datetime import date, timedelta
 
 import click
 
 from chalicelib import settings
+from chalicelib.alb.checkpoint import AlreadyShipped, Checkpoint, ObjectBusy
 from chalicelib.alb.keys import classify
 from chalicelib.alb.pipeline import FORMATS, LineCounts, ObjectReport, render_lines, ship_object
 from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
 from chalicelib.alb.shipfilter import FilterError, compile_filter
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+CLI_LEASE_SECONDS = 600  # renewed at every sync point; a crashed run's objects are free again after it
 
 
 @click.group()
@@ -138,6 +142,20 @@ def _day(value: str | None, name: str) -> date | None:
         raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=name) from None
 
 
+def install_interrupt() -> threading.Event:
+    """First Ctrl-C: stop at the next line boundary, after saving progress. A second one stops at once."""
+    flag = threading.Event()
+
+    def on_interrupt(_sig, _frame) -> None:
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+        click.echo("\nopswatch: stopping after the current batch (Ctrl-C again to stop at once)", err=True)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    return flag
+
+
 def list_keys(s3, bucket: str, prefix: str, since: date | None, until: date | None):
     """Keys under prefix whose ALB day folder lies in [since, until].
 
@@ -157,7 +175,7 @@ def list_keys(s3, bucket: str, prefix: str, since: date | None, until: date | No
                     d = date(int(m[1]), int(m[2]), int(m[3]))
                     if (since and d < since) or (until and d > until):
                         continue
-                yield key, item["Size"]
+                yield key, item["Size"], item.get("ETag")
 
 
 @alb.command()
@@ -172,8 +190,14 @@ def ship(
 ) -> None:
     """Backfill ALB log objects under s3://BUCKET/PREFIX through the Lambda's own code.
 
+    Progress is kept per object in the stage's state table, as the Lambda keeps it:
+    after Ctrl-C or a crash, the same command resumes where it stopped, and objects
+    already shipped whole to the log group are skipped. Without the table it ships
+    everything (a re-run then ships again).
+
     Exit status: 0 every line shipped or filtered, 1 some lines were rejected or
-    refused or an object could not be read whole, 2 usage or AWS errors.
+    refused or an object could not be read whole, 2 usage or AWS errors, 130
+    interrupted (progress saved).
     """
     from chalicelib.aws import client
 
@@ -197,28 +221,57 @@ def ship(
         sys.exit(EXIT_USAGE)
     reports: list[ObjectReport] = []
     skipped: dict[str, int] = {}
-    with click.progressbar(
-        keys,
-        label=f"shipping {len(keys)} objects",
-        file=sys.stderr,
-        item_show_func=lambda k: k[0].rsplit("/", 1)[-1][-48:] if k else "",
-    ) as bar:
-        for key, _size in bar:
-            obj, why = classify(bucket, key)
-            if obj is None:
-                skipped[why] = skipped.get(why, 0) + 1
-                continue
-            reports.append(
-                ship_object(
-                    obj,
-                    object_chunks(bucket, key),
-                    logs,
-                    log_group or cfg.log_group,
-                    fmt or cfg.format,
-                    predicate,
-                    metrics=settings.route_metrics(cfg, fmt),
+    busy: list[str] = []
+    group = log_group or cfg.log_group
+    state_warned = False
+    interrupted = install_interrupt()
+    try:
+        with click.progressbar(
+            keys,
+            label=f"shipping {len(keys)} objects",
+            file=sys.stderr,
+            item_show_func=lambda k: k[0].rsplit("/", 1)[-1][-48:] if k else "",
+        ) as bar:
+            for key, _size, etag in bar:
+                obj, why = classify(bucket, key)
+                if obj is None:
+                    skipped[why] = skipped.get(why, 0) + 1
+                    continue
+                cp = Checkpoint(group, obj.uri, etag, lease_seconds=CLI_LEASE_SECONDS)
+                try:
+                    progress = cp.claim()
+                except AlreadyShipped:
+                    skipped[f"already shipped whole to {group}"] = (
+                        skipped.get(f"already shipped whole to {group}", 0) + 1
+                    )
+                    continue
+                except ObjectBusy as exc:
+                    busy.append(f"{obj.uri}: {exc}")
+                    continue
+                if cp.error and not state_warned:
+                    click.echo(f"opswatch: no checkpoints ({cp.error}); a re-run would ship again", err=True)
+                    state_warned = True
+                reports.append(
+                    ship_object(
+                        obj,
+                        object_chunks(bucket, key),
+                        logs,
+                        group,
+                        fmt or cfg.format,
+                        predicate,
+                        metrics=settings.route_metrics(cfg, fmt),
+                        checkpoint=cp,
+                        resume=progress,
+                        stop=interrupted.is_set,
+                    )
                 )
-            )
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        click.echo(
+            "\nopswatch: interrupted; progress is saved per object: run the same command again to resume", err=True
+        )
+        sys.exit(EXIT_INTERRUPTED)
     total = {k: sum(getattr(r, k) for r in reports) for k in ("lines", "shipped", "filtered", "rejected", "refused")}
     click.echo(f"objects: {len(reports)} shipped from, {sum(skipped.values())} skipped")
     for why, n in sorted(skipped.items()):
@@ -238,5 +291,7 @@ def ship(
             click.echo(f"  {r.source}: {r.object_error}")
     for why, n in refused.items():
         click.echo(f"  refused by CloudWatch {n}: {why}")
-    bad = total["rejected"] or total["refused"] or any(r.object_error for r in reports)
+    for b in busy:
+        click.echo(f"  not shipped now, another process holds it: {b}")
+    bad = total["rejected"] or total["refused"] or any(r.object_error for r in reports) or busy
     sys.exit(EXIT_REJECTED if bad else EXIT_OK)

@@ -266,3 +266,29 @@ def test_dynamodb_throttled_is_retried_and_shipping_stays_exactly_once(proxy, mo
         assert_each_once(k, 300)
     finally:
         ddb.close()
+
+
+def test_alb_ship_interrupted_by_ctrl_c_resumes_where_it_stopped(proxy):
+    import signal
+    import subprocess
+    import sys
+
+    k, _ = numbered_object("ctrl-c", n=20_000)
+    proxy.delay[PUT] = 0.25  # slow enough to interrupt part-way
+    cmd = [sys.executable, "-m", "chalicelib.cli.main", "alb", "ship", f"s3://{BUCKET}/AWSLogs/"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while proxy.seen.count(PUT) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, out + err
+    assert "run the same command again to resume" in err
+    part = landed(k)
+    assert 0 < len(part) < 20_000 and max(part.values()) == 1
+    proxy.delay.clear()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert_each_once(k, 20_000)
+    third = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert "skipped 1: already shipped whole to /opswatch/alb" in third.stdout
