@@ -104,6 +104,11 @@ def stage() -> str:
     return os.environ.get("OPSWATCH_STAGE", "local")
 
 
+def failed_queue() -> str:
+    """The stage's SQS queue of events that failed all retries (the functions' on-failure destination)."""
+    return os.environ.get("OPSWATCH_FAILED_QUEUE") or f"opswatch-{stage()}-failed"
+
+
 def state_table() -> str:
     """The stage's DynamoDB state table (cooldowns, and later threads, checkpoints, idempotency)."""
     return os.environ.get("OPSWATCH_STATE_TABLE") or f"opswatch-{stage()}-state"

@@ -57,6 +57,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "dynamodb:GetItem",  # shipping progress per object, in the stage's state table only
         "dynamodb:UpdateItem",
         "lambda:InvokeFunction",  # itself, to hand on the rest of a large object
+        "sqs:SendMessage",  # the on-failure destination, opswatch-local-failed
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -75,6 +76,8 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "cloudwatch:GetMetricData",  # the metric's recent shape
+        "cloudwatch:GetMetricWidgetImage",  # its graph, when OPSWATCH_SLACK_GRAPHS is on
+        "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
         "logs:CreateLogGroup",
@@ -100,6 +103,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     assert alerts["Handler"] == "app.log_alerts" and alerts["Timeout"] == 60
     assert _actions(alerts["Role"]) == {
         "dynamodb:UpdateItem",
+        "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
         "logs:CreateLogGroup",

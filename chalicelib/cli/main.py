@@ -7,9 +7,11 @@ import click
 from chalicelib.cli.alarms import alarms
 from chalicelib.cli.alb import alb
 from chalicelib.cli.athena import athena
+from chalicelib.cli.failed import failed
 from chalicelib.cli.filters import filters
 from chalicelib.cli.logs import logs
 from chalicelib.cli.monitors import monitors
+from chalicelib.cli.policies import policies
 from chalicelib.cli.slack import slack
 
 
@@ -25,6 +27,8 @@ cli.add_command(slack)
 cli.add_command(logs)
 cli.add_command(monitors)
 cli.add_command(athena)
+cli.add_command(failed)
+cli.add_command(policies)
 
 
 def main() -> None:

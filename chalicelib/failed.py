@@ -1,0 +1,205 @@
+"""Events that failed all of Lambda's retries: kept in the stage's SQS queue, listed, replayed.
+
+Each asynchronous function (``alb_logs``, ``log_alerts``, ``alarm_bridge``,
+``alarm_events``) has an on-failure destination, the queue
+``opswatch-<stage>-failed`` (``OPSWATCH_FAILED_QUEUE``). Lambda puts there an
+invocation record: the original event (``requestPayload``), the function, the
+time, and the error (``responsePayload``). ``opswatch failed list`` shows them;
+``opswatch failed replay`` sends each event back through the same handler and
+deletes the message only once the handler succeeded.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chalicelib import settings
+from chalicelib.aws import client
+
+ASYNC_FUNCTIONS = ("alb_logs", "log_alerts", "alarm_bridge", "alarm_events")
+RETRIES = 2  # Lambda's default for asynchronous invocations, set explicitly by ``setup``
+MAX_EVENT_AGE_SECONDS = 6 * 3600
+
+# What must never be shown: Slack webhook paths, Slack tokens, secret-looking values.
+_SECRETS = re.compile(
+    r"(?P<hook>hooks\.slack\.com/(?:services|workflows|triggers)/)[^\s\"'<>]+"
+    r"|(?P<tok>\bxox[abposr]-)[A-Za-z0-9-]+"
+    r"|(?P<key>(?i:aws_secret_access_key|secret|token|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"
+)
+
+
+def redact(text: str) -> str:
+    """Text with Slack webhook paths, Slack tokens and secret-looking values replaced by [redacted].
+
+    >>> redact("POST https://hooks.slack.com/services/T0/B0/abc failed; token=xoxb-123-456")
+    'POST https://hooks.slack.com/services/[redacted] failed; token=[redacted]'
+    """
+    return _SECRETS.sub(lambda m: (m.group("hook") or m.group("tok") or m.group("key")) + "[redacted]", text)
+
+
+def queue_name() -> str:
+    return settings.failed_queue()
+
+
+def function_name(short: str) -> str:
+    return f"opswatch-{settings.stage()}-{short}"
+
+
+def queue_url(sqs=None) -> str:
+    sqs = sqs or client("sqs")
+    return sqs.get_queue_url(QueueName=queue_name())["QueueUrl"]
+
+
+def setup() -> list[str]:
+    """Point each asynchronous function's on-failure destination at the stage's queue (idempotent)."""
+    sqs, lam = client("sqs"), client("lambda")
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url(sqs), AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    done = []
+    for short in ASYNC_FUNCTIONS:
+        lam.put_function_event_invoke_config(
+            FunctionName=function_name(short),
+            MaximumRetryAttempts=RETRIES,
+            MaximumEventAgeInSeconds=MAX_EVENT_AGE_SECONDS,
+            DestinationConfig={"OnFailure": {"Destination": arn}},
+        )
+        done.append(function_name(short))
+    return done
+
+
+@dataclass
+class Failed:
+    """One kept invocation record."""
+
+    message_id: str
+    receipt: str
+    function: str  # alb_logs, log_alerts, ...
+    time: str
+    condition: str  # RetriesExhausted, EventAgeExceeded
+    error: str
+    source: str
+    payload: dict
+
+    def summary(self) -> dict:
+        return {
+            "id": self.message_id,
+            "function": self.function,
+            "time": self.time,
+            "condition": self.condition,
+            "error": self.error,
+            "source": self.source,
+        }
+
+
+def _short_function(arn: str) -> str:
+    name = arn.split(":function:", 1)[-1].split(":", 1)[0]
+    prefix = f"opswatch-{settings.stage()}-"
+    return name.removeprefix(prefix)
+
+
+def describe_source(payload: dict) -> str:
+    """What the event was about, in a few words: the object, the log group, the alarm."""
+    try:
+        if "awslogs" in payload:
+            data = json.loads(gzip.decompress(base64.b64decode(payload["awslogs"]["data"])))
+            return f"log group {data.get('logGroup')} ({len(data.get('logEvents') or [])} events)"
+        records = payload.get("Records")
+        if isinstance(records, list) and records:
+            rec = records[0]
+            if "s3" in rec:
+                more = f" and {len(records) - 1} more" if len(records) > 1 else ""
+                return f"s3://{rec['s3']['bucket']['name']}/{rec['s3']['object']['key']}{more}"
+            if "Sns" in rec:
+                msg = rec["Sns"].get("Message", "")
+                try:
+                    name = json.loads(msg).get("AlarmName")
+                except (ValueError, AttributeError):
+                    name = None
+                topic = rec["Sns"].get("TopicArn", "").rsplit(":", 1)[-1]
+                return f"SNS {topic}" + (f": alarm {name}" if name else "")
+        if payload.get("detail-type"):
+            name = (payload.get("detail") or {}).get("alarmName")
+            return f"EventBridge {payload['detail-type']}" + (f": alarm {name}" if name else "")
+    except (ValueError, KeyError, TypeError, OSError):
+        pass
+    return "an event of unknown shape"
+
+
+def _parse(msg: dict) -> Failed:
+    try:
+        body = json.loads(msg["Body"])
+    except ValueError:
+        body = {}
+    ctx = body.get("requestContext") or {}
+    resp = body.get("responsePayload") or {}
+    if isinstance(resp, dict):
+        error = f"{resp.get('errorType', 'error')}: {resp.get('errorMessage', '')}".strip()
+    else:
+        error = str(resp)
+    payload = body.get("requestPayload")
+    payload = payload if isinstance(payload, dict) else {}
+    return Failed(
+        message_id=msg["MessageId"],
+        receipt=msg["ReceiptHandle"],
+        function=_short_function(ctx.get("functionArn", "")) or "unknown",
+        time=body.get("timestamp", ""),
+        condition=ctx.get("condition", ""),
+        error=redact(error)[:300],
+        source=redact(describe_source(payload)),
+        payload=payload,
+    )
+
+
+def receive(function: str | None = None, hold_seconds: int = 60) -> list[Failed]:
+    """Every kept record (of ``function``), each hidden from other readers for ``hold_seconds`` while we look.
+
+    Records of other functions are made visible again before this returns.
+    """
+    sqs = client("sqs")
+    url = queue_url(sqs)
+    mine: list[Failed] = []
+    others: list[Failed] = []
+    try:
+        while True:
+            resp = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds, WaitTimeSeconds=0
+            )
+            msgs = resp.get("Messages") or []
+            if not msgs:
+                return mine
+            for m in msgs:
+                f = _parse(m)
+                (mine if function is None or f.function == function else others).append(f)
+    finally:
+        for f in others:
+            release(f)
+
+
+def release(f: Failed) -> None:
+    """Make a record visible again at once (it stays in the queue)."""
+    client("sqs").change_message_visibility(QueueUrl=queue_url(), ReceiptHandle=f.receipt, VisibilityTimeout=0)
+
+
+def delete(f: Failed) -> None:
+    client("sqs").delete_message(QueueUrl=queue_url(), ReceiptHandle=f.receipt)
+
+
+def handler_for(function: str) -> Callable[[dict], object] | None:
+    """The handler that function runs, called as Lambda would (no context: no continuation, no deadline)."""
+    if function == "alb_logs":
+        from chalicelib.alb.handler import handle_s3_event
+
+        return handle_s3_event
+    if function == "log_alerts":
+        from chalicelib.logalerts.handler import handle_logs_event
+
+        return handle_logs_event
+    if function in ("alarm_bridge", "alarm_events"):
+        from chalicelib.alarms.handler import handle_eventbridge_event, handle_sns_event
+
+        return handle_sns_event if function == "alarm_bridge" else handle_eventbridge_event
+    return None
