@@ -3,17 +3,130 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import boto3
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_stack_creates_bucket_group_topic_and_state_table(aws):
+TEMPLATE = ROOT / "infra" / "opswatch-resources.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short tags (!Ref, !Sub, !If ...) as their long forms."""
+
+
+def _tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix in ("Ref", "Condition"):
+        return {suffix: value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+NO_VALUE = object()
+
+
+def template() -> dict:
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+
+
+def render(node, tpl: dict, region: str, stage: str = "prod", account: str = "111122223333"):
+    """Resolve the intrinsic functions this template uses, as CloudFormation would in ``region``."""
+    pseudo = {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws", "Stage": stage}
+
+    def cond(name: str) -> bool:
+        return bool(r(tpl["Conditions"][name]))
+
+    def r(n):
+        if isinstance(n, list):
+            return [x for x in (r(i) for i in n) if x is not NO_VALUE]
+        if not isinstance(n, dict):
+            return n
+        if len(n) == 1:
+            ((k, v),) = n.items()
+            if k == "Ref":
+                if v == "AWS::NoValue":
+                    return NO_VALUE
+                return pseudo.get(v, n)  # a resource's id stays a Ref: known only once created
+            if k == "Condition":
+                return cond(v)
+            if k == "Fn::Equals":
+                return r(v[0]) == r(v[1])
+            if k == "Fn::Or":
+                return any(r(x) for x in v)
+            if k == "Fn::Not":
+                return not r(v[0])
+            if k == "Fn::If":
+                return r(v[1]) if cond(v[0]) else r(v[2])  # the other branch is never resolved
+            if k == "Fn::FindInMap":
+                return tpl["Mappings"][v[0]][r(v[1])][v[2]]
+            if k == "Fn::GetAtt":
+                return n
+            if k == "Fn::Sub":
+                text, extra = (v, {}) if isinstance(v, str) else (v[0], {a: r(b) for a, b in v[1].items()})
+                return re.sub(r"\$\{([^}]+)\}", lambda m: str(extra.get(m.group(1)) or pseudo[m.group(1)]), text)
+        return {k: r(v) for k, v in n.items() if r(v) is not NO_VALUE}
+
+    return r(node)
+
+
+def bucket_policy(region: str) -> list[dict]:
+    tpl = template()
+    return render(tpl["Resources"]["AlbLogBucketPolicy"]["Properties"]["PolicyDocument"], tpl, region)["Statement"]
+
+
+@pytest.mark.parametrize(
+    ("region", "elb_account"),
+    [
+        ("us-east-1", "127311923021"),  # older Regions: the Region's Elastic Load Balancing account too
+        ("eu-west-1", "156460612806"),
+        ("ap-southeast-3", None),  # opened since: the service principal alone
+    ],
+)
+def test_the_log_bucket_policy_grants_the_service_principal_and_the_regions_elb_account(region, elb_account):
+    statements = bucket_policy(region)
+    resource = "arn:aws:s3:::opswatch-prod-alb-logs/AWSLogs/111122223333/*"
+    principals = {json.dumps(s["Principal"], sort_keys=True) for s in statements}
+    assert {s["Action"] for s in statements} == {"s3:PutObject"}
+    assert {s["Resource"] for s in statements} == {resource}
+    assert json.dumps({"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}) in principals
+    if elb_account:
+        assert json.dumps({"AWS": f"arn:aws:iam::{elb_account}:root"}) in principals and len(statements) == 2
+    else:
+        assert len(statements) == 1
+
+
+def test_every_mapped_region_is_in_the_condition():
+    tpl = template()
+    for region in tpl["Mappings"]["ElbLogDeliveryAccount"]:
+        assert len(bucket_policy(region)) == 2, region
+
+
+def test_cfn_lint_finds_nothing():
+    import subprocess
+    import sys
+    from pathlib import Path as P
+
+    cfn_lint = P(sys.executable).parent / "cfn-lint"
+    r = subprocess.run([str(cfn_lint), str(TEMPLATE)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_stack_creates_what_the_stage_needs(aws):
     cfn = boto3.client("cloudformation")
-    body = (ROOT / "infra" / "opswatch-resources.yaml").read_text()
+    body = TEMPLATE.read_text()
     cfn.create_stack(
         StackName="opswatch-local-resources",
         TemplateBody=body,
@@ -25,43 +138,68 @@ def test_stack_creates_bucket_group_topic_and_state_table(aws):
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     env = {**config["environment_variables"], **config["stages"]["local"]["environment_variables"]}
     boto3.client("s3").head_bucket(Bucket=env["OPSWATCH_ALB_BUCKET"])
+    boto3.client("s3").head_bucket(Bucket="opswatch-local-athena-results")
     groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix=env["OPSWATCH_ALB_LOG_GROUP"])["logGroups"]
     assert groups[0]["retentionInDays"] == 30
     topics = [t["TopicArn"] for t in boto3.client("sns").list_topics()["Topics"]]
     assert any(t.endswith(":" + env["OPSWATCH_ALARM_TOPIC"]) for t in topics)
-    # moto creates no bucket or topic policies from a template: check what the template asks for instead.
-    resources = {
-        r["LogicalResourceId"]: r["ResourceType"]
-        for r in cfn.list_stack_resources(StackName="opswatch-local-resources")["StackResourceSummaries"]
-        if r["LogicalResourceId"]
-    }
-    assert resources == {
-        "AlbLogBucket": "AWS::S3::Bucket",
-        "AlbLogGroup": "AWS::Logs::LogGroup",
-        "AlarmTopic": "AWS::SNS::Topic",
-        "StateTable": "AWS::DynamoDB::Table",
-    }
+    queue = boto3.client("sqs").get_queue_url(QueueName="opswatch-local-failed")["QueueUrl"]
+    attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["MessageRetentionPeriod"])
+    assert attrs["Attributes"]["MessageRetentionPeriod"] == "1209600"
     ddb = boto3.client("dynamodb")
     table = ddb.describe_table(TableName="opswatch-local-state")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    # moto's CloudFormation does not apply TimeToLiveSpecification: check the template asks for it (below).
-    template = yaml.load(body, Loader=_CfnLoader)  # a SafeLoader plus CloudFormation tags
-    bucket_stmt = template["Resources"]["AlbLogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
-    assert bucket_stmt["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
-    assert bucket_stmt["Action"] == "s3:PutObject"
-    topic_stmt = template["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+
+    # moto's CloudFormation skips alarms, Athena workgroups, Glue databases, bucket and topic
+    # policies, TTL and lifecycle rules (cfn-lint checks them against AWS's schemas above):
+    # what the template asks for is checked as rendered for the stage.
+    tpl = template()
+    res = tpl["Resources"]
+    alarm = render(res["FailedQueueAlarm"]["Properties"], tpl, "us-east-1", "local")
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible" and alarm["Threshold"] == 1
+    assert (
+        alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["TreatMissingData"] == "notBreaching"
+    )
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["FailedQueue", "QueueName"]}}]
+    wg = render(res["AthenaWorkGroup"]["Properties"], tpl, "us-east-1", "local")
+    assert wg["Name"] == "opswatch-local"
+    assert (
+        wg["WorkGroupConfiguration"]["ResultConfiguration"]["OutputLocation"] == "s3://opswatch-local-athena-results/"
+    )
+    topic_stmt = res["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert topic_stmt["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and topic_stmt["Action"] == "sns:Publish"
-    ttl = template["Resources"]["StateTable"]["Properties"]["TimeToLiveSpecification"]
+    ttl = res["StateTable"]["Properties"]["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": "expiration", "Enabled": True}  # the attribute chalicelib.state writes
+    rules = res["AthenaResultsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rules[0]["ExpirationInDays"] == {"Ref": "AthenaResultsExpirationDays"}
+    assert res["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]["EnforceWorkGroupConfiguration"] is True
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short tags (!Ref, !Sub) as plain values."""
+def test_names_match_what_the_code_uses():
+    """The template's names are the ones chalicelib.settings derives for the stage."""
+    from chalicelib import policies, settings
 
-
-_CfnLoader.add_multi_constructor(
-    "!",
-    lambda loader, suffix, node: (
-        loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else loader.construct_sequence(node)
-    ),
-)
+    tpl = template()
+    for stage in ("dev", "prod"):
+        with policies.stage_environment(stage):
+            names = {
+                "AlbLogBucket": settings.alb().bucket,
+                "StateTable": settings.state_table(),
+                "FailedQueue": settings.failed_queue(),
+                "AthenaWorkGroup": settings.athena().workgroup,
+                "AlarmTopic": settings.slack().alarm_topic,
+            }
+            props = {
+                "AlbLogBucket": "BucketName",
+                "StateTable": "TableName",
+                "FailedQueue": "QueueName",
+                "AthenaWorkGroup": "Name",
+                "AlarmTopic": "TopicName",
+            }
+            for resource, prop in props.items():
+                assert (
+                    render(tpl["Resources"][resource]["Properties"][prop], tpl, "us-east-1", stage) == names[resource]
+                )
+            db = tpl["Resources"]["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"]
+            assert render(db, tpl, "us-east-1", stage) == settings.athena().database
