@@ -104,6 +104,34 @@ def continue_elsewhere(context, records: list[dict], progress: Progress) -> None
     )
 
 
+def record_problem(record) -> str | None:
+    """Why a record is not an S3 object notification opswatch can act on (None when it is)."""
+    if not isinstance(record, dict):
+        return f"a record must be an object, not {type(record).__name__}"
+    s3 = record.get("s3")
+    if not isinstance(s3, dict):
+        return "the record has no s3 section: not an S3 event notification"
+    bucket = s3.get("bucket")
+    obj = s3.get("object")
+    if not isinstance(bucket, dict) or not isinstance(bucket.get("name"), str) or not bucket["name"]:
+        return "s3.bucket.name is missing or not text"
+    if not isinstance(obj, dict) or not isinstance(obj.get("key"), str) or not obj["key"]:
+        return "s3.object.key is missing or not text"
+    return None
+
+
+def malformed(event, reason: str) -> dict:
+    """Log the event (shortened, secrets redacted) with the reason and count it; a retry cannot mend it."""
+    from chalicelib.failed import redact
+
+    shown = redact(json.dumps(event, default=str)[:2000])
+    logger.error(f"not an S3 event opswatch can ship from: {reason}", extra={"reason": reason, "event": shown})
+    metrics = EphemeralMetrics(namespace=settings.metrics_namespace(), service="opswatch-alb")
+    metrics.add_metric(name="RecordsMalformed", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
+    return {"malformed": reason}
+
+
 def handle_s3_event(event: dict, context=None) -> list[dict]:
     """Ship every ALB access-log object named in the event, each line once; skip the rest with a reason.
 
@@ -115,13 +143,23 @@ def handle_s3_event(event: dict, context=None) -> list[dict]:
     cfg = settings.alb()
     ship_filter = compile_filter(cfg.ship_filter)
     out: list[dict] = []
-    if "Records" not in event:  # s3:TestEvent, sent when the notification is configured
-        logger.info("no records in the S3 event; nothing to ship", extra={"s3_event": event.get("Event")})
-        return out
+    if not isinstance(event, dict):
+        return [malformed(event, f"the event must be an object, not {type(event).__name__}")]
+    if "Records" not in event:
+        if event.get("Event") == "s3:TestEvent":  # sent when the notification is configured
+            logger.info("S3 test event: the notification works; nothing to ship", extra={"s3_event": "s3:TestEvent"})
+            return out
+        return [malformed(event, "no Records: not an S3 event notification")]
     busy: list[str] = []
     records = event["Records"]
+    if not isinstance(records, list):
+        return [malformed(event, "Records must be a list")]
     # Plain dict access: Powertools' data_classes package costs ~30 ms of cold start.
     for i, record in enumerate(records):
+        problem = record_problem(record)
+        if problem:
+            out.append(malformed(record, problem))
+            continue
         bucket = record["s3"]["bucket"]["name"]
         key = event_key(record["s3"]["object"]["key"])
         obj, why = classify(bucket, key)
@@ -130,9 +168,11 @@ def handle_s3_event(event: dict, context=None) -> list[dict]:
             out.append({"source": f"s3://{bucket}/{key}", "skipped": why})
             continue
         s3obj = record["s3"]["object"]
-        carried = (record.get(CONTINUATION_KEY) or {}).get("progress")
+        cont = record.get(CONTINUATION_KEY)
+        carried = cont.get("progress") if isinstance(cont, dict) and isinstance(cont.get("progress"), dict) else None
         try:
-            cp, progress = _claim(obj, cfg.log_group, s3obj.get("eTag") or s3obj.get("versionId"), context, carried)
+            version = s3obj.get("eTag") or s3obj.get("versionId")
+            cp, progress = _claim(obj, cfg.log_group, str(version) if version else None, context, carried)
         except AlreadyShipped as exc:
             logger.info(f"skipped {obj.uri}: {exc} (a redelivered event)", extra={"skipped": key, "reason": str(exc)})
             out.append({"source": obj.uri, "skipped": str(exc)})
