@@ -14,6 +14,9 @@
 6. What CloudWatch Logs ingests per 1,000,000 requests at ``BENCH_RATE`` requests a second
    (default 100), and the monthly cost at 0.50 USD per GB: ``json``, ``alb``, ``metrics``,
    and ``metrics`` with the 5xx lines; objects cut every 5 minutes, as ALB writes them.
+7. Load: ``BENCH_LOAD_LINES`` (default 10,000,000) lines in 20 objects shipped through
+   ``ship_object`` to a loopback CloudWatch Logs endpoint that counts every event it
+   receives: lines per second, peak RSS, and that every count adds up.
 """
 
 from __future__ import annotations
@@ -106,13 +109,20 @@ def throughput(path: Path) -> dict:
 
 
 class _Sink(BaseHTTPRequestHandler):
-    """A loopback CloudWatch Logs endpoint that accepts and discards every call."""
+    """A loopback CloudWatch Logs endpoint that accepts every call and counts the events it was sent."""
+
+    events = 0
+    lock = threading.Lock()
 
     def log_message(self, *a):
         pass
 
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("X-Amz-Target", "").endswith("PutLogEvents"):
+            n = body.count(b'"timestamp"')
+            with _Sink.lock:
+                _Sink.events += n
         body = b"{}"
         self.send_response(200)
         self.send_header("Content-Type", "application/x-amz-json-1.1")
@@ -161,6 +171,54 @@ def peak_rss(path: Path, fmt: str) -> dict:
     )
     server.shutdown()
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+_LOAD_CHILD = """
+import json, resource, sys, time
+import boto3
+from chalicelib.alb.keys import classify
+from chalicelib.alb.pipeline import ship_object
+from chalicelib.alb.reader import file_chunks
+path, objects = sys.argv[1], int(sys.argv[2])
+logs = boto3.client("logs")
+t0 = time.perf_counter()
+reports = []
+for i in range(objects):
+    key = ("AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/11/26/123456789012_elasticloadbalancing_"
+           f"us-east-2_app.shop-prod.50dc6c495c0c9188_20261126T1900Z_10.0.0.1_load{i:02d}.log.gz")
+    obj, _ = classify("bench", key)
+    with open(path, "rb") as fh:
+        r = ship_object(obj, file_chunks(fh), logs, "/opswatch/bench", "json")
+    reports.append({"lines": r.lines, "shipped": r.shipped, "rejected": r.rejected, "balanced": r.balanced})
+print(json.dumps({"seconds": time.perf_counter() - t0, "reports": reports,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def load_run(path: Path, objects: int) -> dict:
+    """Ship ``path`` as ``objects`` objects in one process to the counting loopback endpoint."""
+    _Sink.events = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(
+        os.environ,
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{server.server_address[1]}",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", _LOAD_CHILD, str(path), str(objects)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    server.shutdown()
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["received"] = _Sink.events
+    return out
 
 
 def import_seconds(stmt: str, runs: int = 9) -> float:
@@ -366,8 +424,33 @@ def main() -> int:
     metrics_share = cost["metrics"]["bytes_per_million"] / base_bytes
     print(f"  metrics ingests {metrics_share:.2%} of json's bytes (target < 2%)")
 
+    load_lines = int(os.environ.get("BENCH_LOAD_LINES", "10000000"))
+    objects = 20
+    per_object = load_lines // objects
+    print(f"\n7. load: {per_object * objects:,} lines in {objects} objects through ship_object (json)")
+    load_log = make_log(OUT / f"alb-load-{per_object}.log.gz", per_object)
+    load = load_run(load_log, objects)
+    lines = sum(r["lines"] for r in load["reports"])
+    shipped = sum(r["shipped"] for r in load["reports"])
+    adds_up = (
+        lines == per_object * objects
+        and all(r["balanced"] for r in load["reports"])
+        and shipped + sum(r["rejected"] for r in load["reports"]) == lines
+        and load["received"] == shipped
+    )
+    print(
+        f"  {lines:,} lines in {load['seconds']:.0f} s: {lines / load['seconds']:,.0f} lines/s, "
+        f"peak RSS {load['peak_rss_mb']:.0f} MB (target < 150)"
+    )
+    print(
+        f"  shipped {shipped:,}, endpoint received {load['received']:,} events: "
+        + ("every count adds up" if adds_up else "COUNTS DO NOT ADD UP")
+    )
+
     ok = (
-        j / a >= 3
+        adds_up
+        and load["peak_rss_mb"] < 150
+        and j / a >= 3
         and j / b >= 1.5
         and raw / c >= 0.5
         and max(rss.values()) < 150
