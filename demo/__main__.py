@@ -84,10 +84,13 @@ def run(server) -> None:
     from chalicelib.embedded.albtraffic import lines as traffic
 
     s3, logs = boto3.client("s3"), boto3.client("logs")
-    step(f"moto server on {server.endpoint}: create the log bucket and the log group")
+    from chalicelib import state
+
+    step(f"moto server on {server.endpoint}: create the log bucket, the log group and the state table")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
     logs.create_log_group(logGroupName=GROUP)
-    check(True, f"bucket {BUCKET}, log group {GROUP}")
+    table = state.create_table()
+    check(True, f"bucket {BUCKET}, log group {GROUP}, state table {table} (shipping checkpoints)")
 
     step("upload ALB log objects (gzip): real sample lines, generated traffic, and some trouble")
     now = time.time() - 120
@@ -133,6 +136,13 @@ def run(server) -> None:
         "the bad line rejected, the 40-day-old line refused by CloudWatch",
     )
     check(sum(1 for r in reports if "skipped" in r) == 2, "connection log and test object skipped")
+    with contextlib.redirect_stdout(io.StringIO()):
+        again = handle_s3_event(s3_event(list(objects)))  # S3 delivers at least once: the same event again
+    done = [r for r in again if str(r.get("skipped", "")).startswith("already shipped whole")]
+    check(
+        len(done) == len(shipped) and not any("shipped" in r for r in again),
+        f"the same S3 event again: all {len(done)} objects skipped as already shipped, nothing twice",
+    )
 
     step("what landed in CloudWatch Logs")
     streams = logs.describe_log_streams(logGroupName=GROUP)["logStreams"]
@@ -239,7 +249,7 @@ def alarm_to_slack(server) -> None:
     try:
         cw, sns, sqs = boto3.client("cloudwatch"), boto3.client("sns"), boto3.client("sqs")
         step(f"alarm bridge: an alarm on the ALB's 5xx count, its SNS topic and EventBridge, Slack on {slack.base}")
-        table = state.create_table()
+        table = state.table_name()  # created in the first step
         topic = sns.create_topic(Name="opswatch-local-alarms")["TopicArn"]
         inbox = subscribe_inbox(sns, sqs, topic, "alarm-bridge-inbox")
         now = time.time()
