@@ -147,7 +147,8 @@ print(json.dumps({"lines": r.lines, "shipped": r.shipped, "seconds": time.perf_c
 """
 
 
-def peak_rss(path: Path, fmt: str) -> dict:
+def with_sink(child: str, *args: str) -> dict:
+    """Run ``child`` (Python source) in a fresh process whose AWS calls go to a loopback sink; its last JSON line."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = dict(
@@ -157,20 +158,21 @@ def peak_rss(path: Path, fmt: str) -> dict:
         AWS_SECRET_ACCESS_KEY="bench",
         AWS_DEFAULT_REGION="us-east-1",
     )
+    try:
+        r = subprocess.run(
+            [sys.executable, "-c", child, *args], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    finally:
+        server.shutdown()
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def peak_rss(path: Path, fmt: str) -> dict:
     key = (
         "AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/11/26/"
         "123456789012_elasticloadbalancing_us-east-2_app.shop-prod.50dc6c495c0c9188_20261126T1900Z_10.0.0.1_big.log.gz"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", _SHIP_CHILD, str(path), key, fmt],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    server.shutdown()
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return with_sink(_SHIP_CHILD, str(path), key, fmt)
 
 
 _LOAD_CHILD = """
@@ -198,25 +200,7 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "reports": reports,
 def load_run(path: Path, objects: int) -> dict:
     """Ship ``path`` as ``objects`` objects in one process to the counting loopback endpoint."""
     _Sink.events = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = dict(
-        os.environ,
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{server.server_address[1]}",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", _LOAD_CHILD, str(path), str(objects)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    server.shutdown()
-    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out = with_sink(_LOAD_CHILD, str(path), str(objects))
     out["received"] = _Sink.events
     return out
 

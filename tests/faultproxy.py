@@ -95,24 +95,18 @@ class FaultProxy:
                     return
                 if target in proxy.rewrite and status == 200:  # a genuine answer, changed as the test says
                     data = json.dumps(proxy.rewrite[target](json.loads(data))).encode()
-                if cut:  # the full length announced, half the body sent, then the connection closed
-                    self.send_response(status)
-                    for k, v in rheaders.items():
-                        if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
-                            self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data[: len(data) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
                 self.send_response(status)
                 for k, v in rheaders.items():
                     if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if cut:  # the full length announced, half the body sent, then the connection closed
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 self.wfile.write(data)
 
             do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _handle

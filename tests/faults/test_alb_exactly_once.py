@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 
 import boto3
 import pytest
@@ -232,40 +233,40 @@ def test_two_invocations_for_the_same_object_at_once_ship_it_once(proxy):
     assert_each_once(k)
 
 
-def test_dynamodb_down_ships_everything_at_least_once_and_says_so(proxy, monkeypatch):
-    # The state table unreachable (every DynamoDB call answers 500): shipping goes on, without
-    # checkpoints. Every line lands; a redelivered event ships the object again (at least once).
-    ddb = FaultProxy(proxy.upstream)
-    ddb.fail_target, ddb.fail_times = "DynamoDB_20120810.UpdateItem", -1
-    ddb.status, ddb.error_type = 500, "InternalServerError"
+@contextmanager
+def dynamodb_failing(upstream: str, monkeypatch, times: int, status: int, error: str):
+    """Every DynamoDB UpdateItem (``times`` of them, -1 for all) answered with ``status`` ``error``."""
+    ddb = FaultProxy(upstream)
+    ddb.fail_target, ddb.fail_times = "DynamoDB_20120810.UpdateItem", times
+    ddb.status, ddb.error_type = status, error
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb.endpoint)
     client.cache_clear()
     try:
+        yield ddb
+    finally:
+        ddb.close()
+
+
+def test_dynamodb_down_ships_everything_at_least_once_and_says_so(proxy, monkeypatch):
+    # The state table unreachable (every DynamoDB call answers 500): shipping goes on, without
+    # checkpoints. Every line lands; a redelivered event ships the object again (at least once).
+    with dynamodb_failing(proxy.upstream, monkeypatch, -1, 500, "InternalServerError"):
         k, event = numbered_object("no-state", n=300)
         [r] = handle_s3_event(event)
         assert r["balanced"] and r["shipped"] == 300 and "InternalServerError" in r["checkpoint_error"]
         assert_each_once(k, 300)
         handle_s3_event(event)
         assert set(landed(k).values()) == {2}
-    finally:
-        ddb.close()
 
 
 def test_dynamodb_throttled_is_retried_and_shipping_stays_exactly_once(proxy, monkeypatch):
-    ddb = FaultProxy(proxy.upstream)
-    ddb.fail_target, ddb.fail_times = "DynamoDB_20120810.UpdateItem", 2
-    ddb.status, ddb.error_type = 400, "ProvisionedThroughputExceededException"
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb.endpoint)
-    client.cache_clear()
-    try:
+    with dynamodb_failing(proxy.upstream, monkeypatch, 2, 400, "ProvisionedThroughputExceededException"):
         k, event = numbered_object("ddb-throttled", n=300)
         [r] = handle_s3_event(event)
         assert r["checkpoint_error"] is None and r["shipped"] == 300
         [again] = handle_s3_event(event)
         assert again["skipped"].startswith("already shipped")
         assert_each_once(k, 300)
-    finally:
-        ddb.close()
 
 
 def test_alb_ship_interrupted_by_ctrl_c_resumes_where_it_stopped(proxy):
