@@ -93,6 +93,13 @@ def _claim(obj, log_group: str, etag: str | None, context, carried: dict | None)
     return cp, progress
 
 
+def reserve_ms(context) -> int:
+    """Time to keep for saving and handing on: a quarter of what is left, at most a minute."""
+    if context is None:
+        return RESERVE_MS
+    return min(RESERVE_MS, context.get_remaining_time_in_millis() // 4)
+
+
 def continue_elsewhere(context, records: list[dict], progress: Progress) -> None:
     """Hand the rest of the object (and the event's remaining records) to a new invocation of this function."""
     first = {**records[0], CONTINUATION_KEY: {"line": progress.line, "progress": progress.as_item()}}
@@ -198,7 +205,7 @@ def handle_s3_event(event: dict, context=None) -> list[dict]:
             metrics=settings.route_metrics(cfg),
             checkpoint=cp,
             remaining_ms=context.get_remaining_time_in_millis if context is not None else None,
-            reserve_ms=RESERVE_MS,
+            reserve_ms=reserve_ms(context),
             resume=progress,
         )
         log_report(report)

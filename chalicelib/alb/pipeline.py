@@ -77,7 +77,7 @@ def render_lines(
     add_metric = metrics.add if metrics is not None else None
     dumps = orjson.dumps
     lineno = counts.lines
-    next_tick = lineno + CHECK_EVERY if tick is not None else -1
+    next_tick = tick(lineno) if tick is not None else -1
     for raw in lines:
         if lineno == next_tick:
             counts.lines = lineno
@@ -305,7 +305,11 @@ def ship_object(
 
     def tick(done: int) -> int:
         nonlocal last_sync
-        out_of_time = (remaining_ms is not None and remaining_ms() < reserve_ms) or (stop is not None and stop())
+        # Hand on only after some progress: an invocation that starts short of time still
+        # ships a batch of lines, so continuations can never chase each other forever.
+        out_of_time = done > start_line and (
+            (remaining_ms is not None and remaining_ms() < reserve_ms) or (stop is not None and stop())
+        )
         if done == forced or out_of_time or _time.monotonic() - last_sync >= sync_seconds:
             sync(done)
             last_sync = _time.monotonic()
@@ -322,8 +326,8 @@ def ship_object(
     try:
         counts = render_lines(lines, fmt, ship_filter, emit, reject, counts, metrics=metrics, tick=tick)
         sync(counts.lines)
-    except Continue as stop:
-        continue_from = stop.line
+    except Continue as handed_on:
+        continue_from = handed_on.line
         if checkpoint is not None:
             checkpoint.save(progress, release=True)
     except BaseException:

@@ -202,6 +202,28 @@ def test_the_lambda_timeout_mid_object_is_handed_to_a_continuation_that_finishes
     assert_each_once(k, 12_000)
 
 
+class ShortOfTimeContext(FakeLambdaContext):
+    """A function short of time from its first look at the clock on (a timeout of seconds)."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.calls_left -= 1
+        return 5_000 if self.calls_left >= 0 else 1_000  # the claim and the reserve, then short
+
+
+def test_a_function_always_short_of_time_still_progresses_and_the_chain_ends(proxy):
+    k, event = numbered_object("short", n=5000)
+    invoked: list[dict] = []
+    proxy.answer_path["/functions/"] = lambda body: (invoked.append(json.loads(body)) or 202, {}, b"")
+    runs = 0
+    while event is not None:
+        runs += 1
+        handle_s3_event(event, ShortOfTimeContext(2))
+        event = invoked.pop() if invoked else None
+        assert runs <= 6, "continuations chasing each other"
+    assert runs == 5  # 1,000 lines each: the first look at the clock comes after a batch
+    assert_each_once(k, 5000)
+
+
 def test_the_same_s3_event_delivered_twice_ships_once(proxy):
     k, event = numbered_object("twice", n=500)
     handle_s3_event(event)
