@@ -110,7 +110,7 @@ def failed_queue() -> str:
 
 
 def state_table() -> str:
-    """The stage's DynamoDB state table (cooldowns, and later threads, checkpoints, idempotency)."""
+    """The stage's DynamoDB state table: cooldowns, alarm deduplication and threads, ALB shipping checkpoints."""
     return os.environ.get("OPSWATCH_STATE_TABLE") or f"opswatch-{stage()}-state"
 
 
