@@ -110,10 +110,15 @@ def _iso(epoch: float) -> str:
 class Checkpoint:
     """The progress item of one object version, claimed by this process."""
 
-    def __init__(self, log_group: str, uri: str, etag: str | None, lease_seconds: float) -> None:
+    def __init__(
+        self, log_group: str, uri: str, etag: str | None, lease_seconds: float, deadline: float | None = None
+    ) -> None:
         # The log group is part of the id: shipping the same object to another group is a new job.
         self.id = f"{PREFIX}{log_group}#{uri}#{(etag or 'unknown').strip(chr(34))}"
         self.lease_seconds = lease_seconds
+        # A Lambda invocation cannot outlive its timeout: its lease ends then, however often it saves,
+        # so a retry after the invocation was killed finds the object free.
+        self.deadline = deadline
         self.owner = uuid.uuid4().hex
         self.error: str | None = None  # set when the table could not be used: at least once from then on
         self._table = state.table_name()
@@ -139,7 +144,7 @@ class Checkpoint:
                 },
                 ExpressionAttributeValues={
                     ":owner": {"S": self.owner},
-                    ":until": {"N": str(int(now + self.lease_seconds))},
+                    ":until": {"N": str(int(self._lease_end(now)))},
                     ":running": {"S": "running"},
                     ":done": {"S": "done"},
                     ":now": {"N": str(int(now))},
@@ -172,6 +177,10 @@ class Checkpoint:
         progress.invocations = int(item.get("invocations", 1))
         return progress
 
+    def _lease_end(self, now: float) -> float:
+        end = now + self.lease_seconds
+        return min(end, self.deadline) if self.deadline is not None else end
+
     def _unavailable(self, exc: Exception) -> Progress:
         self.error = f"{type(exc).__name__}: {exc}"[:300]
         return Progress()
@@ -181,7 +190,7 @@ class Checkpoint:
         if self.error:
             return False
         now = time.time()
-        until = 0 if release else now + self.lease_seconds  # 0: free for the next invocation at once
+        until = 0 if release else self._lease_end(now)  # 0: free for the next invocation at once
         try:
             self._ddb().update_item(
                 TableName=self._table,

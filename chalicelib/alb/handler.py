@@ -8,6 +8,7 @@ dimension set per object, flushed as soon as the object is done).
 from __future__ import annotations
 
 import json
+import time
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -85,7 +86,8 @@ RESERVE_MS = 60_000  # hand the rest of an object on when less than this is left
 def _claim(obj, log_group: str, etag: str | None, context, carried: dict | None) -> tuple[Checkpoint, Progress]:
     """Claim the object's checkpoint; raises AlreadyShipped or ObjectBusy."""
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else 900
-    cp = Checkpoint(log_group, obj.uri, etag, lease_seconds=remaining + 30)  # the lease ends when this invocation must
+    # The lease ends when this invocation must (plus a margin), however often progress is saved.
+    cp = Checkpoint(log_group, obj.uri, etag, lease_seconds=remaining + 30, deadline=time.time() + remaining + 30)
     progress = cp.claim()
     if cp.error and carried:
         # The state table is unreachable, but the continuation event says where the last one stopped.

@@ -315,3 +315,21 @@ def test_alb_ship_interrupted_by_ctrl_c_resumes_where_it_stopped(proxy):
     assert_each_once(k, 20_000)
     third = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert "skipped 1: already shipped whole to /opswatch/alb" in third.stdout
+
+
+def test_an_invocation_killed_outright_frees_its_object_when_its_time_would_have_run_out(proxy):
+    # Out of memory or a crash: no exception handler runs, the lease is not released. It ends at
+    # the invocation's deadline however often progress was saved, so Lambda's retry resumes.
+    from chalicelib.alb.checkpoint import Checkpoint, Progress
+
+    killed = Checkpoint("/opswatch/alb", "s3://b/k", '"etag-1"', lease_seconds=600, deadline=time.time() + 2)
+    killed.claim()
+    killed.save(Progress(line=3000, counts={"accepted": 3000}))  # a sync point, then the process dies
+    retry = Checkpoint("/opswatch/alb", "s3://b/k", '"etag-1"', lease_seconds=600)
+    with pytest.raises(ObjectBusy, match="another invocation is shipping it"):
+        retry.claim()
+    time.sleep(3)
+    progress = retry.claim()
+    assert progress.line == 3000 and progress.counts["accepted"] == 3000 and progress.invocations == 2
+    with pytest.raises(ObjectBusy, match="lease on this object was lost"):
+        killed.save(Progress(line=4000))  # should it come back to life, it stops at its next save
