@@ -18,7 +18,7 @@ from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
 from chalicelib.alb.shipfilter import FilterError, compile_filter
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-CLI_LEASE_SECONDS = 600  # renewed at every sync point; a crashed run's objects are free again after it
+CLI_LEASE_SECONDS = 120  # renewed at every sync point (5 s): a crashed run's objects are free again within it
 
 
 @click.group()
