@@ -120,7 +120,9 @@ class StreamWriter:
 
     def _put_all(self, calls: list[list[Event]]) -> None:
         # One flush's calls together: sorting by time may have spread a line range over
-        # them, so the progress mark moves only once all of them are answered.
+        # them, so the progress mark moves only once all of them are answered. (Several
+        # calls come only from events over 24 hours apart; a failure between them can
+        # repeat the first ones on a retry, as a lost answer can.)
         for call in calls:
             self._put(call)
         self.counts.through = max(self.counts.through, max(e[3] for call in calls for e in call))
