@@ -199,6 +199,8 @@ def ship(
     refused or an object could not be read whole, 2 usage or AWS errors, 130
     interrupted (progress saved).
     """
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from chalicelib.aws import client
 
     m = _S3_URI.fullmatch(uri)
@@ -251,8 +253,8 @@ def ship(
                 if cp.error and not state_warned:
                     click.echo(f"opswatch: no checkpoints ({cp.error}); a re-run would ship again", err=True)
                     state_warned = True
-                reports.append(
-                    ship_object(
+                try:
+                    report = ship_object(
                         obj,
                         object_chunks(bucket, key),
                         logs,
@@ -264,7 +266,14 @@ def ship(
                         resume=progress,
                         stop=interrupted.is_set,
                     )
-                )
+                except (ClientError, BotoCoreError, ObjectBusy) as exc:
+                    saved = "progress is saved: " if not cp.error else ""
+                    click.echo(
+                        f"\nopswatch: shipping {obj.uri} failed: {exc}\n{saved}run the same command again to resume",
+                        err=True,
+                    )
+                    sys.exit(EXIT_USAGE)
+                reports.append(report)
                 if interrupted.is_set():
                     raise KeyboardInterrupt
     except KeyboardInterrupt:

@@ -333,3 +333,22 @@ def test_an_invocation_killed_outright_frees_its_object_when_its_time_would_have
     assert progress.line == 3000 and progress.counts["accepted"] == 3000 and progress.invocations == 2
     with pytest.raises(ObjectBusy, match="lease on this object was lost"):
         killed.save(Progress(line=4000))  # should it come back to life, it stops at its next save
+
+
+def test_alb_ship_with_cloudwatch_down_says_so_and_the_rerun_resumes(proxy):
+    import subprocess
+    import sys
+
+    k, _ = numbered_object("cli-down", n=3000)
+    proxy.fail_target, proxy.pass_first, proxy.fail_times = PUT, 1, -1
+    proxy.status, proxy.error_type = 500, "ServiceUnavailableException"
+    cmd = [sys.executable, "-m", "chalicelib.cli.main", "alb", "ship", f"s3://{BUCKET}/AWSLogs/"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "shipping s3://" in r.stderr and "ServiceUnavailable" in r.stderr
+    assert "progress is saved: run the same command again to resume" in r.stderr
+    assert "Traceback" not in r.stderr
+    proxy.fail_times = 0
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert_each_once(k, 3000)
