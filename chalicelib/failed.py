@@ -11,8 +11,6 @@ deletes the message only once the handler succeeded.
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import re
 from collections.abc import Callable
@@ -82,7 +80,7 @@ class Failed:
     condition: str  # RetriesExhausted, EventAgeExceeded
     error: str
     source: str
-    payload: dict
+    payload: object
 
     def summary(self) -> dict:
         return {
@@ -101,12 +99,19 @@ def _short_function(arn: str) -> str:
     return name.removeprefix(prefix)
 
 
-def describe_source(payload: dict) -> str:
+def describe_source(payload) -> str:
     """What the event was about, in a few words: the object, the log group, the alarm."""
+    if not isinstance(payload, dict):
+        return "an event of unknown shape"
     try:
         if "awslogs" in payload:
-            data = json.loads(gzip.decompress(base64.b64decode(payload["awslogs"]["data"])))
-            return f"log group {data.get('logGroup')} ({len(data.get('logEvents') or [])} events)"
+            from chalicelib.logalerts.payload import PayloadError, decode
+
+            try:
+                batch = decode(payload)
+            except PayloadError as exc:
+                return f"an undecodable CloudWatch Logs payload ({exc})"
+            return f"log group {batch.log_group} ({len(batch.events)} events)"
         records = payload.get("Records")
         if isinstance(records, list) and records:
             rec = records[0]
@@ -133,15 +138,16 @@ def _parse(msg: dict) -> Failed:
     try:
         body = json.loads(msg["Body"])
     except ValueError:
-        body = {}
+        body = None
+    if not isinstance(body, dict):
+        body = {}  # not a Lambda invocation record: listed as unknown, never replayed
     ctx = body.get("requestContext") or {}
     resp = body.get("responsePayload") or {}
     if isinstance(resp, dict):
         error = f"{resp.get('errorType', 'error')}: {resp.get('errorMessage', '')}".strip()
     else:
         error = str(resp)
-    payload = body.get("requestPayload")
-    payload = payload if isinstance(payload, dict) else {}
+    payload = body.get("requestPayload")  # as Lambda kept it: the handler judges its shape
     return Failed(
         message_id=msg["MessageId"],
         receipt=msg["ReceiptHandle"],
@@ -186,6 +192,18 @@ def release(f: Failed) -> None:
 
 def delete(f: Failed) -> None:
     client("sqs").delete_message(QueueUrl=queue_url(), ReceiptHandle=f.receipt)
+
+
+def unusable(answer) -> str | None:
+    """Why a handler's answer says it could not use the event (so replaying it mended nothing), if it does."""
+    items = answer if isinstance(answer, list) else [answer]
+    for item in items:
+        if isinstance(item, dict):
+            if "malformed" in item:
+                return f"not an event the function can use: {item['malformed']}"
+            if item.get("status") == "undecodable":
+                return f"not an event the function can use: {item.get('reason')}"
+    return None
 
 
 def handler_for(function: str) -> Callable[[dict], object] | None:

@@ -85,9 +85,11 @@ def replay(function: str | None, yes: bool) -> None:
             bad += 1
             continue
         try:
-            handle(f.payload)
+            why = store.unusable(handle(f.payload))
         except Exception as exc:
-            click.echo(f"  failed again, kept: {f.function} {f.source}: {store.redact(f'{type(exc).__name__}: {exc}')}")
+            why = store.redact(f"{type(exc).__name__}: {exc}")
+        if why:  # kept: a record is deleted only once its event did what it was for
+            click.echo(f"  failed again, kept: {f.function} {f.source}: {why}")
             store.release(f)
             bad += 1
             continue

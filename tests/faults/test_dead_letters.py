@@ -192,3 +192,16 @@ def test_slack_answering_429_to_200_alarm_changes_delivers_each_once_in_order_or
         assert in_order >= 100 - kept
     finally:
         slack.close()
+
+
+def test_replay_keeps_an_event_the_handler_cannot_use_instead_of_deleting_it(stage):
+    lambda_async("alb_logs", lambda e: 1 / 0, {"Records": "not a list"}, stage)
+    lambda_async("log_alerts", lambda e: 1 / 0, {"awslogs": {"data": "bm90IGd6aXA="}}, stage)
+    r = opswatch("failed", "replay", "--yes")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "not an event the function can use: Records must be a list" in r.stdout
+    assert "not an event the function can use: awslogs.data is not gzip" in r.stdout
+    assert "0 replayed, 2 kept" in r.stdout
+    rows = [json.loads(x) for x in opswatch("failed", "list", "--format", "json").stdout.splitlines()]
+    assert len(rows) == 2
+    assert any(row["source"].startswith("an undecodable CloudWatch Logs payload") for row in rows)
