@@ -52,16 +52,6 @@ def alb() -> AlbSettings:
     )
 
 
-def route_metrics(cfg: AlbSettings, fmt: str | None = None):
-    """A fresh route-metrics aggregator for one object, or None when the stage does not publish them."""
-    if not (cfg.route_metrics or fmt == "metrics"):
-        return None
-    from chalicelib.alb.routemetrics import RouteMetrics
-    from chalicelib.alb.routes import Templates
-
-    return RouteMetrics(cfg.metrics_namespace, cfg.route_limit, Templates(cfg.route_templates))
-
-
 def metrics_namespace() -> str:
     return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "opswatch")
 

@@ -179,6 +179,7 @@ def run(server) -> None:
 
     step("route metrics instead of lines (OPSWATCH_ALB_FORMAT=metrics): the 5,000 generated requests again")
     from chalicelib import settings
+    from chalicelib.alb import routemetrics
     from chalicelib.alb.handler import object_chunks
     from chalicelib.alb.keys import classify
     from chalicelib.alb.pipeline import ship_object
@@ -189,7 +190,7 @@ def run(server) -> None:
     cfg = settings.alb()
     report = ship_object(
         obj, object_chunks(BUCKET, traffic_key), logs, "/opswatch/alb-metrics", "metrics",
-        metrics=settings.route_metrics(cfg, "metrics"),
+        metrics=routemetrics.for_stage(cfg, "metrics"),
     )  # fmt: skip
     docs = [
         json.loads(e["message"])

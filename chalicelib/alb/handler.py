@@ -14,9 +14,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import settings
+from chalicelib.alb import routemetrics
 from chalicelib.alb.checkpoint import AlreadyShipped, Checkpoint, ObjectBusy, Progress
 from chalicelib.alb.keys import classify, event_key
-from chalicelib.alb.pipeline import ObjectReport, ship_object
+from chalicelib.alb.pipeline import RESERVE_MS, ObjectReport, ship_object
 from chalicelib.alb.reader import CHUNK_BYTES
 from chalicelib.alb.shipfilter import compile_filter
 from chalicelib.aws import client
@@ -42,6 +43,7 @@ def emit_metrics(report: ObjectReport) -> None:
         ("LinesRejected", report.rejected),
         ("LinesRefused", report.refused),
         ("ObjectErrors", 1 if report.object_error else 0),
+        ("CheckpointErrors", 1 if report.checkpoint_error else 0),  # shipped at least once, not exactly once
         *(
             (("RouteMetricDocuments", report.metric_documents), ("RouteMetricsPublished", report.metrics_published))
             if report.aggregated
@@ -80,7 +82,6 @@ def log_report(report: ObjectReport) -> None:
 
 
 CONTINUATION_KEY = "opswatch"  # a record carrying this was sent by alb_logs itself: the rest of an object
-RESERVE_MS = 60_000  # hand the rest of an object on when less than this is left of the invocation
 
 
 def _claim(obj, log_group: str, etag: str | None, context, carried: dict | None) -> tuple[Checkpoint, Progress]:
@@ -204,7 +205,7 @@ def handle_s3_event(event: dict, context=None) -> list[dict]:
             cfg.log_group,
             cfg.format,
             ship_filter,
-            metrics=settings.route_metrics(cfg),
+            metrics=routemetrics.for_stage(cfg),
             checkpoint=cp,
             remaining_ms=context.get_remaining_time_in_millis if context is not None else None,
             reserve_ms=reserve_ms(context),

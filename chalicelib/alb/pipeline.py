@@ -196,6 +196,7 @@ class Continue(Exception):
 
 
 SYNC_SECONDS = 5.0  # how often progress is saved: what a process killed outright ships twice at most
+RESERVE_MS = 60_000  # at most this much of an invocation is kept for saving and handing on
 CHECK_EVERY = 1000  # lines between looks at the clock
 
 
@@ -220,7 +221,7 @@ def ship_object(
     metrics: RouteMetrics | None = None,
     checkpoint: Checkpoint | None = None,
     remaining_ms: Callable[[], int] | None = None,
-    reserve_ms: int = 60_000,
+    reserve_ms: int = RESERVE_MS,
     resume: Progress | None = None,
     sync_seconds: float | None = None,
     stop: Callable[[], bool] | None = None,
@@ -282,8 +283,8 @@ def ship_object(
             for ts, doc in metrics.documents():
                 body = orjson.dumps(doc)
                 docs.add(ts, body.decode("utf-8"), len(body), done)
+                metric_keys.add((doc["LoadBalancer"], doc["Route"], "TargetLatency" in doc))
             docs.flush()
-            metric_keys.update(metrics.metric_keys())
             aggregated_before += metrics.lines
             metrics.reset()
         progress.line = done

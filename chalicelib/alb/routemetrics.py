@@ -22,6 +22,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from chalicelib.alb.parser import time_ms
 from chalicelib.alb.routes import MALFORMED, Templates, path_of, route
@@ -103,8 +104,13 @@ class Aggregate:
     route: str
     cell: Cell
 
+    @cached_property
+    def bins(self) -> tuple[list[float], list[int]]:
+        """The latency histogram as published (computed once for the document and the summary)."""
+        return histogram(self.cell.latency)
+
     def summary(self) -> dict:
-        values, counts = histogram(self.cell.latency)
+        values, counts = self.bins
         return {
             "minute": self.minute,
             "elb": self.elb,
@@ -117,6 +123,13 @@ class Aggregate:
             "p90": percentile(values, counts, 90),
             "p99": percentile(values, counts, 99),
         }
+
+
+def for_stage(cfg, fmt: str | None = None) -> RouteMetrics | None:
+    """A fresh aggregator for one object from the stage's settings (``settings.alb()``), or None when off."""
+    if not (cfg.route_metrics or fmt == "metrics"):
+        return None
+    return RouteMetrics(cfg.metrics_namespace, cfg.route_limit, Templates(cfg.route_templates))
 
 
 class RouteMetrics:
@@ -261,7 +274,7 @@ def emf_document(namespace: str, agg: Aggregate) -> tuple[int, dict]:
         "Status5xx": agg.cell.status_5xx,
     }
     if agg.cell.latency:
-        values, counts = histogram(agg.cell.latency)
+        values, counts = agg.bins
         lat = agg.cell.latency
         metrics.append({"Name": "TargetLatency", "Unit": "Seconds"})
         doc["TargetLatency"] = {

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import click
 
 from chalicelib import settings
+from chalicelib.alb import routemetrics
 from chalicelib.alb.checkpoint import AlreadyShipped, Checkpoint, ObjectBusy
 from chalicelib.alb.keys import classify
 from chalicelib.alb.pipeline import FORMATS, LineCounts, ObjectReport, render_lines, ship_object
@@ -47,7 +48,7 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
     """
     out = sys.stdout.buffer
     try:
-        metrics = settings.route_metrics(settings.alb(), fmt)
+        metrics = routemetrics.for_stage(settings.alb(), fmt)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     rejected = 0
@@ -261,7 +262,7 @@ def ship(
                         group,
                         fmt or cfg.format,
                         predicate,
-                        metrics=settings.route_metrics(cfg, fmt),
+                        metrics=routemetrics.for_stage(cfg, fmt),
                         checkpoint=cp,
                         resume=progress,
                         stop=interrupted.is_set,
