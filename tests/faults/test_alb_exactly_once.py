@@ -272,13 +272,14 @@ def dynamodb_failing(upstream: str, monkeypatch, times: int, status: int, error:
         ddb.close()
 
 
-def test_dynamodb_down_ships_everything_at_least_once_and_says_so(proxy, monkeypatch):
+def test_dynamodb_down_ships_everything_at_least_once_and_says_so(proxy, monkeypatch, capsys):
     # The state table unreachable (every DynamoDB call answers 500): shipping goes on, without
     # checkpoints. Every line lands; a redelivered event ships the object again (at least once).
     with dynamodb_failing(proxy.upstream, monkeypatch, -1, 500, "InternalServerError"):
         k, event = numbered_object("no-state", n=300)
         [r] = handle_s3_event(event)
         assert r["balanced"] and r["shipped"] == 300 and "InternalServerError" in r["checkpoint_error"]
+        assert '"CheckpointErrors":[1.0]' in capsys.readouterr().out  # counted, for an alarm
         assert_each_once(k, 300)
         handle_s3_event(event)
         assert set(landed(k).values()) == {2}
