@@ -154,6 +154,91 @@ def test_json_examples(pattern, event, matched):
     assert (compile_pattern(pattern).match(event) is not None) is matched
 
 
+# --- JSON: IS NULL and NOT EXISTS on arrays ---------------------------------------------------------------
+# A selector reaches one value; IS NULL and NOT EXISTS test that value, never the elements of an array it
+# reaches, as = and != do (recorded: { $.v = 1 } does not match {"v": [1, "Alpha", null]}). Only [*] and an
+# index reach elements. Each case says where its answer comes from:
+#   recorded: a TestMetricFilter answer in tests/data/filter-patterns/ (label, event number);
+#   documented: AWS's "Filter pattern syntax" page, JSON section ("IS NULL ... only true if the specified
+#     object is set to null", "NOT EXISTS ... only true if the specified object does not exist in log data",
+#     "the SELECTOR must point to a value node"; $.arrayKey[0], $.objectList[1].id, $.coordinates[0][1]);
+#   opswatch's choice: neither says; the rule recorded for [*] with = (any selected value) carried over.
+
+ARRAY_NULL_CASES = [
+    # the selector reaches the array itself
+    ("{ $.v IS NULL }", '{"v": [null]}', False, "documented: an array is not null"),
+    ("{ $.v IS NULL }", '{"v": [null, null]}', False, "documented: an array of nulls is not null"),
+    ("{ $.v IS NULL }", '{"v": [1, "Alpha", null]}', False, "documented: mixed array (json_number_equal event 25)"),
+    ("{ $.v IS NULL }", '{"v": []}', False, "documented: an empty array is not null"),
+    ("{ $.v IS NULL }", '{"v": [[null]]}', False, "documented: nested array"),
+    ("{ $.v IS NULL }", '{"v": [{"w": null}]}', False, "documented: objects in an array"),
+    ("{ $.v NOT EXISTS }", '{"v": []}', False, "recorded: json_not_exists event 23"),
+    ("{ $.v NOT EXISTS }", '{"v": [1, "Alpha", null]}', False, "recorded: json_not_exists event 25"),
+    ("{ $.v NOT EXISTS }", '{"v": [null]}', False, "documented: an array of nulls exists"),
+    # an index reaches one element
+    ("{ $.v[0] IS NULL }", '{"v": [null, 1]}', True, "documented: $.arrayKey[0] selects the element"),
+    ("{ $.v[1] IS NULL }", '{"v": [null, 1]}', False, "documented: the element is 1"),
+    ("{ $.v[0] IS NULL }", '{"v": []}', False, "documented: a missing element is not set to null"),
+    ("{ $.v[0] NOT EXISTS }", '{"v": []}', True, "opswatch's choice: past the end, no element"),
+    ("{ $.v[0] NOT EXISTS }", '{"v": [null]}', False, "documented: a null element exists"),
+    ("{ $.v[0] NOT EXISTS }", '{"v": {"0": null}}', True, "recorded: json_array_index event 9, [0] is no key"),
+    ("{ $.v[0][0] IS NULL }", '{"v": [[null]]}', True, "documented: $.coordinates[0][1] indexes nested arrays"),
+    ("{ $.v[0].w IS NULL }", '{"v": [{"w": null}]}', True, "documented: $.objectList[1].id"),
+    # [*] reaches every element; the condition holds when any of them satisfies it
+    ("{ $.v[*] IS NULL }", '{"v": [null, null]}', True, "opswatch's choice: any element, as [*] with ="),
+    ("{ $.v[*] IS NULL }", '{"v": [1, "Alpha", null]}', True, "opswatch's choice: any element is null"),
+    ("{ $.v[*] IS NULL }", '{"v": [1, "Alpha"]}', False, "opswatch's choice: no element is null"),
+    ("{ $.v[*] IS NULL }", '{"v": []}', False, "opswatch's choice: no element at all"),
+    ("{ $.v[*] IS NULL }", '{"v": [[null]]}', False, "recorded: json_array_wildcard event 7, [*] does not flatten"),
+    ("{ $.v[*] IS NULL }", '{"v": {"a": null}}', True, "recorded: json_array_wildcard event 9, [*] on an object"),
+    ("{ $.v[*] IS NULL }", '{"v": null}', False, "recorded: json_array_wildcard event 5, [*] on a scalar"),
+    ("{ $.v[*] NOT EXISTS }", '{"v": []}', True, "opswatch's choice: an empty array has no element"),
+    ("{ $.v[*] NOT EXISTS }", '{"v": [null]}', False, "opswatch's choice: a null element exists"),
+    # objects inside arrays
+    ("{ $.v[*].w IS NULL }", '{"v": [{"w": 1}, {"w": null}]}', True, "opswatch's choice: one element's w is null"),
+    ("{ $.v[*].w IS NULL }", '{"v": [{"w": 1}, {"x": null}]}', False, "opswatch's choice: no w is null"),
+    ("{ $.v.w IS NULL }", '{"v": [{"w": null}]}', False, "recorded: json_nested_missing event 9, .w skips arrays"),
+    ("{ $.v.w NOT EXISTS }", '{"v": [{"w": null}]}', True, "recorded: json_nested_missing event 9"),
+    ("{ $.v[*].w NOT EXISTS }", '{"v": [{"x": 1}, {"x": 2}]}', True, "opswatch's choice: no element has w"),
+    ("{ $.v[*].w NOT EXISTS }", '{"v": [{"w": 1}, {"x": 2}]}', False, "opswatch's choice: one element has w"),
+    # $.* reaches the root's values, not the elements of an array among them
+    ("{ $.* IS NULL }", '{"a": [null]}', False, "recorded: json_object_wildcard event 8, $.* skips arrays"),
+    ("{ $.* IS NULL }", '{"a": [1], "b": null}', True, "opswatch's choice: any value, as $.* with ="),
+    # = * tests for a string or number, so it is no stand-in for EXISTS on an array
+    ("{ $.v = * }", '{"v": [1]}', False, "documented: an array is not a value node"),
+    ("{ $.v[*] = * }", '{"v": [1]}', True, "recorded: json_array_wildcard, [*] with ="),
+]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "event", "matched", "basis"),
+    ARRAY_NULL_CASES,
+    ids=[f"{i}-{c[3].split(':')[0]}" for i, c in enumerate(ARRAY_NULL_CASES)],
+)
+def test_is_null_and_not_exists_on_arrays(pattern, event, matched, basis):
+    assert (compile_pattern(pattern).match(event) is not None) is matched, basis
+
+
+@pytest.mark.parametrize(
+    ("pattern", "position", "aws_reason", "hint"),
+    [
+        # recorded: invalid_json_is_not and invalid_json_exists; the same refusal on array selectors
+        ("{ $.v[*] IS NOT NULL }", 13, "Invalid character(s) in term 'NOT'", "$.v[*] = *"),
+        ("{ $.v[0] IS NOT NULL }", 13, "Invalid character(s) in term 'NOT'", "$.v[0] = *"),
+        ("{ $.v IS NOT NULL }", 10, "Invalid character(s) in term 'NOT'", "$.v = *"),
+        ("{ $.v[*] EXISTS }", 10, "Invalid metric filter pattern", "$.v[*] = *"),
+        ("{ $.v EXISTS }", 7, "Invalid metric filter pattern", "$.v = *"),
+    ],
+)
+def test_is_not_null_and_exists_are_refused_with_a_hint_that_holds_for_arrays(pattern, position, aws_reason, hint):
+    """AWS has neither; the hint names the nearest pattern AWS accepts and what it does not cover."""
+    with pytest.raises(PatternError) as err:
+        compile_pattern(pattern)
+    assert err.value.position == position
+    assert aws_reason in err.value.reason
+    assert hint in err.value.reason and "string or number" in err.value.reason
+
+
 # --- space-delimited ----------------------------------------------------------------------------------
 
 APACHE = [

@@ -9,9 +9,17 @@ never do (AWS's recorded answers: ``{ $.v NOT EXISTS }`` is false for
 ``[{"v": 1}]``). With wildcards, a condition holds when any selected value
 satisfies it. With a duplicated key the last value counts.
 
-Refused as AWS refuses them: ``= null`` and ``!= null`` (use ``IS NULL``), more
-than one wildcard in one selector, more than three selectors with wildcards in
-one pattern, more than two regular expressions.
+Every condition tests the value its selector reaches, never the elements of an
+array it reaches: an array (even ``[]`` or ``[null]``) exists and is not null,
+just as it is never equal or unequal to anything (AWS's recorded answers:
+``{ $.v NOT EXISTS }`` is false for ``{"v": []}``, ``{ $.v = 1 }`` for
+``{"v": [1, "Alpha", null]}``; documented: ``IS NULL`` holds only for null).
+``$.a[0]`` and ``$.a[*]`` reach elements; ``$.a.b`` does not enter an array.
+
+Refused as AWS refuses them: ``= null`` and ``!= null`` (use ``IS NULL``),
+``IS NOT NULL`` and ``EXISTS``, more than one wildcard in one selector, more
+than three selectors with wildcards in one pattern, more than two regular
+expressions.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ _STEP = re.compile(r"\.\[\s*'([^']*)'\s*\]|\.([^.\[\]]+)|\[\s*(\d+|\*)\s*\]")
 MAX_REGEX = 2  # AWS: at most two regular expressions in a JSON or space-delimited pattern
 MAX_WILDCARDS_PER_SELECTOR = 1
 MAX_WILDCARD_SELECTORS = 3
+# The nearest test AWS accepts for "present" or "not null"; = * needs a value node, so it is no stand-in for arrays.
+_PRESENT_HINT = "{0} = * matches a string or number, not null, true, false, an array or an object"
 
 Step = tuple[str, object]  # ("key", name) | ("index", n) | ("any", None)
 
@@ -103,7 +113,7 @@ class Condition:
     is_what: str | None = None  # TRUE FALSE NULL
 
     def holds(self, doc: object) -> bool:
-        found = resolve(doc, self.steps)
+        found = resolve(doc, self.steps)  # an array found is one value: these tests never look inside it
         if self.op == "NOT_EXISTS":
             return not found
         if self.op == "IS":
@@ -192,6 +202,13 @@ class _Parser:
         tok = self.take(what="an operator (= != < > <= >=, IS or NOT EXISTS)")
         if tok.kind == "WORD" and tok.text.upper() == "IS":
             what = self.take("WORD", "TRUE, FALSE or NULL after IS")
+            if what.text.upper() == "NOT":
+                raise PatternError(
+                    f"Invalid character(s) in term {what.text!r} (CloudWatch has no IS NOT NULL; "
+                    f"{_PRESENT_HINT.format(sel.text)})",
+                    self.pattern,
+                    what.pos,
+                )
             if what.text.upper() not in ("TRUE", "FALSE", "NULL"):
                 raise PatternError(
                     f"Invalid character(s) in term {what.text!r} (IS takes TRUE, FALSE or NULL)",
@@ -208,10 +225,15 @@ class _Parser:
                     ex.pos,
                 )
             return Condition(sel.text, steps, "NOT_EXISTS")
+        if tok.kind == "WORD" and tok.text.upper() == "EXISTS":
+            raise PatternError(
+                f"Invalid metric filter pattern (CloudWatch has no EXISTS; {_PRESENT_HINT.format(sel.text)})",
+                self.pattern,
+                tok.pos,
+            )
         if tok.kind != "OP":
             raise PatternError(
-                f"Invalid metric filter pattern (expected an operator after {sel.text}, found {tok.text!r}; "
-                "for a field that must be present, write = *)",
+                f"Invalid metric filter pattern (expected an operator after {sel.text}, found {tok.text!r})",
                 self.pattern,
                 tok.pos,
             )
