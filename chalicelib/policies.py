@@ -165,19 +165,25 @@ def _owned(w: Where) -> dict:
 
 
 def _slack_statements(w: Where, stage: str) -> list[dict]:
-    name = f"opswatch/{stage}/slack"
-    secret = settings.slack().secret or f"secretsmanager:{name}"
-    kind, _, ref = secret.partition(":")
-    if kind == "ssm":
-        name = ref.lstrip("/")
-    elif kind == "secretsmanager":
-        name = ref
+    """Read the stage's Slack secret: the configured one, and the default name in the other store."""
+    default = f"opswatch/{stage}/slack"
+    kind, _, ref = (settings.slack().secret or f"secretsmanager:{default}").partition(":")
+    ref = ref if kind == "secretsmanager" or ref.startswith("arn:") else ref.lstrip("/")
+    names = {"secretsmanager": default, "ssm": default, kind: ref}
     # Secrets Manager ends a secret's ARN with "-" and six random characters: "??????" matches exactly
     # those, where "*" would also match every secret whose name starts with this one's.
-    secret_arn = name if name.startswith("arn:") else w.arn("secretsmanager", f"secret:{name}-??????")
+    sm, ssm = names["secretsmanager"], names["ssm"]
     return [
-        _statement("ReadSlackSecret", ["secretsmanager:GetSecretValue"], [secret_arn]),
-        _statement("ReadSlackParameter", ["ssm:GetParameter"], [w.arn("ssm", f"parameter/{name}")]),
+        _statement(
+            "ReadSlackSecret",
+            ["secretsmanager:GetSecretValue"],
+            [sm if sm.startswith("arn:") else w.arn("secretsmanager", f"secret:{sm}-??????")],
+        ),
+        _statement(
+            "ReadSlackParameter",
+            ["ssm:GetParameter"],
+            [ssm if ssm.startswith("arn:") else w.arn("ssm", f"parameter/{ssm}")],
+        ),
     ]
 
 

@@ -166,6 +166,10 @@ def test_the_slack_secret_is_named_with_its_six_character_suffix():
         w = policies.Where(ACCOUNT, REGION, "aws")
         param = {s["Sid"]: s for s in policies.statements("logalerts", "prod", w)}["ReadSlackParameter"]
     assert param["Resource"] == [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/team/opswatch-webhook"]
+    full = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:team/slack-Xy12Zq"  # an ARN names exactly one
+    with policies.stage_environment("prod", OPSWATCH_SLACK_SECRET=f"secretsmanager:{full}"):
+        secret = {s["Sid"]: s for s in policies.statements("alarms", "prod", w)}["ReadSlackSecret"]
+    assert secret["Resource"] == [full]
 
 
 # --- the state table: each function only its own key prefixes ------------------------------------------------
