@@ -91,9 +91,12 @@ def where(stage: str) -> Where | None:
             raise PolicyError(f"stage {stage}: {name} is missing in .chalice/config.json (both are needed)")
     try:
         check_account(account)
+    except PolicyError as exc:
+        raise PolicyError(f"stage {stage}: OPSWATCH_ACCOUNT_ID in .chalice/config.json: {exc}") from None
+    try:
         partition = check_region(region)
     except PolicyError as exc:
-        raise PolicyError(f"stage {stage}: .chalice/config.json: {exc}") from None
+        raise PolicyError(f"stage {stage}: OPSWATCH_REGION in .chalice/config.json: {exc}") from None
     return Where(account, region, partition)
 
 

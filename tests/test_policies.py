@@ -258,12 +258,18 @@ def test_a_stage_without_account_and_region_gets_no_policies_and_a_bad_one_is_re
     assert not any(p.name.startswith(("policy-dev-", "policy-prod-")) for p in policies.generate())
     with (
         policies.stage_environment("prod", OPSWATCH_ACCOUNT_ID="12345", OPSWATCH_REGION=REGION),
-        pytest.raises(policies.PolicyError, match=r"stage prod: .*12 digits, not '12345'"),
+        pytest.raises(
+            policies.PolicyError,
+            match=r"stage prod: OPSWATCH_ACCOUNT_ID in .chalice/config.json: .*12 digits, not '12345'",
+        ),
     ):
         policies.where("prod")
     with (
         policies.stage_environment("prod", OPSWATCH_ACCOUNT_ID=ACCOUNT, OPSWATCH_REGION="xx-nowhere-9"),
-        pytest.raises(policies.PolicyError, match="'xx-nowhere-9' is not a Region AWS knows"),
+        pytest.raises(
+            policies.PolicyError,
+            match=r"stage prod: OPSWATCH_REGION in \.chalice/config\.json: 'xx-nowhere-9' is not a Region AWS knows",
+        ),
     ):
         policies.where("prod")
     with (
