@@ -230,12 +230,16 @@ def test_every_key_the_functions_write_is_allowed_to_its_writer_alone(aws, monke
 
     monkeypatch.setenv("OPSWATCH_STAGE", "local")
     table = state.create_table()
-    alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:shop 5xx"
-    dedup.once({"alarm": alarm, "state": "ALARM", "at": 1735689600000}, lambda: {"ok": True})  # Powertools
-    threads.remember(alarm, "C123", "1735689600.000100", {"text": "ALARM"}, 1735689600000)
-    Cooldown(900).claim("123456789012|/ecs/shop-api|java-out-of-memory", 1, 1735689600000)
-    Checkpoint(settings.alb().log_group, "s3://opswatch-local-alb-logs/k.log.gz", '"e1"', lease_seconds=60).claim()
-    ids = [i["id"]["S"] for i in boto3.client("dynamodb").scan(TableName=table)["Items"]]
+    try:
+        alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:shop 5xx"
+        dedup.once({"alarm": alarm, "state": "ALARM", "at": 1735689600000}, lambda: {"ok": True})  # Powertools
+        threads.remember(alarm, "C123", "1735689600.000100", {"text": "ALARM"}, 1735689600000)
+        Cooldown(900).claim("123456789012|/ecs/shop-api|java-out-of-memory", 1, 1735689600000)
+        group = settings.alb().log_group
+        Checkpoint(group, "s3://opswatch-local-alb-logs/k.log.gz", '"e1"', lease_seconds=60).claim()
+        ids = [i["id"]["S"] for i in boto3.client("dynamodb").scan(TableName=table)["Items"]]
+    finally:  # later tests that do not reset moto expect no state table
+        boto3.client("dynamodb").delete_table(TableName=table)
     assert len(ids) == 4, ids
     docs = {k: json.loads(policies.path_of("local", k).read_text())["Statement"] for k in policies.KINDS}
     writer = {
