@@ -5,14 +5,26 @@
 of date. Resource names come from the stage's own settings (``.chalice/config.json``
 read through ``chalicelib.settings``), so a renamed bucket or queue changes the
 policies with it.
+
+Every ARN names the stage's account and Region (``OPSWATCH_ACCOUNT_ID`` and
+``OPSWATCH_REGION`` in the stage's settings, recorded by ``opswatch policies
+--write --stage S --account ID --region R``): a policy file is static JSON that
+``chalice deploy`` reads as it is. A stage without them gets no policy files,
+so ``chalice deploy`` refuses it instead of deploying roles that name no account.
+
+The functions share the stage's state table; a ``dynamodb:LeadingKeys`` condition
+keeps each to the key prefixes it writes, so an alarm function can never touch
+an ALB shipping checkpoint, nor the ALB function an alarm's thread.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib import settings
@@ -29,14 +41,72 @@ KIND_OF = {
     "monitors_audit": "monitors",
     "athena_report": "athena",
 }
+KINDS = tuple(sorted(set(KIND_OF.values())))
+_ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+class PolicyError(ValueError):
+    """A stage's account or Region is not usable; the message names the stage and the setting."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """The account and Region a stage is deployed to, and their partition (``aws``, ``aws-cn``...)."""
+
+    account: str
+    region: str
+    partition: str
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
+
+
+def check_account(account: str) -> str:
+    if not _ACCOUNT.fullmatch(account):
+        raise PolicyError(f"an AWS account id is 12 digits, not {account!r}")
+    return account
+
+
+def check_region(region: str) -> str:
+    """The Region's partition; refuses a name that is not a Region AWS knows."""
+    from boto3.session import Session
+    from botocore.exceptions import UnknownRegionError
+
+    if not _REGION.fullmatch(region):
+        raise PolicyError(f"{region!r} is not a Region name (e.g. eu-west-1)")
+    try:
+        return Session().get_partition_for_region(region)
+    except UnknownRegionError:
+        raise PolicyError(f"{region!r} is not a Region AWS knows") from None
+
+
+def where(stage: str) -> Where | None:
+    """Where the stage whose environment is set is deployed; None when neither setting is there."""
+    account, region = settings.account_id(), settings.region()
+    if account is None and region is None:
+        return None
+    for name, value in (("OPSWATCH_ACCOUNT_ID", account), ("OPSWATCH_REGION", region)):
+        if value is None:
+            raise PolicyError(f"stage {stage}: {name} is missing in .chalice/config.json (both are needed)")
+    try:
+        check_account(account)
+    except PolicyError as exc:
+        raise PolicyError(f"stage {stage}: OPSWATCH_ACCOUNT_ID in .chalice/config.json: {exc}") from None
+    try:
+        partition = check_region(region)
+    except PolicyError as exc:
+        raise PolicyError(f"stage {stage}: OPSWATCH_REGION in .chalice/config.json: {exc}") from None
+    return Where(account, region, partition)
 
 
 @contextmanager
-def stage_environment(stage: str) -> Iterator[dict]:
-    """The environment Chalice gives the stage's functions, set while the block runs."""
+def stage_environment(stage: str, **overrides: str) -> Iterator[dict]:
+    """The environment Chalice gives the stage's functions (and ``overrides``), set while the block runs."""
     config = json.loads((CHALICE / "config.json").read_text())
     env = {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
     env.setdefault("OPSWATCH_STAGE", stage)
+    env.update(overrides)
     saved = {k: os.environ.get(k) for k in env}
     cleared = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("OPSWATCH_") and k not in env}
     os.environ.update(env)
@@ -51,104 +121,149 @@ def stage_environment(stage: str) -> Iterator[dict]:
         os.environ.update(cleared)
 
 
-def _statement(sid: str, actions: list[str], resources: list[str]) -> dict:
-    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+def _statement(sid: str, actions: list[str], resources: list[str], condition: dict | None = None) -> dict:
+    st = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+    if condition:
+        st["Condition"] = condition
+    return st
 
 
-def _slack_statements(stage: str) -> list[dict]:
-    name = f"opswatch/{stage}/slack"
-    secret = settings.slack().secret or f"secretsmanager:{name}"
-    kind, _, ref = secret.partition(":")
-    if kind == "ssm":
-        name = ref.lstrip("/")
-    elif kind == "secretsmanager":
-        name = ref
-    return [
-        _statement(
-            "ReadSlackSecret", ["secretsmanager:GetSecretValue"], [f"arn:aws:secretsmanager:*:*:secret:{name}-*"]
-        ),
-        _statement("ReadSlackParameter", ["ssm:GetParameter"], [f"arn:aws:ssm:*:*:parameter/{name}"]),
-    ]
+def key_prefixes(kind: str) -> tuple[str, ...]:
+    """The state-table key prefixes a kind of function writes, from the modules that write them."""
+    from chalicelib.alarms import dedup, threads
+    from chalicelib.alb import checkpoint
+    from chalicelib.logalerts import cooldown
+
+    return {
+        "alb": (checkpoint.PREFIX,),  # shipping checkpoints
+        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX),  # Powertools idempotency records; incident threads
+        "logalerts": (cooldown.PREFIX,),  # cooldowns per (log group, rule)
+    }.get(kind, ())
 
 
-def _own_logs(stage: str) -> dict:
+def _state_table(w: Where, kind: str, sid: str, actions: list[str]) -> dict:
+    # LeadingKeys is the partition key of the item a GetItem, PutItem, UpdateItem or DeleteItem names (each
+    # call names one); AWS requires ForAllValues with it. ForAllValues is also true when the key is absent, so
+    # the Null test makes the key mandatory: a call that names no item is refused.
     return _statement(
-        "OwnLambdaLogs",
-        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-        [
-            f"arn:aws:logs:*:*:log-group:/aws/lambda/opswatch-{stage}-*",
-            f"arn:aws:logs:*:*:log-group:/aws/lambda/opswatch-{stage}-*:*",
-        ],
+        sid,
+        actions,
+        [w.arn("dynamodb", f"table/{settings.state_table()}")],
+        {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [p + "*" for p in key_prefixes(kind)]},
+            "Null": {"dynamodb:LeadingKeys": "false"},
+        },
     )
 
 
-def _failed_queue() -> dict:
+def _in_region(w: Where) -> dict:
+    # For "*" resources: the account is the role's own (these services have no resource policies to reach
+    # another), and this pins the Region.
+    return {"StringEquals": {"aws:RequestedRegion": w.region}}
+
+
+def _owned(w: Where) -> dict:
+    # S3 ARNs carry no account: a bucket of the same name in another account is refused by this.
+    return {"StringEquals": {"aws:ResourceAccount": w.account}}
+
+
+def _slack_statements(w: Where, stage: str) -> list[dict]:
+    """Read the stage's Slack secret: the configured one, and the default name in the other store."""
+    default = f"opswatch/{stage}/slack"
+    kind, _, ref = (settings.slack().secret or f"secretsmanager:{default}").partition(":")
+    ref = ref if kind == "secretsmanager" or ref.startswith("arn:") else ref.lstrip("/")
+    names = {"secretsmanager": default, "ssm": default, kind: ref}
+    # Secrets Manager ends a secret's ARN with "-" and six random characters: "??????" matches exactly
+    # those, where "*" would also match every secret whose name starts with this one's.
+    sm, ssm = names["secretsmanager"], names["ssm"]
+    return [
+        _statement(
+            "ReadSlackSecret",
+            ["secretsmanager:GetSecretValue"],
+            [sm if sm.startswith("arn:") else w.arn("secretsmanager", f"secret:{sm}-??????")],
+        ),
+        _statement(
+            "ReadSlackParameter",
+            ["ssm:GetParameter"],
+            [ssm if ssm.startswith("arn:") else w.arn("ssm", f"parameter/{ssm}")],
+        ),
+    ]
+
+
+def _own_logs(w: Where, stage: str, kind: str) -> dict:
+    groups = [f"log-group:/aws/lambda/opswatch-{stage}-{fn}" for fn, k in sorted(KIND_OF.items()) if k == kind]
+    return _statement(
+        "OwnLambdaLogs",
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        [w.arn("logs", g + suffix) for g in groups for suffix in ("", ":*")],
+    )
+
+
+def _failed_queue(w: Where) -> dict:
     # Lambda sends an event that failed every retry to the on-failure destination with the function's role.
-    return _statement("KeepFailedEvents", ["sqs:SendMessage"], [f"arn:aws:sqs:*:*:{settings.failed_queue()}"])
+    return _statement("KeepFailedEvents", ["sqs:SendMessage"], [w.arn("sqs", settings.failed_queue())])
 
 
-def _table() -> str:
-    return f"arn:aws:dynamodb:*:*:table/{settings.state_table()}"
-
-
-def statements(kind: str, stage: str) -> list[dict]:
+def statements(kind: str, stage: str, w: Where) -> list[dict]:
     """The policy statements of one kind of function, for the stage whose environment is set."""
     if kind == "alb":
         alb = settings.alb()
         return [
-            _statement("ReadAlbLogObjects", ["s3:GetObject"], [f"arn:aws:s3:::{alb.bucket}/*"]),
-            _statement("ShippingProgress", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [_table()]),
+            _statement("ReadAlbLogObjects", ["s3:GetObject"], [f"arn:{w.partition}:s3:::{alb.bucket}/*"], _owned(w)),
+            _state_table(w, kind, "ShippingProgress", ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
             _statement(
                 "ContinueLargeObjects",
                 ["lambda:InvokeFunction"],
-                [f"arn:aws:lambda:*:*:function:opswatch-{stage}-alb_logs"],
+                [w.arn("lambda", f"function:opswatch-{stage}-alb_logs")],
             ),
             _statement(
                 "ShipAlbLogs",
                 ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                [f"arn:aws:logs:*:*:log-group:{alb.log_group}", f"arn:aws:logs:*:*:log-group:{alb.log_group}:*"],
+                [w.arn("logs", f"log-group:{alb.log_group}"), w.arn("logs", f"log-group:{alb.log_group}:*")],
             ),
-            _failed_queue(),
-            _own_logs(stage),
+            _failed_queue(w),
+            _own_logs(w, stage, kind),
         ]
     if kind == "alarms":
         return [
-            _statement(
+            _state_table(
+                w,
+                kind,
                 "DedupAndThreads",
                 ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                [_table()],
             ),
-            # Read-only, and neither call takes resource-level permissions.
-            _statement("MetricShape", ["cloudwatch:GetMetricData", "cloudwatch:GetMetricWidgetImage"], ["*"]),
-            *_slack_statements(stage),
-            _failed_queue(),
-            _own_logs(stage),
+            # Read-only, and neither call takes a resource-level permission.
+            _statement(
+                "MetricShape", ["cloudwatch:GetMetricData", "cloudwatch:GetMetricWidgetImage"], ["*"], _in_region(w)
+            ),
+            *_slack_statements(w, stage),
+            _failed_queue(w),
+            _own_logs(w, stage, kind),
         ]
     if kind == "logalerts":
         return [
-            _statement("CooldownState", ["dynamodb:UpdateItem"], [_table()]),
-            *_slack_statements(stage),
-            _failed_queue(),
-            _own_logs(stage),
+            _state_table(w, kind, "CooldownState", ["dynamodb:UpdateItem"]),
+            *_slack_statements(w, stage),
+            _failed_queue(w),
+            _own_logs(w, stage, kind),
         ]
     if kind == "monitors":
         return [
+            # The audit reads every alarm and metric filter of the account in the Region.
             _statement(
                 "ReadAlarmsAndFilters",
-                [
-                    "cloudwatch:DescribeAlarms",
-                    "cloudwatch:GetMetricData",
-                    "logs:DescribeMetricFilters",
-                    "sns:ListTopics",
-                ],
-                ["*"],
+                ["cloudwatch:DescribeAlarms", "logs:DescribeMetricFilters"],
+                [w.arn("cloudwatch", "alarm:*"), w.arn("logs", "log-group:*")],
             ),
-            *_slack_statements(stage),
-            _own_logs(stage),
+            # Neither takes a resource-level permission.
+            _statement("ReadMetricsAndTopics", ["cloudwatch:GetMetricData", "sns:ListTopics"], ["*"], _in_region(w)),
+            *_slack_statements(w, stage),
+            _own_logs(w, stage, kind),
         ]
     if kind == "athena":
         a, alb = settings.athena(), settings.alb()
         results = a.output.removeprefix("s3://").split("/", 1)[0]
+        s3 = f"arn:{w.partition}:s3:::"
         return [
             _statement(
                 "RunQueriesInOwnWorkgroup",
@@ -158,29 +273,31 @@ def statements(kind: str, stage: str) -> list[dict]:
                     "athena:GetQueryResults",
                     "athena:StopQueryExecution",
                 ],
-                [f"arn:aws:athena:*:*:workgroup/{a.workgroup}"],
+                [w.arn("athena", f"workgroup/{a.workgroup}")],
             ),
             _statement(
                 "ReadTheTable",
                 ["glue:GetDatabase", "glue:GetTable"],
                 [
-                    "arn:aws:glue:*:*:catalog",
-                    f"arn:aws:glue:*:*:database/{a.database}",
-                    f"arn:aws:glue:*:*:table/{a.database}/alb_access_logs",
+                    w.arn("glue", "catalog"),
+                    w.arn("glue", f"database/{a.database}"),
+                    w.arn("glue", f"table/{a.database}/alb_access_logs"),
                 ],
             ),
             _statement(
                 "ResultsBucket",
                 ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
-                [f"arn:aws:s3:::{results}", f"arn:aws:s3:::{results}/*"],
+                [f"{s3}{results}", f"{s3}{results}/*"],
+                _owned(w),
             ),
             _statement(
                 "ReadLogBucket",
                 ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
-                [f"arn:aws:s3:::{alb.bucket}", f"arn:aws:s3:::{alb.bucket}/*"],
+                [f"{s3}{alb.bucket}", f"{s3}{alb.bucket}/*"],
+                _owned(w),
             ),
-            *_slack_statements(stage),
-            _own_logs(stage),
+            *_slack_statements(w, stage),
+            _own_logs(w, stage, kind),
         ]
     raise ValueError(f"unknown kind of function {kind!r}")
 
@@ -189,25 +306,68 @@ def stages() -> list[str]:
     return sorted(json.loads((CHALICE / "config.json").read_text())["stages"])
 
 
+def path_of(stage: str, kind: str) -> Path:
+    return CHALICE / f"policy-{stage}-{kind}.json"
+
+
+def stage_files(stage: str) -> dict[Path, str] | None:
+    """The stage's policy files and their text; None when its account and Region are not set."""
+    with stage_environment(stage):
+        w = where(stage)
+        if w is None:
+            return None
+        return {
+            path_of(stage, kind): json.dumps(
+                {"Version": "2012-10-17", "Statement": statements(kind, stage, w)}, indent=2
+            )
+            + "\n"
+            for kind in KINDS
+        }
+
+
 def generate() -> dict[Path, str]:
-    """Every policy file's path and text."""
+    """Every policy file's path and text, for the stages whose account and Region are set."""
     out: dict[Path, str] = {}
     for stage in stages():
-        with stage_environment(stage):
-            for kind in sorted(set(KIND_OF.values())):
-                doc = {"Version": "2012-10-17", "Statement": statements(kind, stage)}
-                out[CHALICE / f"policy-{stage}-{kind}.json"] = json.dumps(doc, indent=2) + "\n"
+        out.update(stage_files(stage) or {})
     return out
+
+
+def unplaced() -> list[str]:
+    """The stages with no account and Region yet: no policy files, so no deploy."""
+    out = []
+    for stage in stages():
+        with stage_environment(stage):
+            if settings.account_id() is None and settings.region() is None:
+                out.append(stage)
+    return out
+
+
+def _how_to_place(stage: str) -> str:
+    return f"opswatch policies --write --stage {stage} --account ACCOUNT_ID --region REGION"
 
 
 def stale() -> list[str]:
     """What differs between the generated policies and the files (and config.json's references)."""
     problems = []
-    for path, text in generate().items():
-        if not path.exists():
-            problems.append(f"{path.name}: missing")
-        elif path.read_text() != text:
-            problems.append(f"{path.name}: out of date")
+    for stage in stages():
+        try:
+            files = stage_files(stage)
+        except PolicyError as exc:
+            problems.append(str(exc))
+            continue
+        if files is None:
+            problems += [
+                f"{p.name}: stage {stage} has no account and Region; `{_how_to_place(stage)}`"
+                for p in (path_of(stage, kind) for kind in KINDS)
+                if p.exists()
+            ]
+            continue
+        for path, text in files.items():
+            if not path.exists():
+                problems.append(f"{path.name}: missing")
+            elif path.read_text() != text:
+                problems.append(f"{path.name}: out of date")
     config = json.loads((CHALICE / "config.json").read_text())
     for stage, cfg in config["stages"].items():
         for fn, kind in KIND_OF.items():
@@ -219,9 +379,32 @@ def stale() -> list[str]:
 
 
 def write() -> list[str]:
+    """Write the files that differ; remove those of a stage without account and Region. Returns what changed."""
     changed = []
-    for path, text in generate().items():
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-            changed.append(path.name)
+    for stage in stages():
+        files = stage_files(stage)
+        if files is None:
+            for kind in KINDS:
+                if path_of(stage, kind).exists():
+                    path_of(stage, kind).unlink()
+                    changed.append(f"{path_of(stage, kind).name} (removed: stage {stage} has no account and Region)")
+            continue
+        for path, text in files.items():
+            if not path.exists() or path.read_text() != text:
+                path.write_text(text)
+                changed.append(path.name)
     return changed
+
+
+def place(stage: str, account: str, region: str) -> None:
+    """Record where ``stage`` is deployed (``OPSWATCH_ACCOUNT_ID``, ``OPSWATCH_REGION``) in config.json."""
+    check_account(account)
+    check_region(region)
+    path = CHALICE / "config.json"
+    config = json.loads(path.read_text())
+    if stage not in config["stages"]:
+        raise PolicyError(f"no stage {stage!r} in .chalice/config.json (stages: {', '.join(sorted(config['stages']))})")
+    env = config["stages"][stage].setdefault("environment_variables", {})
+    env["OPSWATCH_ACCOUNT_ID"] = account
+    env["OPSWATCH_REGION"] = region
+    path.write_text(json.dumps(config, indent=2) + "\n")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class AlbSettings:
     bucket: str
-    log_group: str
+    log_group: str  # one per stage, so one stage's traffic never feeds another's metric filters
     format: str  # json | alb | metrics
     ship_filter: str | None
     key_suffix: str | None
@@ -41,7 +41,7 @@ def alb() -> AlbSettings:
     templates = os.environ.get("OPSWATCH_ALB_ROUTES", "")
     return AlbSettings(
         bucket=os.environ.get("OPSWATCH_ALB_BUCKET", "opswatch-alb-logs"),
-        log_group=os.environ.get("OPSWATCH_ALB_LOG_GROUP", "/opswatch/alb"),
+        log_group=os.environ.get("OPSWATCH_ALB_LOG_GROUP") or alb_log_group(),
         format=fmt,
         ship_filter=os.environ.get("OPSWATCH_ALB_SHIP_FILTER") or None,
         key_suffix=os.environ.get("OPSWATCH_ALB_KEY_SUFFIX") or None,
@@ -92,6 +92,21 @@ def slack() -> SlackSettings:
 
 def stage() -> str:
     return os.environ.get("OPSWATCH_STAGE", "local")
+
+
+def alb_log_group() -> str:
+    """The stage's default destination log group, ``/opswatch/<stage>/alb`` (the infra template's name)."""
+    return f"/opswatch/{stage()}/alb"
+
+
+def account_id() -> str | None:
+    """The AWS account the stage is deployed to (``OPSWATCH_ACCOUNT_ID``): the generated policies name it."""
+    return os.environ.get("OPSWATCH_ACCOUNT_ID") or None
+
+
+def region() -> str | None:
+    """The Region the stage is deployed to (``OPSWATCH_REGION``): the generated policies name it."""
+    return os.environ.get("OPSWATCH_REGION") or None
 
 
 def failed_queue() -> str:

@@ -20,7 +20,7 @@ from urllib.parse import quote_plus
 
 SAMPLE = Path(__file__).parent / "sample"
 BUCKET = "opswatch-local-alb-logs"
-GROUP = "/opswatch/alb"
+GROUP = "/opswatch/local/alb"  # the local stage's ALB log group (settings.alb_log_group())
 PREFIX = "AWSLogs/123456789012/elasticloadbalancing/us-east-2"
 
 
@@ -189,13 +189,13 @@ def run(server) -> None:
     obj, _ = classify(BUCKET, traffic_key)
     cfg = settings.alb()
     report = ship_object(
-        obj, object_chunks(BUCKET, traffic_key), logs, "/opswatch/alb-metrics", "metrics",
+        obj, object_chunks(BUCKET, traffic_key), logs, "/opswatch/local/alb-metrics", "metrics",
         metrics=routemetrics.for_stage(cfg, "metrics"),
     )  # fmt: skip
     docs = [
         json.loads(e["message"])
         for e in logs.get_log_events(
-            logGroupName="/opswatch/alb-metrics", logStreamName="metrics/" + obj.stream_name, startFromHead=True
+            logGroupName="/opswatch/local/alb-metrics", logStreamName="metrics/" + obj.stream_name, startFromHead=True
         )["events"]
     ]
     json_bytes = sum(

@@ -14,27 +14,46 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "opswatch-local-alb-logs"  # .chalice/config.json, stage local
 TOPIC = "opswatch-local-alarms"
+PLACE = "us-east-1:123456789012"  # moto's Region and account: the local stage's OPSWATCH_REGION, OPSWATCH_ACCOUNT_ID
 
 
-def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_path):
+def _project(tmp_path: Path) -> Path:
     proj = tmp_path / "opswatch"
     proj.mkdir()
     for name in ("app.py", "requirements.txt"):
         shutil.copy(ROOT / name, proj / name)
     shutil.copytree(ROOT / "chalicelib", proj / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / ".chalice", proj / ".chalice", ignore=shutil.ignore_patterns("deployed", "deployments"))
-    boto3.client("s3").create_bucket(Bucket=BUCKET)
-    topic_arn = boto3.client("sns").create_topic(Name=TOPIC)["TopicArn"]
+    return proj
 
+
+def _deploy(proj: Path, stage: str) -> subprocess.CompletedProcess:
     chalice = Path(sys.executable).parent / "chalice"
-    r = subprocess.run(
-        [str(chalice), "deploy", "--stage", "local"],
+    return subprocess.run(
+        [str(chalice), "deploy", "--stage", stage],
         cwd=proj,
         capture_output=True,
         text=True,
         env=os.environ.copy(),
         timeout=600,
     )
+
+
+def test_a_stage_without_account_and_region_is_not_deployed(aws, tmp_path):
+    """dev names no account yet: its policy files do not exist, and chalice refuses before creating anything."""
+    r = _deploy(_project(tmp_path), "dev")
+    assert r.returncode != 0
+    assert "Unable to load IAM policy file" in r.stderr and "policy-dev-" in r.stderr, r.stdout + r.stderr
+    assert boto3.client("lambda").list_functions()["Functions"] == []
+    assert boto3.client("iam").list_roles()["Roles"] == []
+
+
+def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_path):
+    proj = _project(tmp_path)
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    topic_arn = boto3.client("sns").create_topic(Name=TOPIC)["TopicArn"]
+
+    r = _deploy(proj, "local")
     assert r.returncode == 0, r.stdout + r.stderr
 
     lam = boto3.client("lambda")
@@ -63,8 +82,12 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "logs:PutLogEvents",
     }
     alb_resources = _resources(fn["Role"])
-    assert alb_resources["dynamodb:UpdateItem"] == {"arn:aws:dynamodb:*:*:table/opswatch-local-state"}
-    assert alb_resources["lambda:InvokeFunction"] == {"arn:aws:lambda:*:*:function:opswatch-local-alb_logs"}
+    assert alb_resources["dynamodb:UpdateItem"] == {f"arn:aws:dynamodb:{PLACE}:table/opswatch-local-state"}
+    assert alb_resources["lambda:InvokeFunction"] == {f"arn:aws:lambda:{PLACE}:function:opswatch-local-alb_logs"}
+    assert alb_resources["logs:PutLogEvents"] >= {f"arn:aws:logs:{PLACE}:log-group:/opswatch/local/alb:*"}
+    assert _conditions(fn["Role"])["dynamodb:UpdateItem"]["ForAllValues:StringLike"] == {
+        "dynamodb:LeadingKeys": ["alb#*"]  # its checkpoints only, not the alarm functions' keys
+    }
 
     bridge = lam.get_function(FunctionName="opswatch-local-alarm_bridge")["Configuration"]
     assert bridge["Handler"] == "app.alarm_bridge"
@@ -85,7 +108,10 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "logs:PutLogEvents",
     }
     assert _actions(bridge["Role"]) == bridge_actions
-    assert _resources(bridge["Role"])["dynamodb:PutItem"] == {"arn:aws:dynamodb:*:*:table/opswatch-local-state"}
+    assert _resources(bridge["Role"])["dynamodb:PutItem"] == {f"arn:aws:dynamodb:{PLACE}:table/opswatch-local-state"}
+    assert _conditions(bridge["Role"])["dynamodb:PutItem"]["ForAllValues:StringLike"] == {
+        "dynamodb:LeadingKeys": ["alarm-change#*", "thread#*"]  # never an ALB checkpoint
+    }
 
     events_fn = lam.get_function(FunctionName="opswatch-local-alarm_events")["Configuration"]
     assert events_fn["Handler"] == "app.alarm_events" and _actions(events_fn["Role"]) == bridge_actions
@@ -111,8 +137,10 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "logs:PutLogEvents",
     }
     resources = _resources(alerts["Role"])  # only its own table, its Slack secret and its own logs
-    assert resources["dynamodb:UpdateItem"] == {"arn:aws:dynamodb:*:*:table/opswatch-local-state"}
-    assert resources["secretsmanager:GetSecretValue"] == {"arn:aws:secretsmanager:*:*:secret:opswatch/local/slack-*"}
+    assert resources["dynamodb:UpdateItem"] == {f"arn:aws:dynamodb:{PLACE}:table/opswatch-local-state"}
+    assert resources["secretsmanager:GetSecretValue"] == {
+        f"arn:aws:secretsmanager:{PLACE}:secret:opswatch/local/slack-??????"  # the secret's six-character suffix
+    }
     assert all("opswatch-local" in r for r in resources["logs:PutLogEvents"])
 
     audit = lam.get_function(FunctionName="opswatch-local-monitors_audit")["Configuration"]
@@ -138,8 +166,8 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     assert report["Handler"] == "app.athena_report"
     assert any(r["Name"] == "opswatch-local-athena_report-event" for r in events.list_rules()["Rules"])
     resources = _resources(report["Role"])  # its workgroup, the results bucket, the Glue table, the log bucket
-    assert resources["athena:StartQueryExecution"] == {"arn:aws:athena:*:*:workgroup/opswatch-local"}
-    assert "arn:aws:glue:*:*:table/opswatch_local/alb_access_logs" in resources["glue:GetTable"]
+    assert resources["athena:StartQueryExecution"] == {f"arn:aws:athena:{PLACE}:workgroup/opswatch-local"}
+    assert f"arn:aws:glue:{PLACE}:table/opswatch_local/alb_access_logs" in resources["glue:GetTable"]
     assert resources["s3:PutObject"] == {
         "arn:aws:s3:::opswatch-local-athena-results/*",
         "arn:aws:s3:::opswatch-local-athena-results",
@@ -155,6 +183,10 @@ def _statements(role_arn: str) -> list[dict]:
         for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
         for st in iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]["Statement"]
     ]
+
+
+def _conditions(role_arn: str) -> dict[str, dict]:
+    return {action: st.get("Condition", {}) for st in _statements(role_arn) for action in st["Action"]}
 
 
 def _resources(role_arn: str) -> dict[str, set[str]]:

@@ -103,3 +103,13 @@ def test_ship_bad_arguments(aws):
     boto3.client("s3").create_bucket(Bucket="bkt")
     r = run("alb", "ship", "s3://bkt/", "--filter", "status > 5")
     assert r.returncode == 2 and b"unknown field" in r.stderr
+
+
+def test_ship_defaults_to_the_stages_own_log_group(aws, s3, logs):
+    s3.create_bucket(Bucket="prod-logs")
+    s3.put_object(Bucket="prod-logs", Key=key("p"), Body=gzip.compress((line() + "\n").encode()))
+    env = {k: v for k, v in os.environ.items() if k != "OPSWATCH_ALB_LOG_GROUP"}
+    r = run("alb", "ship", "s3://prod-logs/AWSLogs/", env={**env, "OPSWATCH_STAGE": "prod"})
+    assert r.returncode == 0, r.stderr
+    groups = [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/opswatch/")["logGroups"]]
+    assert groups == ["/opswatch/prod/alb"]  # never a group another stage's filters watch

@@ -139,8 +139,12 @@ def test_stack_creates_what_the_stage_needs(aws):
     env = {**config["environment_variables"], **config["stages"]["local"]["environment_variables"]}
     boto3.client("s3").head_bucket(Bucket=env["OPSWATCH_ALB_BUCKET"])
     boto3.client("s3").head_bucket(Bucket="opswatch-local-athena-results")
-    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix=env["OPSWATCH_ALB_LOG_GROUP"])["logGroups"]
-    assert groups[0]["retentionInDays"] == 30
+    from chalicelib import policies, settings
+
+    with policies.stage_environment("local"):
+        group = settings.alb().log_group
+    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/opswatch/")["logGroups"]
+    assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [(group, 30)]
     topics = [t["TopicArn"] for t in boto3.client("sns").list_topics()["Topics"]]
     assert any(t.endswith(":" + env["OPSWATCH_ALARM_TOPIC"]) for t in topics)
     queue = boto3.client("sqs").get_queue_url(QueueName="opswatch-local-failed")["QueueUrl"]
@@ -181,10 +185,11 @@ def test_names_match_what_the_code_uses():
     from chalicelib import policies, settings
 
     tpl = template()
-    for stage in ("dev", "prod"):
+    for stage in ("local", "dev", "prod"):
         with policies.stage_environment(stage):
             names = {
                 "AlbLogBucket": settings.alb().bucket,
+                "AlbLogGroup": settings.alb().log_group,
                 "StateTable": settings.state_table(),
                 "FailedQueue": settings.failed_queue(),
                 "AthenaWorkGroup": settings.athena().workgroup,
@@ -192,6 +197,7 @@ def test_names_match_what_the_code_uses():
             }
             props = {
                 "AlbLogBucket": "BucketName",
+                "AlbLogGroup": "LogGroupName",
                 "StateTable": "TableName",
                 "FailedQueue": "QueueName",
                 "AthenaWorkGroup": "Name",
@@ -203,3 +209,14 @@ def test_names_match_what_the_code_uses():
                 )
             db = tpl["Resources"]["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"]
             assert render(db, tpl, "us-east-1", stage) == settings.athena().database
+
+
+def test_the_readme_lists_the_parameters_as_they_are():
+    readme = (ROOT / "infra" / "README.md").read_text()
+    listed = re.findall(r"^\| `(\w+)` \|", readme, re.M)
+    params = template()["Parameters"]
+    assert listed == list(params)
+    stage_row = next(ln for ln in readme.splitlines() if ln.startswith("| `Stage`"))
+    assert all(f"`{v}`" in stage_row for v in params["Stage"]["AllowedValues"])
+    retention = next(ln for ln in readme.splitlines() if ln.startswith("| `LogRetentionDays`"))
+    assert "`/opswatch/<stage>/alb`" in retention  # the group is the stage's

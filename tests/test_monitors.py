@@ -58,6 +58,35 @@ def test_the_shipped_example_is_valid_and_its_samples_hold():
     assert "4 metric filters, 5 alarms, 1 log alarms; 12 samples behave as declared" in r.stdout
 
 
+def test_one_spec_serves_each_stage_with_its_own_group_namespace_alarms_and_topic():
+    """${stage} makes the example every stage's spec: no stage's filters or alarms see another stage's data."""
+    from chalicelib import policies, settings
+
+    seen: dict[str, set[str]] = {}
+    for stage in ("dev", "prod"):
+        spec = load(str(EXAMPLE), stage=stage).spec
+        with policies.stage_environment(stage):
+            group, topic = settings.alb().log_group, settings.slack().alarm_topic
+        assert {f.log_group for f in spec.metric_filters} == {group}
+        assert {f.metric.namespace for f in spec.metric_filters} == {f"opswatch/{stage}/alb"}
+        # Alarms watch the stage's namespace, or the route metrics (kept apart by their LoadBalancer dimension).
+        assert {a.metric.namespace for a in spec.alarms} == {f"opswatch/{stage}/alb", "opswatch/alb-routes"}
+        assert all(a.actions.alarm == [topic] for a in [*spec.alarms, *spec.log_alarms])
+        seen[stage] = {group, f"opswatch/{stage}/alb"} | {a.name for a in spec.alarms}
+    assert not seen["dev"] & seen["prod"], seen["dev"] & seen["prod"]
+    assert "/opswatch/local/alb" in {f.log_group for f in load(str(EXAMPLE)).spec.metric_filters}  # OPSWATCH_STAGE
+
+
+def test_only_stage_is_replaced_and_a_typo_is_caught(tmp_path):
+    jndi = {**FILTER, "name": "jndi", "pattern": '"${jndi:"', "samples": {"match": ["GET /${jndi:ldap://x/a}"]}}
+    loaded = load(spec_file(tmp_path, {"metric_filters": [jndi]}), stage="prod")
+    assert loaded.spec.metric_filters[0].pattern == '"${jndi:"'  # a pattern's ${ is text, never a substitution
+    assert loaded.spec.metric_filters[0].check_samples() == []
+    text = problems(tmp_path, {"metric_filters": [{**FILTER, "log_group": "/opswatch/${stag}/alb"}]})
+    assert "monitors.yaml:3: metric_filters.0.log_group (f): '/opswatch/${stag}/alb' is not a log group name" in text
+    assert "(only ${stage} is replaced)" in text
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -187,7 +216,7 @@ def test_what_the_spec_cannot_say_is_refused_too(tmp_path):
 @pytest.fixture
 def account(aws, monkeypatch, tmp_path):
     logs, sns = boto3.client("logs"), boto3.client("sns")
-    for g in ("/opswatch/alb", "/ecs/shop-api"):
+    for g in ("/opswatch/local/alb", "/ecs/shop-api"):
         logs.create_log_group(logGroupName=g)
     sns.create_topic(Name="opswatch-local-alarms")
     spec = tmp_path / "monitors.yaml"
@@ -199,12 +228,15 @@ def test_plan_apply_plan_change_and_prune(account):
     cw = boto3.client("cloudwatch")
     r = cli("monitors", "plan", "--spec", str(account))
     assert r.returncode == 2, r.stderr
-    assert "+ metric filter opswatch-alb-5xx (/opswatch/alb)" in r.stdout and "+ alarm shop-alb-5xx" in r.stdout
+    assert (
+        "+ metric filter opswatch-alb-5xx (/opswatch/local/alb)" in r.stdout
+        and "+ alarm shop-local-alb-5xx" in r.stdout
+    )
     assert r.stdout.splitlines()[-1] == "Plan: 12 to create, 0 to change, 0 to delete."
 
     r = cli("monitors", "apply", "--spec", str(account), "--yes")
     assert r.returncode == 0 and r.stdout.splitlines()[-1] == "Applied: 12 changes.", r.stdout + r.stderr
-    [a] = cw.describe_alarms(AlarmNames=["shop-alb-5xx"])["MetricAlarms"]
+    [a] = cw.describe_alarms(AlarmNames=["shop-local-alb-5xx"])["MetricAlarms"]
     assert a["TreatMissingData"] == "notBreaching" and a["DatapointsToAlarm"] == 3
     assert a["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:opswatch-local-alarms"]
     tags = cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]
@@ -220,7 +252,7 @@ def test_plan_apply_plan_change_and_prune(account):
     r = cli("monitors", "plan", "--spec", str(account), "--format", "json")
     assert r.returncode == 2
     [change] = json.loads(r.stdout)["changes"]
-    assert change["action"] == "update" and change["name"] == "shop-alb-5xx"
+    assert change["action"] == "update" and change["name"] == "shop-local-alb-5xx"
     assert change["diffs"] == [{"attribute": "Threshold", "old": 10.0, "new": 20.0}]
 
     # A hand-made alarm, and a managed one that left the spec.
@@ -232,15 +264,18 @@ def test_plan_apply_plan_change_and_prune(account):
         account.read_text().split("  # The load balancer turning requests away")[0] + "\nlog_alarms: []\n"
     )
     r = cli("monitors", "plan", "--spec", str(account))
-    assert "? alarm shop-alb-rejected   [managed by opswatch, not in the spec; apply --prune deletes it]" in r.stdout
+    assert (
+        "? alarm shop-local-alb-rejected   [managed by opswatch, not in the spec; apply --prune deletes it]" in r.stdout
+    )
     assert "hand-made" not in r.stdout
     r = cli("monitors", "apply", "--spec", str(account), "--prune", "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
     assert (
-        "deleted alarm shop-alb-rejected" in r.stdout and "deleted alarm java-out-of-memory /ecs/shop-api" in r.stdout
+        "deleted alarm shop-local-alb-rejected" in r.stdout
+        and "deleted alarm java-out-of-memory /ecs/shop-api" in r.stdout
     )
     names = {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]}
-    assert names == {"shop-alb-5xx", "shop-alb-latency-p99", "shop-checkout-latency-p99", "hand-made"}
+    assert names == {"shop-local-alb-5xx", "shop-local-alb-latency-p99", "shop-local-checkout-latency-p99", "hand-made"}
     assert boto3.client("logs").describe_metric_filters(logGroupName="/ecs/shop-api")["metricFilters"] == []
 
 

@@ -24,6 +24,7 @@ from chalicelib.alarms.notification import Alarm
 
 logger = Logger(service="opswatch-alarms")
 KEEP_SECONDS = 3 * 86400  # SNS and EventBridge redeliver within hours; Lambda retries within minutes
+KEY_PREFIX = "alarm-change"  # Powertools keys a record "<prefix>#<hash>"; the alarm functions' policy allows only it
 
 
 def change_key(alarm: Alarm) -> dict | None:
@@ -69,7 +70,7 @@ def once(key: dict | None, post: Callable[[], dict], context=None) -> tuple[dict
         data_keyword_argument="change",
         persistence_store=DynamoDBPersistenceLayer(table_name=state.table_name(), boto3_client=state.dynamodb()),
         config=config,
-        key_prefix="alarm-change",
+        key_prefix=KEY_PREFIX,
     )
     try:
         with warnings.catch_warnings():

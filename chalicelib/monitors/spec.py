@@ -13,6 +13,10 @@ alarm periods 10, 20, 30 or a multiple of 60 seconds, period x evaluation
 periods at most 7 days (1 day under an hour's period), datapoints to alarm at
 most the evaluation periods, at most 5 actions per state; and a missing-data
 policy on every alarm.
+
+``${stage}`` in any value is replaced by the stage's name (``OPSWATCH_STAGE``), so
+one spec serves every stage: ``/opswatch/${stage}/alb`` is the stage's ALB log
+group. Nothing else is replaced (``${jndi:`` in a pattern stays as it is).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chalicelib import settings
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
 DEFAULT_FILTER_PREFIX = "opswatch-"
@@ -74,6 +79,8 @@ MISSING_DATA_CHOICES = (
     "  missing       - AWS's implicit default: no data leads to INSUFFICIENT_DATA; say so on purpose"
 )
 _NAME_BAD = re.compile(r"[:*]")
+_LOG_GROUP = re.compile(r"[._/#A-Za-z0-9-]+")  # CreateLogGroup's pattern
+STAGE = "${stage}"
 _METRIC_BAD = re.compile(r"[:*$]")
 _STAT = re.compile(r"(p|tm|tc|ts|wm)\d{1,2}(\.\d+)?|IQM|(PR|TM|TC|TS|WM)\(\d*(\.\d+)?%?:\d*(\.\d+)?%?\)")
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
@@ -93,6 +100,13 @@ class SpecError(ValueError):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _log_group(v: str) -> str:
+    if not _LOG_GROUP.fullmatch(v):
+        hint = f" (only {STAGE} is replaced)" if "${" in v else ""
+        raise ValueError(f"{v!r} is not a log group name: letters, digits and . _ - / # only{hint}")
+    return v
 
 
 def _is_selector(text: str) -> bool:
@@ -171,6 +185,11 @@ class MetricFilter(_Model):
         if _NAME_BAD.search(v):
             raise ValueError("filter names may not contain ':' or '*'")
         return v
+
+    @field_validator("log_group")
+    @classmethod
+    def _group(cls, v: str) -> str:
+        return _log_group(v)
 
     @field_validator("pattern")
     @classmethod
@@ -330,6 +349,11 @@ class LogAlarm(_Model):
     treat_missing_data: Literal["breaching", "notBreaching", "ignore", "missing"] | None = None
     actions: Actions = Field(default_factory=Actions)
 
+    @field_validator("log_group")
+    @classmethod
+    def _group(cls, v: str) -> str:
+        return _log_group(v)
+
     @model_validator(mode="after")
     def _policy(self) -> LogAlarm:
         if self.treat_missing_data is None:
@@ -393,8 +417,21 @@ def _node_lines(node, path: tuple, out: dict[tuple, int]) -> None:
             _node_lines(item, (*path, i), out)
 
 
-def load(path: str) -> Loaded:
-    """Read, parse and validate ``path``; raise ``SpecError`` with ``FILE:LINE: reason`` per problem."""
+def _substitute(value, stage: str):
+    if isinstance(value, str):
+        return value.replace(STAGE, stage)
+    if isinstance(value, list):
+        return [_substitute(v, stage) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, stage) for k, v in value.items()}
+    return value
+
+
+def load(path: str, stage: str | None = None) -> Loaded:
+    """Read, parse and validate ``path`` for ``stage`` (default: ``OPSWATCH_STAGE``).
+
+    Raises ``SpecError`` with ``FILE:LINE: reason`` per problem.
+    """
     import yaml
 
     try:
@@ -415,6 +452,7 @@ def load(path: str) -> Loaded:
         data = {}
     if not isinstance(data, dict):
         raise SpecError([f"{path}:1: the spec is a mapping with metric_filters, alarms and log_alarms"])
+    data = _substitute(data, stage or settings.stage())
     loaded = Loaded(Spec.model_construct(), path, lines)
     try:
         spec = Spec.model_validate(data)
