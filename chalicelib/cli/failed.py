@@ -8,8 +8,8 @@ import sys
 import click
 
 from chalicelib import failed as store
-
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_SOME_FAILED
+from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup
 
 
 def _function_option(f):
@@ -21,7 +21,7 @@ def _function_option(f):
     )(f)
 
 
-@click.group()
+@click.group(cls=OpswatchGroup)
 def failed() -> None:
     """Events that failed all of Lambda's retries (the on-failure queue)."""
 
