@@ -28,7 +28,11 @@ def test_json_output_is_the_test_metric_filter_response(tmp_path):
     assert json.loads(r.stdout) == {
         "matches": [
             {"eventNumber": 1, "eventMessage": '{"elb_status_code": 502}', "extractedValues": {}},
-            {"eventNumber": 5, "eventMessage": '{"elb_status_code": 504}', "extractedValues": {}},  # its line in the file
+            {
+                "eventNumber": 5,
+                "eventMessage": '{"elb_status_code": 504}',
+                "extractedValues": {},
+            },  # its line in the file
         ]
     }
 

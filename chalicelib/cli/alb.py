@@ -18,7 +18,7 @@ from chalicelib.alb.pipeline import FORMATS, LineCounts, ObjectReport, render_li
 from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
 from chalicelib.alb.shipfilter import FilterError, compile_filter
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_REJECTED
-from chalicelib.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpswatchGroup, plural
+from chalicelib.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpswatchGroup, describe_aws, plural
 
 CLI_LEASE_SECONDS = 120  # renewed at every sync point (5 s): a crashed run's objects are free again within it
 
@@ -229,8 +229,8 @@ def ship(
 
     try:
         keys = list(list_keys(s3, bucket, prefix, first, last))
-    except Exception as exc:
-        click.echo(f"opswatch: cannot list {uri}: {exc}", err=True)
+    except ClientError as exc:  # no such bucket, access denied; configuration errors go to the shared handler
+        click.echo(f"opswatch: cannot list {uri}: {describe_aws(exc)}", err=True)
         sys.exit(EXIT_USAGE)
     reports: list[ObjectReport] = []
     skipped: dict[str, int] = {}

@@ -15,7 +15,7 @@ import click
 
 from chalicelib import settings
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
-from chalicelib.cli.errors import EXIT_USAGE, OpswatchGroup
+from chalicelib.cli.errors import EXIT_USAGE, OpswatchGroup, require_aws
 
 
 @click.group(cls=OpswatchGroup)
@@ -197,6 +197,7 @@ def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...],
             click.echo(f"\r{state:<9} {elapsed:5.1f} s  {scanned / 1e6:,.1f} MB  ${cost_usd(scanned):.4f}  ", err=True,
                        nl=False)  # fmt: skip
 
+    require_aws()
     try:
         result = run(_target(), sql, params, progress)
     except AthenaQueryFailed as exc:

@@ -74,25 +74,42 @@ def describe_aws(exc: Exception) -> str | None:
     return None
 
 
+def require_aws() -> None:
+    """Raise botocore's own error when no Region or no credentials are configured.
+
+    For commands that go through a library (pyathena) that would wrap it into its own
+    error; the handler below then says what to set.
+    """
+    import boto3
+    from botocore.exceptions import NoCredentialsError, NoRegionError
+
+    session = boto3.session.Session()
+    if not session.region_name:
+        raise NoRegionError
+    if session.get_credentials() is None:
+        raise NoCredentialsError
+
+
 class OpswatchCommand(click.Command):
     """A click command whose ordinary failures end as one line and exit 2 (see the module's table)."""
 
     def invoke(self, ctx: click.Context):
+        name = ctx.command_path.partition(" ")[2] or ctx.command_path  # "logs subscribe", without the program
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except UnicodeDecodeError as exc:  # a command reading text that did not name its input itself
-            fail(f"{ctx.command_path}: input is not UTF-8 text (byte {exc.start}); is it compressed or binary?")
+            fail(f"{name}: input is not UTF-8 text (byte {exc.start}); is it compressed or binary?")
         except OSError as exc:
             if exc.filename is None:
                 raise
-            fail(f"{ctx.command_path}: cannot open {exc.filename}: {exc.strerror}")
+            fail(f"{name}: cannot open {exc.filename}: {exc.strerror}")
         except Exception as exc:
             message = describe_aws(exc)
             if message is None:
                 raise
-            fail(f"{ctx.command_path}: {message}")
+            fail(f"{name}: {message}")
 
 
 class OpswatchGroup(click.Group):

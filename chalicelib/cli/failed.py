@@ -9,7 +9,7 @@ import click
 
 from chalicelib import failed as store
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_SOME_FAILED
-from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup
+from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, describe_aws
 
 
 def _function_option(f):
@@ -30,7 +30,8 @@ def _receive(function: str | None):
     try:
         return store.receive(function)
     except Exception as exc:  # no queue, no credentials: say which
-        click.echo(f"opswatch: cannot read the queue {store.queue_name()}: {store.redact(str(exc))}", err=True)
+        why = store.redact(describe_aws(exc) or str(exc))
+        click.echo(f"opswatch: cannot read the queue {store.queue_name()}: {why}", err=True)
         sys.exit(EXIT_USAGE)
 
 
@@ -106,7 +107,8 @@ def setup() -> None:
     try:
         names = store.setup()
     except Exception as exc:
-        click.echo(f"opswatch: could not set the on-failure destinations: {store.redact(str(exc))}", err=True)
+        why = store.redact(describe_aws(exc) or str(exc))
+        click.echo(f"opswatch: could not set the on-failure destinations: {why}", err=True)
         sys.exit(EXIT_USAGE)
     for n in names:
         click.echo(f"  {n}: {store.RETRIES} retries, then {store.queue_name()}")
