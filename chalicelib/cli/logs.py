@@ -9,7 +9,7 @@ import click
 
 from chalicelib import settings
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
-from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, plural
+from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, not_text, plural
 from chalicelib.cli.lines import numbered_lines
 
 
@@ -37,6 +37,8 @@ def _ruleset(names: str | None, rules_file: str | None):
             rules = rules_for(cfg)
         if names:
             rules = rules.by_names([n.strip() for n in names.split(",") if n.strip()])
+    except UnicodeDecodeError as exc:
+        _fail(not_text(rules_file or "OPSWATCH_LOG_ALERT_RULES_FILE", exc))
     except (RuleError, ValueError) as exc:
         _fail(str(exc))
     return rules
