@@ -77,7 +77,8 @@ def test_pattern(pattern_text: str, events: tuple[str, ...], events_file: str | 
         for number, message in numbered:
             hit = matched.get(number)
             why = "" if hit or pattern is None else _miss_hint(pattern, message)
-            click.echo(f"{'MATCH ' if hit else 'no    '} {number}: {message}" + (f"   ({why})" if why else ""))
+            shown = message.replace("\r", "\\r")  # a lone CR would overwrite the line on a terminal
+            click.echo(f"{'MATCH ' if hit else 'no    '} {number}: {shown}" + (f"   ({why})" if why else ""))
             for k, v in (hit or {}).get("extractedValues", {}).items():
                 click.echo(f"         {k} = {v}")
         click.echo(f"{len(matched)} of {plural(len(messages), 'event')} matched")
