@@ -196,7 +196,7 @@ def test_cli_local_engine_formats_and_exit_codes(generated, tmp_path):
     r = cli("athena", "sql", "SELECT * FROM alb_access_logs LIMIT 10")
     assert r.returncode == 2 and "without a day predicate" in r.stderr
     r = cli("athena", "run", "status_codes", "--engine", "local", "--logs", str(folder / "missing"))
-    assert r.returncode == 1 and "no such file or folder" in r.stderr
+    assert r.returncode == 2 and "no such file or folder" in r.stderr  # an unreadable input, as in every command
 
 
 def _inject(endpoint: str, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:

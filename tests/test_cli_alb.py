@@ -57,12 +57,26 @@ def test_parse_usage_and_io_errors_exit_2(tmp_path):
     assert run("alb", "parse", "--format", "xml", "x").returncode == 2
 
 
-def test_parse_truncated_gzip_reports_and_exits_1(tmp_path):
+def test_parse_truncated_gzip_reports_and_exits_2(tmp_path):
+    # An input that cannot be read whole exits 2 in every command (README, exit codes); what was read is printed.
     data = gzip.compress(("\n".join(line() for _ in range(2000)) + "\n").encode())
     f = tmp_path / "cut.log.gz"
     f.write_bytes(data[: len(data) // 2])
     r = run("alb", "parse", str(f))
-    assert r.returncode == 1 and b"gzip stream truncated" in r.stderr
+    assert r.returncode == 2 and b"gzip stream truncated" in r.stderr
+    assert 0 < len(r.stdout.splitlines()) < 2000
+
+
+def test_parse_metrics_summary_on_rejected_lines_says_why_there_are_none(tmp_path):
+    f = tmp_path / "junk.log"
+    f.write_text("nonsense here\nmore nonsense\n")
+    r = run("alb", "parse", str(f), "--format", "metrics")
+    assert r.returncode == 1 and r.stdout == b""
+    summary = r.stderr.decode().splitlines()[-1]
+    assert summary.startswith("2 lines read, 2 rejected; 0 lines -> 0 EMF documents"), summary
+    f.write_text(line() + "\n")
+    summary = run("alb", "parse", str(f), "--format", "metrics").stderr.decode().splitlines()[-1]
+    assert summary.startswith("1 line -> 1 EMF document (0.001 MB of ingestion), 8 distinct metrics"), summary
 
 
 def test_ship_backfills_a_prefix_with_day_bounds(aws, s3, logs):
