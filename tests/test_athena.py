@@ -324,3 +324,24 @@ def test_named_queries_on_the_reference_lines(tmp_path):
     )
     for name in OUTPUT_COLUMNS:  # every query runs on every generation of line
         _run(con, name, **window)
+
+
+def test_setup_print_says_which_values_are_placeholders(monkeypatch):
+    from click.testing import CliRunner
+
+    from chalicelib.cli.main import cli as opswatch_cli
+
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print"])
+    assert r.exit_code == 0 and "/AWSLogs/123456789012/elasticloadbalancing/us-east-1/" in r.stdout
+    assert r.stderr == (
+        "opswatch: account 123456789012 and Region us-east-1 in the table's location are placeholders: "
+        "pass --account and --region with the load balancer's own\n"
+    )
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print"])
+    assert "/elasticloadbalancing/eu-west-1/" in r.stdout and "opswatch: account 123456789012 in the" in r.stderr
+    r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print", "--account", "210987654321"])
+    assert r.exit_code == 0 and "/AWSLogs/210987654321/elasticloadbalancing/eu-west-1/" in r.stdout
+    assert r.stderr == ""
