@@ -241,7 +241,7 @@ def ship(
     try:
         with click.progressbar(
             keys,
-            label=f"shipping {len(keys)} objects",
+            label=f"shipping {plural(len(keys), 'object')}",
             file=sys.stderr,
             item_show_func=lambda k: k[0].rsplit("/", 1)[-1][-48:] if k else "",
         ) as bar:
@@ -299,7 +299,7 @@ def ship(
     click.echo("lines: " + ", ".join(f"{v} {k}" for k, v in total.items()))
     if any(r.aggregated for r in reports):
         click.echo(
-            f"route metrics: {sum(r.aggregated for r in reports)} lines, "
+            f"route metrics: {plural(sum(r.aggregated for r in reports), 'line')}, "
             f"{sum(r.metric_documents for r in reports)} EMF documents, "
             f"{sum(r.metric_documents_refused for r in reports)} refused by CloudWatch"
         )
