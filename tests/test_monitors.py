@@ -279,6 +279,36 @@ def test_plan_apply_plan_change_and_prune(account):
     assert boto3.client("logs").describe_metric_filters(logGroupName="/ecs/shop-api")["metricFilters"] == []
 
 
+def test_prune_stays_within_its_stage(aws, tmp_path, monkeypatch):
+    """Two stages in one account: applying and pruning one never deletes the other's alarms or filters."""
+    logs, sns, cw = boto3.client("logs"), boto3.client("sns"), boto3.client("cloudwatch")
+    for stage in ("prod", "local"):
+        logs.create_log_group(logGroupName=f"/opswatch/{stage}/alb")
+        sns.create_topic(Name=f"opswatch-{stage}-alarms")
+    spec = tmp_path / "monitors.yaml"
+    spec.write_text(EXAMPLE.read_text().split("log_alarms:")[0])
+    monkeypatch.setenv("OPSWATCH_STAGE", "prod")
+    assert cli("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    prod = {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]}
+    assert prod and all("-prod-" in n for n in prod)
+    [a] = cw.describe_alarms(AlarmNames=[sorted(prod)[0]])["MetricAlarms"]
+    assert {"Key": "opswatch:stage", "Value": "prod"} in cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]
+    prod_filters = logs.describe_metric_filters(logGroupName="/opswatch/prod/alb")["metricFilters"]
+    assert prod_filters
+
+    monkeypatch.setenv("OPSWATCH_STAGE", "local")
+    assert cli("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("metric_filters: []\nalarms: []\n")
+    r = cli("monitors", "plan", "--spec", str(empty), "--prune")
+    assert "-prod-" not in r.stdout and "/opswatch/prod/alb" not in r.stdout, r.stdout
+    r = cli("monitors", "apply", "--spec", str(empty), "--prune", "--yes")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]} == prod
+    assert logs.describe_metric_filters(logGroupName="/opswatch/prod/alb")["metricFilters"] == prod_filters
+    assert logs.describe_metric_filters(logGroupName="/opswatch/local/alb")["metricFilters"] == []
+
+
 def test_plan_notes_a_missing_log_group(aws, tmp_path):
     r = cli("monitors", "plan", "--spec", spec_file(tmp_path, {"metric_filters": [FILTER]}))
     assert r.returncode == 2 and "note: log group /g does not exist" in r.stdout

@@ -200,7 +200,7 @@ def apply(spec_path: str, prune: bool, yes: bool) -> None:
     if not yes and not click.confirm("Apply?", default=False):
         click.echo("Nothing applied.")
         sys.exit(EXIT_FAILED)
-    result = apply_plan(p, client("logs"), cw, prune)
+    result = apply_plan(p, client("logs"), cw, prune, loaded.stage)
     for line in result.done:
         click.echo(line)
     for label, why in result.failed:

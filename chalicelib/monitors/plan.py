@@ -9,6 +9,12 @@ What opswatch manages: alarms it created carry the tag ``opswatch:managed=true``
 with TagResource); metric filters cannot be tagged, so they carry the spec's name
 prefix (``filter_prefix``, default ``opswatch-``). ``--prune`` deletes only those,
 never hand-made resources.
+
+Stages share an account and Region, so prune stays within the spec's stage: alarms
+also carry ``opswatch:stage=<stage>``, and one tagged for another stage is never
+stale; a metric filter in another stage's own ALB log group (``/opswatch/<other>/alb``)
+is never stale either. Filters in a log group several stages watch are told apart by
+``filter_prefix`` only, so such specs give each stage its own prefix.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.monitors.audit import metric_alarms
-from chalicelib.monitors.spec import MANAGED_TAG, Loaded, Spec
+from chalicelib.monitors.spec import MANAGED_TAG, STAGE_TAG, Loaded, Spec
 
 
 @dataclass
@@ -292,9 +298,30 @@ def live_alarms(cw) -> dict[str, dict]:
     return {a["AlarmName"]: a for a in metric_alarms(cw)}
 
 
+def _tags(cw, alarm_arn: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in cw.list_tags_for_resource(ResourceARN=alarm_arn).get("Tags", [])}
+
+
 def is_managed(cw, alarm_arn: str) -> bool:
-    tags = cw.list_tags_for_resource(ResourceARN=alarm_arn).get("Tags", [])
-    return any(t["Key"] == MANAGED_TAG and t["Value"] == "true" for t in tags)
+    return _tags(cw, alarm_arn).get(MANAGED_TAG) == "true"
+
+
+def is_ours(cw, alarm_arn: str, stage: str) -> bool:
+    """Managed by opswatch for this stage (an alarm made before stage tags counts as this stage's)."""
+    tags = _tags(cw, alarm_arn)
+    return tags.get(MANAGED_TAG) == "true" and tags.get(STAGE_TAG, stage) == stage
+
+
+def _takeover(tags: dict[str, str], stage: str) -> str:
+    if tags.get(MANAGED_TAG) != "true":
+        return "hand-made alarm of this name: apply takes it over"
+    other = tags.get(STAGE_TAG, stage)
+    return f"alarm of stage {other}: apply gives it to stage {stage}" if other != stage else ""
+
+
+def _other_stage_group(group: str, stage: str) -> bool:
+    parts = group.split("/")
+    return len(parts) == 4 and parts[:2] == ["", "opswatch"] and parts[3] == "alb" and parts[2] != stage
 
 
 def make_plan(loaded: Loaded, logs, cw, partition: str, region: str, account: str) -> Plan:
@@ -325,16 +352,17 @@ def make_plan(loaded: Loaded, logs, cw, partition: str, region: str, account: st
                 changes.append(Change("create", r))
                 continue
             d = _diffs(_live_alarm(live), _normal(r.params))
-            note = "" if is_managed(cw, live["AlarmArn"]) else "hand-made alarm of this name: apply takes it over"
+            note = _takeover(_tags(cw, live["AlarmArn"]), loaded.stage)
             changes.append(Change("update" if d or note else "unchanged", r, d, note))
     stale = [
         Resource("metric filter", name, group, {"logGroupName": group, "filterName": name})
         for (group, name) in sorted(filters)
+        if not _other_stage_group(group, loaded.stage)
     ]
     stale += [
         Resource("alarm", name, None, {"AlarmName": name})
         for name, a in sorted(alarms.items())
-        if is_managed(cw, a["AlarmArn"])
+        if is_ours(cw, a["AlarmArn"], loaded.stage)
     ]
     return Plan(changes, stale, notes)
 
@@ -345,10 +373,10 @@ class Applied:
     failed: list[tuple[str, str]]
 
 
-def apply_plan(plan: Plan, logs, cw, prune: bool) -> Applied:
+def apply_plan(plan: Plan, logs, cw, prune: bool, stage: str = "") -> Applied:
     """Carry out every pending change (and, with ``prune``, delete the stale managed resources)."""
     done, failed = [], []
-    tag = [{"Key": MANAGED_TAG, "Value": "true"}]
+    tag = [{"Key": MANAGED_TAG, "Value": "true"}] + ([{"Key": STAGE_TAG, "Value": stage}] if stage else [])
     for c in plan.pending:
         r = c.resource
         try:

@@ -32,6 +32,7 @@ from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
 DEFAULT_FILTER_PREFIX = "opswatch-"
 MANAGED_TAG = "opswatch:managed"
+STAGE_TAG = "opswatch:stage"  # which stage's spec made the alarm: --prune stays within its own stage
 MAX_DIMENSIONS = 3
 MAX_REGEX_FILTERS_PER_GROUP = 5
 MAX_ACTIONS = 5
@@ -395,6 +396,7 @@ class Loaded:
     spec: Spec
     path: str
     lines: dict[tuple, int]  # YAML path -> line, for messages
+    stage: str = ""  # the stage whose ${stage} was substituted; scopes what --prune may delete
 
     def line_of(self, *path) -> int:
         for k in range(len(path), -1, -1):
@@ -452,8 +454,9 @@ def load(path: str, stage: str | None = None) -> Loaded:
         data = {}
     if not isinstance(data, dict):
         raise SpecError([f"{path}:1: the spec is a mapping with metric_filters, alarms and log_alarms"])
-    data = _substitute(data, stage or settings.stage())
-    loaded = Loaded(Spec.model_construct(), path, lines)
+    stage = stage or settings.stage()
+    data = _substitute(data, stage)
+    loaded = Loaded(Spec.model_construct(), path, lines, stage)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
