@@ -12,7 +12,7 @@ import ast
 from functools import cache
 from pathlib import Path
 
-from chalicelib import failed, kinds
+from chalicelib import failed, kinds, policies
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS = ("alb", "logalerts", "alarms", "monitors", "athena")
@@ -180,6 +180,7 @@ def test_every_function_runs_its_handler_from_the_registry():
         assert f.kind in kinds.KINDS
         assert callable(kinds.handler(f.name))
     assert set(failed.ASYNC_FUNCTIONS) <= {f.name for f in kinds.FUNCTIONS}  # `failed replay` finds each
+    assert set(policies.KIND_OF) == {f.name for f in kinds.FUNCTIONS}  # each function has its policy
     assert kinds.handler("nope") is None
 
 
