@@ -17,6 +17,8 @@
 7. Load: ``BENCH_LOAD_LINES`` (default 10,000,000) lines in 20 objects shipped through
    ``ship_object`` to a loopback CloudWatch Logs endpoint that counts every event it
    receives: lines per second, peak RSS, and that every count adds up.
+8. CLI start: whole ``opswatch alarms simulate`` and ``opswatch filters test`` processes against
+   ``python -c pass`` (``bench/clistart.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench import baselines
+from bench import baselines, clistart
 from chalicelib.alb.pipeline import LineCounts, render_lines
 from chalicelib.alb.reader import file_chunks, iter_lines
 from chalicelib.embedded import albtraffic
@@ -434,8 +436,12 @@ def main() -> int:
         + ("every count adds up" if adds_up else "COUNTS DO NOT ADD UP")
     )
 
+    print(f"\n8. CLI start, whole processes (median of {clistart.ROUNDS} paired rounds)")
+    cli_ok = clistart.report()
+
     ok = (
-        adds_up
+        cli_ok
+        and adds_up
         and load["peak_rss_mb"] < 150
         and j / a >= 3
         and j / b >= 1.5

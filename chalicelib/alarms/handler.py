@@ -25,13 +25,9 @@ from chalicelib.alarms.graph import graph_png
 from chalicelib.alarms.render import render_alarm
 from chalicelib.alarms.shape import recent_shape
 from chalicelib.slack.delivery import Destination, SlackDeliveryError, destination, send, update, upload_image
-from chalicelib.slack.routing import Router
+from chalicelib.slack.routing import router_from
 
 logger = Logger(service="opswatch-alarms")
-
-
-def router_from(cfg: settings.SlackSettings) -> Router:
-    return Router(cfg.routes, cfg.channel, cfg.mention)
 
 
 def handle_sns_event(event: dict, context=None) -> list[dict]:

@@ -8,6 +8,8 @@ import sys
 import click
 
 from chalicelib import failed as store
+from chalicelib import kinds
+from chalicelib.redact import redact
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -30,7 +32,7 @@ def _receive(function: str | None):
     try:
         return store.receive(function)
     except Exception as exc:  # no queue, no credentials: say which
-        click.echo(f"opswatch: cannot read the queue {store.queue_name()}: {store.redact(str(exc))}", err=True)
+        click.echo(f"opswatch: cannot read the queue {store.queue_name()}: {redact(str(exc))}", err=True)
         sys.exit(EXIT_USAGE)
 
 
@@ -78,7 +80,7 @@ def replay(function: str | None, yes: bool) -> None:
         return
     ok = bad = 0
     for f in items:
-        handle = store.handler_for(f.function)
+        handle = kinds.handler(f.function)
         if handle is None:
             click.echo(f"  kept: {f.message_id}: no handler for function {f.function!r}")
             store.release(f)
@@ -87,7 +89,7 @@ def replay(function: str | None, yes: bool) -> None:
         try:
             why = store.unusable(handle(f.payload))
         except Exception as exc:
-            why = store.redact(f"{type(exc).__name__}: {exc}")
+            why = redact(f"{type(exc).__name__}: {exc}")
         if why:  # kept: a record is deleted only once its event did what it was for
             click.echo(f"  failed again, kept: {f.function} {f.source}: {why}")
             store.release(f)
@@ -106,7 +108,7 @@ def setup() -> None:
     try:
         names = store.setup()
     except Exception as exc:
-        click.echo(f"opswatch: could not set the on-failure destinations: {store.redact(str(exc))}", err=True)
+        click.echo(f"opswatch: could not set the on-failure destinations: {redact(str(exc))}", err=True)
         sys.exit(EXIT_USAGE)
     for n in names:
         click.echo(f"  {n}: {store.RETRIES} retries, then {store.queue_name()}")

@@ -35,13 +35,12 @@ def _load(path: str) -> object:
 
 
 def _outgoing(path: str):
-    from chalicelib.alarms.events import outgoing_for
-    from chalicelib.alarms.handler import router_from
+    from chalicelib import kinds
     from chalicelib.logalerts.rules import RuleError
-    from chalicelib.slack.routing import RoutesError
+    from chalicelib.slack.routing import RoutesError, router_from
 
     try:
-        return outgoing_for(_load(path), router_from(settings.slack()))
+        return kinds.render(_load(path), router_from(settings.slack()))
     except (RoutesError, RuleError) as exc:
         click.echo(f"opswatch: {exc}", err=True)
         sys.exit(EXIT_USAGE)

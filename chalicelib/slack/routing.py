@@ -26,6 +26,8 @@ import json
 import re
 from fnmatch import fnmatchcase
 
+from chalicelib.settings import SlackSettings
+
 
 class RoutesError(ValueError):
     """OPSWATCH_SLACK_ROUTES is not what it should be; the message says what."""
@@ -82,3 +84,8 @@ class Router:
                 channel, mention = ch or channel, men
                 break
         return channel, (mention if severity == "critical" else None)
+
+
+def router_from(cfg: SlackSettings) -> Router:
+    """The stage's router: ``OPSWATCH_SLACK_ROUTES`` with its default channel and mention."""
+    return Router(cfg.routes, cfg.channel, cfg.mention)
