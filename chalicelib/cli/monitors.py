@@ -7,13 +7,15 @@ import sys
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES = 0, 1, 2, 2
+from chalicelib.cli.errors import EXIT_CHANGES, EXIT_OK, EXIT_USAGE, OpswatchGroup
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
+
 _spec_option = click.option(
     "--spec", "spec_path", default="monitors.yaml", show_default=True, type=click.Path(dir_okay=False)
 )
 
 
-@click.group()
+@click.group(cls=OpswatchGroup)
 def monitors() -> None:
     """Metric filters and alarms declared in YAML: validate, plan, apply."""
 
@@ -65,7 +67,7 @@ def _context():
 
 
 def _plan(loaded):
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 
     from chalicelib.monitors.plan import make_plan
 
@@ -74,10 +76,10 @@ def _plan(loaded):
         return make_plan(loaded, logs, cw, partition, region, account), cw
     except ValueError as exc:  # a log_alarms rule that cannot be a metric filter
         click.echo(f"opswatch: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    except (ClientError, BotoCoreError) as exc:
+        sys.exit(EXIT_USAGE)
+    except ClientError as exc:
         click.echo(f"opswatch: reading CloudWatch failed: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+        sys.exit(EXIT_USAGE)
 
 
 def _show(value: object) -> str:
@@ -140,9 +142,10 @@ def _summary(plan, prune: bool) -> tuple[int, int, int]:
 def plan(spec_path: str, prune: bool, fmt: str) -> None:
     """What apply would create, change (attribute by attribute) and delete.
 
-    Exit status: 0 nothing would change, 1 error, 2 changes (like terraform plan -detailed-exitcode).
+    Exit status: 0 nothing would change, 2 usage, spec or AWS error, 3 changes pending (2 in terraform's
+    -detailed-exitcode; 3 here, so that a usage error is never read as "changes").
     """
-    loaded = _load(spec_path, EXIT_FAILED)
+    loaded = _load(spec_path, EXIT_USAGE)
     p, cw = _plan(loaded)
     create, update, delete = _summary(p, prune)
     if fmt == "json":
@@ -185,11 +188,11 @@ def plan(spec_path: str, prune: bool, fmt: str) -> None:
 @click.option("--prune", is_flag=True, help="Also delete managed resources no longer in the spec.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def apply(spec_path: str, prune: bool, yes: bool) -> None:
-    """Apply the plan and print what was done. Exit 0 done, 1 something failed (the rest is said)."""
+    """Apply the plan and print what was done. Exit 0 done, 1 something failed (the rest is said), 2 usage."""
     from chalicelib.aws import client
     from chalicelib.monitors.plan import apply_plan
 
-    loaded = _load(spec_path, EXIT_FAILED)
+    loaded = _load(spec_path, EXIT_USAGE)
     p, cw = _plan(loaded)
     create, update, delete = _summary(p, prune)
     if not create + update + delete:

@@ -437,10 +437,12 @@ def load(path: str, stage: str | None = None) -> Loaded:
     import yaml
 
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")
     except OSError as exc:
         raise SpecError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError([f"{path}: not UTF-8 text (byte {exc.start}); is it compressed or binary?"]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -450,6 +452,9 @@ def load(path: str, stage: str | None = None) -> Loaded:
     lines: dict[tuple, int] = {}
     if node is not None:
         _node_lines(node, (), lines)
+        repeated = _repeated_keys(node)
+        if repeated:
+            raise SpecError([f"{path}:{line}: {why}" for line, why in repeated])
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -457,12 +462,15 @@ def load(path: str, stage: str | None = None) -> Loaded:
     stage = stage or settings.stage()
     data = _substitute(data, stage)
     loaded = Loaded(Spec.model_construct(), path, lines, stage)
+    declared_twice = [f"{path}:{loaded.line_of(*loc)}: {why}" for loc, why in _declared_twice(data)]
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems = list(declared_twice)
         for err in exc.errors():
             loc = tuple(err["loc"])
+            if declared_twice and not loc and "declared twice" in err["msg"]:
+                continue  # said above, at the second declaration's line
             where = ".".join(str(p) for p in loc)
             msg = err["msg"].removeprefix("Value error, ")
             name = _item_name(data, loc)
@@ -470,6 +478,53 @@ def load(path: str, stage: str | None = None) -> Loaded:
         raise SpecError(problems) from None
     loaded.spec = spec
     return loaded
+
+
+def _repeated_keys(node) -> list[tuple[int, str]]:
+    """(line, reason) for every key given twice in one mapping.
+
+    YAML forbids it, but PyYAML keeps the last value silently: ``threshold: 10`` then
+    ``threshold: 99`` would pass as 99.
+    """
+    import yaml
+
+    out: list[tuple[int, str]] = []
+    stack = [node]
+    while stack:  # iterative: a deeply nested document cannot exhaust the stack here
+        n = stack.pop()
+        if isinstance(n, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in n.value:
+                k = key.value if isinstance(key, yaml.ScalarNode) else None
+                line = key.start_mark.line + 1
+                if k is not None and k in first:
+                    out.append((line, f"key {k!r} is given twice in one mapping (first at line {first[k]})"))
+                elif k is not None:
+                    first[k] = line
+                stack.append(value)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    return sorted(out)
+
+
+def _declared_twice(data: dict) -> list[tuple[tuple, str]]:
+    """(YAML path of the later declaration, reason) for each metric filter or alarm name used again."""
+    out = []
+    for section, kind in (("metric_filters", "metric filter"), ("alarms", "alarm")):
+        items = data.get(section)
+        if not isinstance(items, list):
+            continue
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in seen:
+                why = f"{kind} {name!r} is declared twice (first: {section}.{seen[name]})"
+                out.append(((section, i), f"{section}.{i} ({name}): {why}"))
+            else:
+                seen[name] = i
+    return out
 
 
 def _item_name(data: dict, loc: tuple) -> str:
