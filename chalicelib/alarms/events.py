@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from chalicelib import boundedjson
 from chalicelib.alarms.notification import Alarm, parse_alarm
 from chalicelib.alarms.render import render_alarm, render_text
 from chalicelib.slack.message import SlackMessage
@@ -25,11 +26,20 @@ class Outgoing:
     alarm: Alarm | None
     source: str
     mention: str | None = None  # for an alarm message rendered again (with the metric's shape)
+    undecodable: str | None = None  # why JSON that came was refused (too deep, too big): shown as text, counted
+
+
+@dataclass(frozen=True)
+class _Undecodable:
+    reason: str
 
 
 def _decode(text: str) -> object:
+    """The JSON in ``text``; ``None`` for plain text; ``_Undecodable`` for JSON refused by its bounds."""
     try:
-        return json.loads(text)
+        return boundedjson.loads(text)
+    except boundedjson.UndecodableJSON as exc:
+        return _Undecodable(str(exc))
     except (ValueError, TypeError):
         return None
 
@@ -42,6 +52,10 @@ def _from_sns(sns: dict, router: Router) -> Outgoing:
 
 
 def _from_message(decoded: object, raw: str, subject: str | None, source: str, router: Router) -> Outgoing:
+    if isinstance(decoded, _Undecodable):  # shown as the text it is, never parsed further
+        channel, _ = router.route(None, None)
+        title = f"{subject or 'Message'} (undecodable: {decoded.reason})"
+        return Outgoing(render_text(title, raw, source), channel, None, source, undecodable=decoded.reason)
     alarm = parse_alarm(decoded)
     if alarm is not None:  # a configuration change is news, not an emergency: it pings nobody
         channel, mention = router.route(alarm.name, None if alarm.operation else alarm.new_state)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from chalicelib import settings
+from chalicelib import boundedjson, settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _NOTHING = (
@@ -29,8 +29,8 @@ def _load(path: str) -> object:
         click.echo(f"opswatch: cannot read {path}: {exc.strerror}", err=True)
         sys.exit(EXIT_USAGE)
     try:
-        return json.loads(text)
-    except ValueError:
+        return boundedjson.loads(text)
+    except ValueError:  # refused JSON (too deep) is shown as the text it is, with the reason
         return text  # a plain-text message is a message too
 
 

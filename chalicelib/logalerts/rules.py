@@ -32,11 +32,11 @@ chalicelib.logalerts.rules.RuleError: test: rule 'bad': invalid filter pattern a
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from chalicelib import boundedjson
 from chalicelib.filters import FilterPattern, PatternError, compile_pattern, sample_problems
 from chalicelib.slack.routing import RoutesError, mention_markup
 
@@ -225,7 +225,7 @@ def load_file(path: str) -> list[Rule]:
             raise RuleError(f"{path}: not valid YAML: {exc}") from None
     else:
         try:
-            data = json.loads(text)
+            data = boundedjson.loads(text)
         except ValueError as exc:
             raise RuleError(f"{path}: not valid JSON: {exc}") from None
     return rules_from_list(data, path)
@@ -263,7 +263,7 @@ def active_rules(
     user: list[Rule] = []
     if rules_json:
         try:
-            data = json.loads(rules_json)
+            data = boundedjson.loads(rules_json)
         except ValueError as exc:
             raise RuleError(f"OPSWATCH_LOG_ALERT_RULES is not JSON: {exc}") from None
         user += rules_from_list(data, "OPSWATCH_LOG_ALERT_RULES")
