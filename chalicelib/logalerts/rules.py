@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from chalicelib import boundedjson
 from chalicelib.filters import FilterPattern, PatternError, compile_pattern, sample_problems
+from chalicelib.filters.linear import LinearRegex
 from chalicelib.slack.routing import RoutesError, mention_markup
 
 SEVERITIES = ("critical", "warning", "info")
@@ -155,10 +156,10 @@ def rule_from_dict(data: object, source: str) -> Rule:
     if data.get("regex") is not None:
         body = _text(data["regex"], "regex", where)
         try:
-            compiled = re.compile(body)
+            compiled = LinearRegex(body)  # linear in the event when it has no groups, else Python's re
         except re.error as exc:
             raise where.error(f"regex does not compile at position {(exc.pos or 0) + 1}: {exc.msg}") from None
-        check, check_doc = (lambda m: compiled.search(m) is not None), f"regex {body}"
+        check, check_doc = compiled.search, f"regex {body}"
         if not patterns:
             from chalicelib.logalerts.prefilter import anchors_of_regex, terms_pattern
 
