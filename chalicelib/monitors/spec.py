@@ -28,6 +28,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib import settings
+from chalicelib.dashboards.spec import Dashboard, InsightsQuery
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
 DEFAULT_FILTER_PREFIX = "opswatch-"
@@ -366,9 +367,16 @@ class Spec(_Model):
     metric_filters: list[MetricFilter] = Field(default_factory=list)
     alarms: list[Alarm] = Field(default_factory=list)
     log_alarms: list[LogAlarm] = Field(default_factory=list)
+    dashboards: list[Dashboard] = Field(default_factory=list)
+    insights: list[InsightsQuery] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _across(self) -> Spec:
+        for kind, items in (("dashboard", self.dashboards), ("insights query", self.insights)):
+            names = [x.name for x in items]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{kind} {dupes[0]!r} is declared twice")
         names = [f.name for f in self.metric_filters]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -451,7 +459,9 @@ def load(path: str, stage: str | None = None) -> Loaded:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SpecError([f"{path}:1: the spec is a mapping with metric_filters, alarms and log_alarms"])
+        raise SpecError(
+            [f"{path}:1: the spec is a mapping with metric_filters, alarms, log_alarms, dashboards and insights"]
+        )
     data = _substitute(data, stage or settings.stage())
     loaded = Loaded(Spec.model_construct(), path, lines)
     try:
