@@ -52,8 +52,8 @@ def validate(spec_path: str) -> None:
     samples = sum(len(f.samples.match) + len(f.samples.no_match) for f in s.metric_filters if f.samples)
     click.echo(
         f"{spec_path}: valid: {len(s.metric_filters)} metric filters, {len(s.alarms)} alarms, "
-        f"{len(s.log_alarms)} log alarms, {len(s.dashboards)} dashboards, {len(s.insights)} saved queries; "
-        f"{samples} samples behave as declared"
+        f"{len(s.log_alarms)} log alarms; {samples} samples behave as declared; "
+        f"{len(s.dashboards)} dashboards and {len(s.insights)} saved queries within CloudWatch's rules"
     )
 
 
