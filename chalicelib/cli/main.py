@@ -9,6 +9,7 @@ from chalicelib.cli.alb import alb
 from chalicelib.cli.athena import athena
 from chalicelib.cli.failed import failed
 from chalicelib.cli.filters import filters
+from chalicelib.cli.insights import insights
 from chalicelib.cli.logs import logs
 from chalicelib.cli.monitors import monitors
 from chalicelib.cli.policies import policies
@@ -29,6 +30,7 @@ cli.add_command(monitors)
 cli.add_command(athena)
 cli.add_command(failed)
 cli.add_command(policies)
+cli.add_command(insights)
 
 
 def main() -> None:
