@@ -99,7 +99,7 @@ def _metric_props(ctx: Context, d: Dashboard, title: str, metrics: list, **extra
 
 def _traffic(d: Dashboard, ctx: Context, lb: str) -> list[tuple[int, int, str, dict]]:
     name = _lb_name(lb)
-    which = f"busiest {d.routes} routes" if isinstance(d.routes, int) else f"{len(d.routes)} routes"
+    which = f"busiest {d.routes} routes" if isinstance(d.routes, int) else "chosen routes"  # stable titles
     lat = [
         [d.route_namespace, "TargetLatency", "LoadBalancer", lb, {"stat": p, "label": f"{p} (all routes)"}]
         for p in ("p50", "p90", "p99")

@@ -21,7 +21,8 @@ Reference) unless said otherwise:
   timeSeries, bar or pie.
 
 From "CloudWatch service quotas": up to 500 metrics per widget and 2,500 per dashboard,
-across all widgets. AWS documents no size for ``DashboardBody``; opswatch refuses a body
+across all widgets. From GetMetricData, which draws the graphs: an expression has at most
+2,048 characters. AWS documents no size for ``DashboardBody``; opswatch refuses a body
 over 1 MB (its own guard; a spec's dashboard is a few tens of KB). Widgets must not
 overlap: CloudWatch would move them, and the next plan would differ from the spec.
 """
@@ -38,6 +39,7 @@ MAX_METRICS_PER_WIDGET = 500
 MAX_METRICS_PER_DASHBOARD = 2500
 MAX_ALARMS_PER_WIDGET = 100
 MAX_BODY_BYTES = 1_000_000
+MAX_EXPRESSION_CHARS = 2048  # GetMetricData (which draws the graphs): MetricDataQuery Expression, 1 to 2048
 GRID = 24
 WIDGET_TYPES = ("metric", "text", "log", "alarm", "explorer", "custom")
 TOP_KEYS = ("widgets", "start", "end", "periodOverride", "variables")
@@ -191,6 +193,8 @@ def _metric_entry(m: object, j: int, ids: set[str]) -> str | None:
                 return "an expression entry is [{expression, id, label}] alone"
             if not isinstance(opts["expression"], str) or not opts["expression"].strip():
                 return "expression is a non-empty string"
+            if len(opts["expression"]) > MAX_EXPRESSION_CHARS:
+                return f"the expression has {len(opts['expression'])} characters; at most {MAX_EXPRESSION_CHARS}"
             if opts["expression"].count("(") != opts["expression"].count(")"):
                 return "the expression's parentheses do not balance"
             return None

@@ -473,6 +473,9 @@ def load(path: str, stage: str | None = None) -> Loaded:
             where = ".".join(str(p) for p in loc)
             msg = err["msg"].removeprefix("Value error, ")
             name = _item_name(data, loc)
+            if loc[:1] in (("dashboards",), ("insights",)) and len(loc) >= 2 and isinstance(loc[1], int):
+                rest = ".".join(str(p) for p in loc[2:])  # dashboards.0 (shop-prod): routes: reason
+                where, msg = f"{loc[0]}.{loc[1]}", f"{rest}: {msg}" if rest else msg
             problems.append(f"{path}:{loaded.line_of(*loc)}: {where or 'spec'}{name}: {msg}")
         raise SpecError(problems) from None
     loaded.spec = spec
