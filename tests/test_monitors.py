@@ -270,7 +270,7 @@ def account(aws, monkeypatch, tmp_path):
         logs.create_log_group(logGroupName=g)
     sns.create_topic(Name="opswatch-local-alarms")
     spec = tmp_path / "monitors.yaml"
-    spec.write_text(EXAMPLE.read_text())
+    spec.write_text(EXAMPLE.read_text().split("\ndashboards:")[0])  # filters and alarms; dashboards: test_dashboards
     return spec
 
 
@@ -327,6 +327,36 @@ def test_plan_apply_plan_change_and_prune(account):
     names = {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]}
     assert names == {"shop-local-alb-5xx", "shop-local-alb-latency-p99", "shop-local-checkout-latency-p99", "hand-made"}
     assert boto3.client("logs").describe_metric_filters(logGroupName="/ecs/shop-api")["metricFilters"] == []
+
+
+def test_prune_stays_within_its_stage(aws, tmp_path, monkeypatch):
+    """Two stages in one account: applying and pruning one never deletes the other's alarms or filters."""
+    logs, sns, cw = boto3.client("logs"), boto3.client("sns"), boto3.client("cloudwatch")
+    for stage in ("prod", "local"):
+        logs.create_log_group(logGroupName=f"/opswatch/{stage}/alb")
+        sns.create_topic(Name=f"opswatch-{stage}-alarms")
+    spec = tmp_path / "monitors.yaml"
+    spec.write_text(EXAMPLE.read_text().split("log_alarms:")[0])
+    monkeypatch.setenv("OPSWATCH_STAGE", "prod")
+    assert cli("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    prod = {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]}
+    assert prod and all("-prod-" in n for n in prod)
+    [a] = cw.describe_alarms(AlarmNames=[sorted(prod)[0]])["MetricAlarms"]
+    assert {"Key": "opswatch:stage", "Value": "prod"} in cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]
+    prod_filters = logs.describe_metric_filters(logGroupName="/opswatch/prod/alb")["metricFilters"]
+    assert prod_filters
+
+    monkeypatch.setenv("OPSWATCH_STAGE", "local")
+    assert cli("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("metric_filters: []\nalarms: []\n")
+    r = cli("monitors", "plan", "--spec", str(empty), "--prune")
+    assert "-prod-" not in r.stdout and "/opswatch/prod/alb" not in r.stdout, r.stdout
+    r = cli("monitors", "apply", "--spec", str(empty), "--prune", "--yes")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]} == prod
+    assert logs.describe_metric_filters(logGroupName="/opswatch/prod/alb")["metricFilters"] == prod_filters
+    assert logs.describe_metric_filters(logGroupName="/opswatch/local/alb")["metricFilters"] == []
 
 
 def test_plan_notes_a_missing_log_group(aws, tmp_path):
@@ -413,4 +443,4 @@ def test_validate_summary_says_1_alarm_not_1_alarms(tmp_path):
     )
     r = cli("monitors", "validate", "--spec", spec)
     assert r.returncode == 0
-    assert r.stdout.strip().endswith("valid: 1 metric filter, 1 alarm, 0 log alarms; 1 sample behaves as declared")
+    assert "valid: 1 metric filter, 1 alarm, 0 log alarms; 1 sample behaves as declared; " in r.stdout

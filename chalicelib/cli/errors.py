@@ -55,7 +55,7 @@ def describe_aws(exc: Exception) -> str | None:
     """
     from botocore import exceptions as bc
 
-    from chalicelib.failed import redact
+    from chalicelib.redact import redact
 
     if isinstance(exc, bc.NoRegionError):
         return "no AWS Region: set AWS_REGION (or AWS_DEFAULT_REGION, or a region in your AWS profile)"

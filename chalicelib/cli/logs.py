@@ -24,7 +24,7 @@ def _fail(message: str, code: int = EXIT_USAGE) -> None:
 
 
 def _ruleset(names: str | None, rules_file: str | None):
-    from chalicelib.logalerts.handler import rules_for
+    from chalicelib.logalerts.messages import rules_for
     from chalicelib.logalerts.rules import RuleError
 
     cfg = settings.log_alerts()

@@ -17,7 +17,7 @@ _spec_option = click.option(
 
 @click.group(cls=OpswatchGroup)
 def monitors() -> None:
-    """Metric filters and alarms declared in YAML: validate, plan, apply."""
+    """Metric filters, alarms, dashboards and saved Logs Insights queries declared in YAML: validate, plan, apply."""
 
 
 def _load(spec_path: str, fail_code: int):
@@ -30,7 +30,9 @@ def _load(spec_path: str, fail_code: int):
         for p in exc.problems:
             click.echo(p, err=True)
         sys.exit(fail_code)
-    problems = []
+    from chalicelib.dashboards.plan import problems as dashboard_problems
+
+    problems = dashboard_problems(loaded)  # every body against CloudWatch's documented structure
     for i, f in enumerate(loaded.spec.metric_filters):
         for why in f.check_samples():
             problems.append(
@@ -53,7 +55,9 @@ def validate(spec_path: str) -> None:
     click.echo(
         f"{spec_path}: valid: {plural(len(s.metric_filters), 'metric filter')}, {plural(len(s.alarms), 'alarm')}, "
         f"{plural(len(s.log_alarms), 'log alarm')}; {plural(samples, 'sample')} "
-        f"{'behaves' if samples == 1 else 'behave'} as declared"
+        f"{'behaves' if samples == 1 else 'behave'} as declared; "
+        f"{plural(len(s.dashboards), 'dashboard')} and {plural(len(s.insights), 'saved query', 'saved queries')} "
+        "within CloudWatch's rules"
     )
 
 
@@ -92,12 +96,19 @@ def _print_plan(plan, prune: bool, cw) -> None:
     for c in plan.pending:
         click.echo(f"{marks[c.action]} {c.label}" + (f"   [{c.note}]" if c.note else ""))
         for attr, old, new in c.diffs if c.action == "update" else []:
-            click.echo(f"    {attr}: {_show(old)} -> {_show(new)}")
+            if c.resource.kind == "dashboard" and attr.startswith("widget "):
+                click.echo(f"    {attr}: {new}")  # the widgets that differ, not the whole body
+            else:
+                click.echo(f"    {attr}: {_show(old)} -> {_show(new)}")
         if c.resource.backtest_hours:
             click.echo("    " + _backtest(cw, c.resource))
+        if c.resource.url:
+            click.echo(f"    console: {c.resource.url}")
     for c in plan.changes:
         if c.action == "unchanged" and c.resource.backtest_hours:
             click.echo(f"  {c.label}\n    " + _backtest(cw, c.resource))
+        elif c.action == "unchanged" and c.resource.url:
+            click.echo(f"  {c.label}   [unchanged]\n    console: {c.resource.url}")
     for r in plan.stale:
         where = f" ({r.log_group})" if r.log_group else ""
         click.echo(
@@ -162,6 +173,7 @@ def plan(spec_path: str, prune: bool, fmt: str) -> None:
                             "log_group": c.resource.log_group,
                             "diffs": [{"attribute": a, "old": o, "new": n} for a, o, n in c.diffs],
                             "note": c.note or None,
+                            **({"url": c.resource.url} if c.resource.url else {}),
                         }
                         for c in p.pending
                     ]
@@ -205,7 +217,7 @@ def apply(spec_path: str, prune: bool, yes: bool) -> None:
     if not yes and not click.confirm("Apply?", default=False):
         click.echo("Nothing applied.")
         sys.exit(EXIT_FAILED)
-    result = apply_plan(p, client("logs"), cw, prune)
+    result = apply_plan(p, client("logs"), cw, prune, loaded.stage)
     for line in result.done:
         click.echo(line)
     for label, why in result.failed:

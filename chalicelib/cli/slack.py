@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from chalicelib import settings
+from chalicelib import boundedjson, settings
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
 from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, fail, not_text
 
@@ -47,10 +47,8 @@ def _load(path: str) -> object:
     if not text.strip():
         fail(f"{label} is empty: nothing to render")
     try:
-        event = json.loads(text)
-    except RecursionError:
-        fail(f"{label}: JSON nested too deeply to be an event")
-    except ValueError:
+        event = boundedjson.loads(text)
+    except ValueError:  # not JSON, or JSON refused by its bounds (too deep): shown as the text it is, with the reason
         return text
     if event in ({}, []):
         fail(f"{label} holds an empty JSON {'object' if event == {} else 'list'}: nothing to render")
@@ -58,13 +56,12 @@ def _load(path: str) -> object:
 
 
 def _outgoing(path: str):
-    from chalicelib.alarms.events import outgoing_for
-    from chalicelib.alarms.handler import router_from
+    from chalicelib import kinds
     from chalicelib.logalerts.rules import RuleError
-    from chalicelib.slack.routing import RoutesError
+    from chalicelib.slack.routing import RoutesError, router_from
 
     try:
-        return outgoing_for(_load(path), router_from(settings.slack()))
+        return kinds.render(_load(path), router_from(settings.slack()))
     except (RoutesError, RuleError) as exc:
         click.echo(f"opswatch: {exc}", err=True)
         sys.exit(EXIT_USAGE)

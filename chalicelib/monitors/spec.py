@@ -28,10 +28,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib import settings
+from chalicelib.dashboards.spec import Dashboard, InsightsQuery
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
 DEFAULT_FILTER_PREFIX = "opswatch-"
 MANAGED_TAG = "opswatch:managed"
+STAGE_TAG = "opswatch:stage"  # which stage's spec made the alarm: --prune stays within its own stage
 MAX_DIMENSIONS = 3
 MAX_REGEX_FILTERS_PER_GROUP = 5
 MAX_ACTIONS = 5
@@ -366,9 +368,16 @@ class Spec(_Model):
     metric_filters: list[MetricFilter] = Field(default_factory=list)
     alarms: list[Alarm] = Field(default_factory=list)
     log_alarms: list[LogAlarm] = Field(default_factory=list)
+    dashboards: list[Dashboard] = Field(default_factory=list)
+    insights: list[InsightsQuery] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _across(self) -> Spec:
+        for kind, items in (("dashboard", self.dashboards), ("insights query", self.insights)):
+            names = [x.name for x in items]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{kind} {dupes[0]!r} is declared twice")
         names = [f.name for f in self.metric_filters]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -395,6 +404,7 @@ class Loaded:
     spec: Spec
     path: str
     lines: dict[tuple, int]  # YAML path -> line, for messages
+    stage: str = ""  # the stage whose ${stage} was substituted; scopes what --prune may delete
 
     def line_of(self, *path) -> int:
         for k in range(len(path), -1, -1):
@@ -456,9 +466,12 @@ def load(path: str, stage: str | None = None) -> Loaded:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SpecError([f"{path}:1: the spec is a mapping with metric_filters, alarms and log_alarms"])
-    data = _substitute(data, stage or settings.stage())
-    loaded = Loaded(Spec.model_construct(), path, lines)
+        raise SpecError(
+            [f"{path}:1: the spec is a mapping with metric_filters, alarms, log_alarms, dashboards and insights"]
+        )
+    stage = stage or settings.stage()
+    data = _substitute(data, stage)
+    loaded = Loaded(Spec.model_construct(), path, lines, stage)
     declared_twice = [f"{path}:{loaded.line_of(*loc)}: {why}" for loc, why in _declared_twice(data)]
     try:
         spec = Spec.model_validate(data)
@@ -471,6 +484,9 @@ def load(path: str, stage: str | None = None) -> Loaded:
             where = ".".join(str(p) for p in loc)
             msg = err["msg"].removeprefix("Value error, ")
             name = _item_name(data, loc)
+            if loc[:1] in (("dashboards",), ("insights",)) and len(loc) >= 2 and isinstance(loc[1], int):
+                rest = ".".join(str(p) for p in loc[2:])  # dashboards.0 (shop-prod): routes: reason
+                where, msg = f"{loc[0]}.{loc[1]}", f"{rest}: {msg}" if rest else msg
             problems.append(f"{path}:{loaded.line_of(*loc)}: {where or 'spec'}{name}: {msg}")
         raise SpecError(problems) from None
     loaded.spec = spec
