@@ -168,9 +168,8 @@ def test_cli_render_prints_one_payload_per_message(tmp_path):
         (b"{}", "holds an empty JSON object: nothing to render"),
         (b"[]\n", "holds an empty JSON list: nothing to render"),
         (b"\x1f\x8b\x08\x00\xff", "not UTF-8 text (byte 1); is it compressed or binary?"),
-        (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply to be an event"),
     ],
-    ids=["empty", "blank", "empty object", "empty list", "binary", "deep"],
+    ids=["empty", "blank", "empty object", "empty list", "binary"],
 )
 def test_cli_render_warns_on_an_event_that_says_nothing(tmp_path, content, said):
     f = tmp_path / "event.json"
