@@ -109,6 +109,17 @@ def test_ship_reports_refused_old_lines_and_exits_1(aws, s3):
     assert "refused by CloudWatch 1: older than 14 days" in r.stdout.decode()
 
 
+def test_ship_exits_2_on_a_truncated_object_after_shipping_the_rest(aws, s3):
+    s3.create_bucket(Bucket="bkt")
+    whole = gzip.compress(("\n".join(line() for _ in range(50)) + "\n").encode())
+    s3.put_object(Bucket="bkt", Key=key("whole"), Body=whole)
+    s3.put_object(Bucket="bkt", Key=key("cut"), Body=whole[: len(whole) // 2])
+    r = run("alb", "ship", "s3://bkt/AWSLogs/")
+    out = r.stdout.decode()
+    assert r.returncode == 2, out + r.stderr.decode()  # an unreadable input, as in alb parse
+    assert "objects: 2 shipped from" in out and "gzip stream truncated" in out
+
+
 def test_ship_bad_arguments(aws):
     assert run("alb", "ship", "not-a-uri").returncode == 2
     assert run("alb", "ship", "s3://b/", "--since", "yesterday").returncode == 2

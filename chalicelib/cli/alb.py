@@ -207,8 +207,9 @@ def ship(
     everything (a re-run then ships again).
 
     Exit status: 0 every line shipped or filtered, 1 some lines were rejected or
-    refused or an object could not be read whole, 2 usage or AWS errors, 130
-    interrupted (progress saved).
+    refused, 2 usage or AWS errors or an object that could not be read whole (a
+    truncated gzip: its lines before the damage are shipped, and the other objects
+    too), 130 interrupted (progress saved).
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -313,5 +314,6 @@ def ship(
         click.echo(f"  refused by CloudWatch {n}: {why}")
     for b in busy:
         click.echo(f"  not shipped now, another process holds it: {b}")
-    bad = total["rejected"] or total["refused"] or any(r.object_error for r in reports) or busy
-    sys.exit(EXIT_REJECTED if bad else EXIT_OK)
+    if any(r.object_error for r in reports):  # an unreadable input: 2, as in every command (after the others)
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_REJECTED if total["rejected"] or total["refused"] or busy else EXIT_OK)
