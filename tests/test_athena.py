@@ -345,3 +345,20 @@ def test_setup_print_says_which_values_are_placeholders(monkeypatch):
     r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print", "--account", "210987654321"])
     assert r.exit_code == 0 and "/AWSLogs/210987654321/elasticloadbalancing/eu-west-1/" in r.stdout
     assert r.stderr == ""
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_query(tmp_path):
+    from click.testing import CliRunner
+
+    from chalicelib.cli.main import cli as opswatch_cli
+
+    logs = tmp_path / "alb.log"
+    logs.write_text("\n".join(traffic(20, start=datetime(2026, 11, 25, tzinfo=UTC).timestamp())) + "\n")
+    for output, said in [(tmp_path / "no" / "such" / "x.csv", "no such folder")]:
+        for args in (["run", "status_codes"], ["sql", "SELECT count(*) FROM alb_access_logs"]):
+            r = CliRunner().invoke(
+                opswatch_cli, ["athena", *args, "--engine", "local", "--logs", str(logs), "--output", str(output)]
+            )
+            assert r.exit_code == 2 and r.stdout == "", r.output
+            assert r.stderr.startswith(f"opswatch: --output {output}: ") and said in r.stderr, r.stderr
+            assert isinstance(r.exception, SystemExit)
