@@ -33,7 +33,8 @@ def test_logs_test_rules_keeps_memory_flat_on_a_huge_line(bomb):
     assert r.returncode == 0, r.stderr
     assert f"{bomb}:2: kubernetes-oom-killed" in r.stdout
     assert f"{bomb}:1: longer than 262,144 bytes, cut there" in r.stderr
-    assert r.peak_rss_mb < 200, r.peak_rss_mb  # the line alone is 64 MB, and several copies of it in text mode
+    # Measured: 36 MB here; 222 MB when the 64 MB line is read whole (and decoded) as one text line.
+    assert r.peak_rss_mb < 100, r.peak_rss_mb
 
 
 def test_filters_test_keeps_memory_flat_on_a_huge_line(bomb):
@@ -41,4 +42,4 @@ def test_filters_test_keeps_memory_flat_on_a_huge_line(bomb):
                      address_space_mb=1024)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert '"eventNumber": 3' in r.stdout and "ERROR after the bomb" in r.stdout
-    assert r.peak_rss_mb < 200, r.peak_rss_mb
+    assert r.peak_rss_mb < 100, r.peak_rss_mb
