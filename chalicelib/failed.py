@@ -11,10 +11,9 @@ deletes the message only once the handler succeeded.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from chalicelib import settings
+from chalicelib import boundedjson, settings
 from chalicelib.aws import client
 from chalicelib.redact import redact
 
@@ -104,8 +103,8 @@ def describe_source(payload) -> str:
             if "Sns" in rec:
                 msg = rec["Sns"].get("Message", "")
                 try:
-                    name = json.loads(msg).get("AlarmName")
-                except (ValueError, AttributeError):
+                    name = boundedjson.loads(msg).get("AlarmName")
+                except (ValueError, TypeError, AttributeError):
                     name = None
                 topic = rec["Sns"].get("TopicArn", "").rsplit(":", 1)[-1]
                 return f"SNS {topic}" + (f": alarm {name}" if name else "")
@@ -118,10 +117,12 @@ def describe_source(payload) -> str:
 
 
 def _parse(msg: dict) -> Failed:
+    """One queue message as a record; never raises on its body (one bad record must not stop the tools)."""
+    undecodable = ""
     try:
-        body = json.loads(msg["Body"])
-    except ValueError:
-        body = None
+        body = boundedjson.loads(msg["Body"])
+    except ValueError as exc:  # deep or malformed JSON: listed with the reason, never replayed
+        body, undecodable = None, f"undecodable record: {exc}"
     if not isinstance(body, dict):
         body = {}  # not a Lambda invocation record: listed as unknown, never replayed
     ctx = body.get("requestContext") or {}
@@ -130,6 +131,7 @@ def _parse(msg: dict) -> Failed:
         error = f"{resp.get('errorType', 'error')}: {resp.get('errorMessage', '')}".strip()
     else:
         error = str(resp)
+    error = undecodable or error
     payload = body.get("requestPayload")  # as Lambda kept it: the handler judges its shape
     return Failed(
         message_id=msg["MessageId"],

@@ -9,16 +9,26 @@ input: what is not an alarm becomes a readable generic message.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
+from chalicelib import boundedjson
 from chalicelib.alarms.notification import parse_alarm
 from chalicelib.alarms.render import render_alarm, render_text
 from chalicelib.slack.outgoing import Outgoing
 from chalicelib.slack.routing import Router
 
 
+@dataclass(frozen=True)
+class _Undecodable:
+    reason: str
+
+
 def _decode(text: str) -> object:
+    """The JSON in ``text``; ``None`` for plain text; ``_Undecodable`` for JSON refused by its bounds."""
     try:
-        return json.loads(text)
+        return boundedjson.loads(text)
+    except boundedjson.UndecodableJSON as exc:
+        return _Undecodable(str(exc))
     except (ValueError, TypeError):
         return None
 
@@ -31,6 +41,10 @@ def _from_sns(sns: dict, router: Router) -> Outgoing:
 
 
 def _from_message(decoded: object, raw: str, subject: str | None, source: str, router: Router) -> Outgoing:
+    if isinstance(decoded, _Undecodable):  # shown as the text it is, never parsed further
+        channel, _ = router.route(None, None)
+        title = f"{subject or 'Message'} (undecodable: {decoded.reason})"
+        return Outgoing(render_text(title, raw, source), channel, None, source, undecodable=decoded.reason)
     alarm = parse_alarm(decoded)
     if alarm is not None:  # a configuration change is news, not an emergency: it pings nobody
         channel, mention = router.route(alarm.name, None if alarm.operation else alarm.new_state)

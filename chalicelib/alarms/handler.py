@@ -47,6 +47,9 @@ def deliver(event: dict, context=None) -> list[dict]:
     for item in items:
         what = {"alarm": item.alarm.name if item.alarm else None, "source": item.source, "channel": item.channel}
         key = dedup.change_key(item.alarm) if item.alarm else None
+        if item.undecodable:
+            what["undecodable"] = item.undecodable
+            logger.warning(f"undecodable JSON message, posted as text: {item.undecodable}", extra=what)
         try:
             answer, posted = dedup.once(key, lambda item=item, key=key: _post(dest, item, key, cfg.graphs), context)
         except SlackDeliveryError as exc:

@@ -9,9 +9,9 @@ import click
 
 from chalicelib import failed as store
 from chalicelib import kinds
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_SOME_FAILED
+from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, describe_aws
 from chalicelib.redact import redact
-
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _function_option(f):
@@ -23,7 +23,7 @@ def _function_option(f):
     )(f)
 
 
-@click.group()
+@click.group(cls=OpswatchGroup)
 def failed() -> None:
     """Events that failed all of Lambda's retries (the on-failure queue)."""
 
@@ -32,7 +32,8 @@ def _receive(function: str | None):
     try:
         return store.receive(function)
     except Exception as exc:  # no queue, no credentials: say which
-        click.echo(f"opswatch: cannot read the queue {store.queue_name()}: {redact(str(exc))}", err=True)
+        why = redact(describe_aws(exc) or str(exc))
+        click.echo(f"opswatch: cannot read the queue {store.queue_name()}: {why}", err=True)
         sys.exit(EXIT_USAGE)
 
 
@@ -108,7 +109,8 @@ def setup() -> None:
     try:
         names = store.setup()
     except Exception as exc:
-        click.echo(f"opswatch: could not set the on-failure destinations: {redact(str(exc))}", err=True)
+        why = redact(describe_aws(exc) or str(exc))
+        click.echo(f"opswatch: could not set the on-failure destinations: {why}", err=True)
         sys.exit(EXIT_USAGE)
     for n in names:
         click.echo(f"  {n}: {store.RETRIES} retries, then {store.queue_name()}")

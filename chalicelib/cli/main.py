@@ -36,6 +36,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Query the ALB logs in S3: Athena (partition-projected table) or the local engine (DuckDB).",
     ),
     "failed": ("chalicelib.cli.failed:failed", "Events that failed all of Lambda's retries (the on-failure queue)."),
+    "insights": (
+        "chalicelib.cli.insights:insights",
+        "Saved Logs Insights queries (made by `opswatch monitors apply`): list, show, run.",
+    ),
     "policies": (
         "chalicelib.cli.policies:policies",
         "Check (or --write) .chalice/policy-<stage>-<kind>.json against their one description per function.",

@@ -3,7 +3,9 @@
 Every event ends counted: looked at, matched or not; every alert ends posted,
 held back by its cooldown (and counted for the next message), or failed. A
 payload that does not decode is logged with the reason and counted
-(``PayloadsUndecodable``) and not retried: a retry cannot mend it. Control
+(``PayloadsUndecodable``) and not retried: a retry cannot mend it; so is one
+past the payload bounds (``payload.MAX_DECODED_BYTES``, ``MAX_VALUES``), and events
+past ``MAX_EVENTS`` are left out and counted (``EventsOverLimit``). Control
 messages are acknowledged. If any alert could not be delivered, its cooldown
 claim is released and the invocation raises once all alerts were attempted,
 so Lambda's retry posts it (and, in the end, its on-failure destination keeps it).
@@ -39,12 +41,14 @@ def handle_logs_event(event: dict) -> dict:
     if batch.control:
         logger.info("CloudWatch Logs control message acknowledged", extra={"log_group": batch.log_group})
         return {"status": "control"}
+    malformed = len(batch.malformed) - (1 if batch.over_limit else 0)  # the over-limit note is not an event
     if batch.malformed:
         logger.warning(
-            f"{len(batch.malformed)} events left out of the payload: {'; '.join(batch.malformed[:5])}",
-            extra={"log_group": batch.log_group, "malformed": len(batch.malformed)},
+            f"{malformed + batch.over_limit} events left out of the payload: {'; '.join(batch.malformed[:5])}",
+            extra={"log_group": batch.log_group, "malformed": malformed, "over_limit": batch.over_limit},
         )
-    metrics.add_metric(name="EventsMalformed", unit=MetricUnit.Count, value=len(batch.malformed))
+    metrics.add_metric(name="EventsMalformed", unit=MetricUnit.Count, value=malformed)
+    metrics.add_metric(name="EventsOverLimit", unit=MetricUnit.Count, value=batch.over_limit)
     collected = collect([batch], rules)
     return {**deliver(collected, cfg, metrics), "malformed": list(batch.malformed)}
 

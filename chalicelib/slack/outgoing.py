@@ -25,3 +25,4 @@ class Outgoing:
     alarm: Alarm | None  # the alarm it tells of, for the alarm bridge's once-only delivery and threads
     source: str
     mention: str | None = None  # for an alarm message rendered again (with the metric's shape)
+    undecodable: str | None = None  # why JSON that came was refused (too deep, too big): shown as text, counted

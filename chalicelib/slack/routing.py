@@ -22,10 +22,10 @@ and, for log alerts, with ``critical`` only.
 
 from __future__ import annotations
 
-import json
 import re
 from fnmatch import fnmatchcase
 
+from chalicelib import boundedjson
 from chalicelib.settings import SlackSettings
 
 
@@ -53,7 +53,7 @@ class Router:
         self.rule_routes: list[tuple[str, str | None, str | None, str | None]] = []
         if routes_json:
             try:
-                routes = json.loads(routes_json)
+                routes = boundedjson.loads(routes_json)
             except ValueError as exc:
                 raise RoutesError(f"OPSWATCH_SLACK_ROUTES is not JSON: {exc}") from None
             if not isinstance(routes, list):
