@@ -9,10 +9,12 @@ import sys
 
 import click
 
+from chalicelib.cli.errors import OpswatchGroup
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-@click.group()
+@click.group(cls=OpswatchGroup)
 def insights() -> None:
     """Saved Logs Insights queries (made by `opswatch monitors apply`): list, show, run."""
 
@@ -23,14 +25,14 @@ def _fail(message: str, code: int) -> None:
 
 
 def _definitions() -> dict[str, dict]:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 
     from chalicelib.aws import client
     from chalicelib.insights.run import definitions, reason
 
     try:
         return definitions(client("logs"))
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:  # no Region, no credentials, no endpoint: the shared handler's one line, exit 2
         _fail(f"reading the saved queries failed: {reason(exc)}", EXIT_FAILED)
     return {}
 
