@@ -29,7 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "monitors": (
         "chalicelib.cli.monitors:monitors",
-        "Metric filters and alarms declared in YAML: validate, plan, apply.",
+        "Metric filters, alarms, dashboards and saved Logs Insights queries declared in YAML: validate, plan, apply.",
     ),
     "athena": (
         "chalicelib.cli.athena:athena",

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import console, settings
 from chalicelib.dashboards import body as bodies
 from chalicelib.dashboards import check
-from chalicelib.monitors.plan import Change, Resource
+from chalicelib.monitors.changes import Change, Resource
 from chalicelib.monitors.spec import Loaded, SpecError
 
 KIND = "dashboard"

@@ -21,47 +21,13 @@ Dashboards and saved Logs Insights queries are planned here too
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.monitors.audit import metric_alarms
+from chalicelib.monitors.changes import Change, Plan, Resource, other_stage_group
 from chalicelib.monitors.spec import MANAGED_TAG, STAGE_TAG, Loaded, Spec
-
-
-@dataclass
-class Resource:
-    kind: str  # "metric filter" | "alarm" | "dashboard" | "query definition"
-    name: str  # live name (filters: with the prefix)
-    log_group: str | None
-    params: dict  # the Put call's arguments
-    line: int = 0  # where the spec declares it
-    backtest_hours: float | None = None
-    url: str | None = None  # the console page (dashboards)
-
-
-@dataclass
-class Change:
-    action: str  # create | update | delete
-    resource: Resource
-    diffs: list[tuple[str, object, object]] = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def label(self) -> str:
-        where = f" ({self.resource.log_group})" if self.resource.log_group else ""
-        return f"{self.resource.kind} {self.resource.name}{where}"
-
-
-@dataclass
-class Plan:
-    changes: list[Change]
-    stale: list[Resource]  # managed, not in the spec: deleted by apply --prune
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def pending(self) -> list[Change]:
-        return [c for c in self.changes if c.action != "unchanged"]
 
 
 def _topic_arn(target: str, partition: str, region: str, account: str) -> str:
@@ -320,12 +286,6 @@ def _takeover(tags: dict[str, str], stage: str) -> str:
         return "hand-made alarm of this name: apply takes it over"
     other = tags.get(STAGE_TAG, stage)
     return f"alarm of stage {other}: apply gives it to stage {stage}" if other != stage else ""
-
-
-def other_stage_group(group: str, stage: str) -> bool:
-    """``/opswatch/<other>/alb``: another stage's own ALB log group, which this stage's prune leaves alone."""
-    parts = group.split("/")
-    return len(parts) == 4 and parts[:2] == ["", "opswatch"] and parts[3] == "alb" and parts[2] != stage
 
 
 def make_plan(loaded: Loaded, logs, cw, partition: str, region: str, account: str) -> Plan:
