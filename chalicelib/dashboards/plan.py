@@ -74,7 +74,7 @@ def live(cw) -> tuple[dict[str, dict], set[str]]:
             text = cw.get_dashboard(DashboardName=name).get("DashboardBody") or "{}"
             try:
                 parsed = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # a hand-made body opswatch cannot read is not one of its own
                 parsed = {}
             if isinstance(parsed, dict) and bodies.is_managed(parsed):
                 managed[name] = parsed
