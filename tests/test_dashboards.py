@@ -391,3 +391,32 @@ def test_without_read_permission_a_spec_without_dashboards_still_plans(cw_proxy,
     r = opswatch("monitors", "plan", "--spec", str(alarms_only))
     assert r.returncode == 2 and "+ alarm shop-5xx" in r.stdout, r.stdout + r.stderr
     assert "note: dashboards not read (AccessDenied: injected by the test)" in r.stdout
+
+
+def test_the_lines_log_alarms_matched_are_listed_from_their_own_groups():
+    from chalicelib.filters import compile_pattern
+    from chalicelib.insights.patterns import condition
+
+    oom = condition([compile_pattern('?"OutOfMemoryError" ?"Killed process"'), compile_pattern("%heap[/_]space%")])
+    assert (
+        oom == '(@message like "OutOfMemoryError" or @message like "Killed process") or @message like /heap[\\/_]space/'
+    )
+    assert condition([compile_pattern('{ $.level = "ERROR" }')]) is None  # JSON patterns have no translation
+    ctx = Context(
+        "local",
+        "aws",
+        "us-east-1",
+        "1",
+        (),
+        "/g",
+        "q",
+        "wg",
+        matched=(("/ecs/a.b", oom), ("/ecs/c", '@message like "x"')),
+    )
+    b = build(Dashboard(name="x", load_balancers=[LB], sections=["log_alerts"]), ctx)
+    assert check.problems(b) == []
+    [w] = [w for w in b["widgets"] if w["properties"].get("title") == "Last lines the log alarms matched"]
+    query = w["properties"]["query"]
+    assert query.startswith("SOURCE '/ecs/a.b' | SOURCE '/ecs/c' | fields @timestamp, @log, @message | filter ")
+    assert '(@log like /:\\/ecs\\/a\\.b$/ and ((@message like "OutOfMemoryError"' in query
+    assert [x["width"] for x in b["widgets"][1:]] == [8, 8, 8]

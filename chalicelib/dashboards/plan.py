@@ -25,8 +25,17 @@ KIND = "dashboard"
 
 
 def context(loaded: Loaded, partition: str, region: str, account: str) -> bodies.Context:
+    from chalicelib.insights.patterns import condition
+    from chalicelib.logalerts.rules import active_rules
+
     spec = loaded.spec
     alarms = [a.name for a in spec.alarms] + [f"{la.rule} {la.log_group}" for la in spec.log_alarms]
+    rules = {r.name: r for r in active_rules().rules} if spec.log_alarms else {}
+    matched = []
+    for la in spec.log_alarms:
+        where = condition(rules[la.rule].patterns) if la.rule in rules else None
+        if where:
+            matched.append((la.log_group, where))
     return bodies.Context(
         stage=settings.stage(),
         partition=partition,
@@ -37,6 +46,7 @@ def context(loaded: Loaded, partition: str, region: str, account: str) -> bodies
         failed_queue=settings.failed_queue(),
         workgroup=settings.athena().workgroup,
         spec_path=os.path.basename(loaded.path),  # the same body whichever directory apply runs from
+        matched=tuple(matched),
     )
 
 
