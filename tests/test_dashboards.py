@@ -21,7 +21,7 @@ from chalicelib.dashboards import check
 from chalicelib.dashboards.body import Context, build, is_managed
 from chalicelib.dashboards.spec import Dashboard
 from chalicelib.monitors.spec import SpecError, load
-from tests.conftest import opswatch
+from tests.conftest import opswatch, opswatch_here
 from tests.faultproxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,7 +231,7 @@ def test_a_dashboard_whose_body_breaks_a_limit_is_refused_before_any_call(tmp_pa
     path = spec_file(tmp_path, {"dashboards": [{"name": "wide", "load_balancers": [LB], "routes": routes}]})
     # No moto here: every client points at a closed port, so any AWS call would fail differently.
     for command in ("validate", "plan", "apply"):
-        r = opswatch("monitors", command, "--spec", str(path), *(["--yes"] if command == "apply" else []))
+        r = opswatch_here("monitors", command, "--spec", str(path), *(["--yes"] if command == "apply" else []))
         assert r.returncode in (1, 2) and "Traceback" not in r.stderr, r.stderr
         assert f"{path}:2: dashboards.0 (wide): widget 1 (Requests, chosen routes: shop-prod): metrics[0]:" in r.stderr
         assert "characters; at most 2048" in r.stderr and "reading CloudWatch failed" not in r.stderr
@@ -263,14 +263,14 @@ def spec(aws, tmp_path, monkeypatch):
 
 
 def test_apply_creates_the_dashboards_and_a_second_plan_is_empty(spec):
-    r = opswatch("monitors", "plan", "--spec", str(spec), "--format", "json")
+    r = opswatch("monitors", "plan", "--spec", str(spec), "--format", "json")  # as a user runs it
     assert r.returncode == 2, r.stderr
     dash = [c for c in json.loads(r.stdout)["changes"] if c["kind"] == "dashboard"]
     assert [(c["action"], c["name"]) for c in dash] == [("create", "shop-local"), ("create", "ops-local")]
     assert dash[0]["url"] == (
         "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/shop-local"
     )
-    r = opswatch("monitors", "apply", "--spec", str(spec), "--yes")
+    r = opswatch_here("monitors", "apply", "--spec", str(spec), "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "created dashboard shop-local" in r.stdout and "created dashboard ops-local" in r.stdout
     cw = boto3.client("cloudwatch")
@@ -286,17 +286,17 @@ def test_apply_creates_the_dashboards_and_a_second_plan_is_empty(spec):
         }
     )
     assert is_managed(stored) and "monitors.yaml" in stored["widgets"][0]["properties"]["markdown"]
-    r = opswatch("monitors", "plan", "--spec", str(spec))
+    r = opswatch_here("monitors", "plan", "--spec", str(spec))
     assert r.returncode == 0 and r.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to change, 0 to delete.", r.stdout
     assert "  dashboard shop-local   [unchanged]" in r.stdout and "#dashboards/dashboard/shop-local" in r.stdout
 
 
 def test_a_route_added_shows_as_a_change_of_those_widgets_only(spec):
-    assert opswatch("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    assert opswatch_here("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
     data = yaml.safe_load(spec.read_text())
     data["dashboards"][0]["routes"].append("/api/cart")
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    r = opswatch("monitors", "plan", "--spec", str(spec))
+    r = opswatch_here("monitors", "plan", "--spec", str(spec))
     assert r.returncode == 2, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     at = lines.index("~ dashboard shop-local")
@@ -307,7 +307,7 @@ def test_a_route_added_shows_as_a_change_of_those_widgets_only(spec):
         "widget Target latency p50/p90/p99: shop-prod: changed",
     ]
     assert "DashboardBody" not in r.stdout  # never one giant JSON diff
-    assert opswatch("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    assert opswatch_here("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
     stored = json.loads(boto3.client("cloudwatch").get_dashboard(DashboardName="shop-local")["DashboardBody"])
     [[requests]] = stored["widgets"][1]["properties"]["metrics"]
     assert '(Route="/api/orders" OR Route="/api/cart")' in requests["expression"]
@@ -318,16 +318,16 @@ def test_prune_deletes_a_removed_dashboard_and_never_a_hand_made_one(spec):
     hand = {"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 2, "properties": {"markdown": "mine"}}]}
     cw.put_dashboard(DashboardName="team-made", DashboardBody=json.dumps(hand))
     cw.put_dashboard(DashboardName="ops-local", DashboardBody=json.dumps(hand))  # a hand-made one of a spec name
-    r = opswatch("monitors", "plan", "--spec", str(spec))
+    r = opswatch_here("monitors", "plan", "--spec", str(spec))
     assert "~ dashboard ops-local   [hand-made dashboard of this name: apply takes it over]" in r.stdout
     assert "team-made" not in r.stdout
-    assert opswatch("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    assert opswatch_here("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
     data = yaml.safe_load(spec.read_text())
     data["dashboards"] = data["dashboards"][:1]
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    r = opswatch("monitors", "plan", "--spec", str(spec))
+    r = opswatch_here("monitors", "plan", "--spec", str(spec))
     assert "? dashboard ops-local   [managed by opswatch, not in the spec; apply --prune deletes it]" in r.stdout
-    r = opswatch("monitors", "apply", "--spec", str(spec), "--prune", "--yes")
+    r = opswatch_here("monitors", "apply", "--spec", str(spec), "--prune", "--yes")
     assert r.returncode == 0 and "deleted dashboard ops-local" in r.stdout, r.stdout + r.stderr
     names = {d["DashboardName"] for d in cw.list_dashboards()["DashboardEntries"]}
     assert names == {"shop-local", "team-made"}
@@ -364,7 +364,7 @@ def test_a_body_cloudwatch_refuses_fails_apply_with_its_messages(cw_proxy, spec)
             "dashboardValidationMessages": [{"DataPath": "/widgets/1/properties", "Message": "Should have region"}],
         },
     )
-    r = opswatch("monitors", "apply", "--spec", str(spec), "--yes")
+    r = opswatch_here("monitors", "apply", "--spec", str(spec), "--yes")
     assert r.returncode == 1, r.stdout + r.stderr
     assert (
         "FAILED dashboard shop-local: InvalidParameterInput: The field DashboardBody must be a valid JSON object "
@@ -377,7 +377,7 @@ def test_putdashboard_warnings_are_shown(cw_proxy, spec):
     cw_proxy.answer[PUT] = _answer(
         200, {"DashboardValidationMessages": [{"DataPath": "/widgets/3", "Message": "Metric not found"}]}
     )
-    r = opswatch("monitors", "apply", "--spec", str(spec), "--yes")
+    r = opswatch_here("monitors", "apply", "--spec", str(spec), "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "created dashboard shop-local (CloudWatch warns: /widgets/3: Metric not found)" in r.stdout
 
@@ -385,10 +385,10 @@ def test_putdashboard_warnings_are_shown(cw_proxy, spec):
 def test_without_read_permission_a_spec_without_dashboards_still_plans(cw_proxy, spec, tmp_path):
     cw_proxy.fail_target, cw_proxy.fail_times = "GraniteServiceVersion20100801.ListDashboards", -1
     cw_proxy.status, cw_proxy.error_type = 403, "AccessDenied"
-    r = opswatch("monitors", "plan", "--spec", str(spec))
+    r = opswatch_here("monitors", "plan", "--spec", str(spec))
     assert r.returncode == 1 and "reading CloudWatch failed" in r.stderr and "AccessDenied" in r.stderr
     alarms_only = spec_file(tmp_path, {"alarms": [ALARM]})
-    r = opswatch("monitors", "plan", "--spec", str(alarms_only))
+    r = opswatch_here("monitors", "plan", "--spec", str(alarms_only))
     assert r.returncode == 2 and "+ alarm shop-5xx" in r.stdout, r.stdout + r.stderr
     assert "note: dashboards not read (AccessDenied: injected by the test)" in r.stdout
 

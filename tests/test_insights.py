@@ -21,7 +21,7 @@ import yaml
 
 from chalicelib.aws import client
 from chalicelib.insights.run import since_seconds, window
-from tests.conftest import opswatch
+from tests.conftest import opswatch, opswatch_here
 from tests.faultproxy import FaultProxy
 
 LB = "app/shop-prod/50dc6c495c0c9188"
@@ -65,7 +65,7 @@ def saved() -> dict[str, dict]:
 
 
 def test_apply_saves_the_questions_and_the_spec_queries_under_the_folder(spec):
-    r = opswatch("monitors", "apply", "--spec", str(spec), "--yes")
+    r = opswatch_here("monitors", "apply", "--spec", str(spec), "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
     assert set(saved()) == {
         "opswatch/shop-local/top_5xx_paths",
@@ -78,12 +78,12 @@ def test_apply_saves_the_questions_and_the_spec_queries_under_the_folder(spec):
     assert q["logGroupNames"] == [GROUP] and q["queryString"].startswith(
         "stats count(*) as requests by elb_status_code"
     )
-    r = opswatch("monitors", "plan", "--spec", str(spec))
+    r = opswatch_here("monitors", "plan", "--spec", str(spec))
     assert r.returncode == 0 and r.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to change, 0 to delete.", r.stdout
 
 
 def test_a_changed_query_is_updated_in_place_and_prune_spares_other_folders(spec):
-    assert opswatch("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    assert opswatch_here("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
     logs = boto3.client("logs")
     mine = logs.put_query_definition(name="team/errors", queryString="fields @message", logGroupNames=[GROUP])
     before = saved()["opswatch/recent"]["queryDefinitionId"]
@@ -91,7 +91,7 @@ def test_a_changed_query_is_updated_in_place_and_prune_spares_other_folders(spec
     data["insights"][0]["query"] = "fields @message | limit 1"
     data["dashboards"] = []
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    r = opswatch("monitors", "plan", "--spec", str(spec), "--format", "json")
+    r = opswatch_here("monitors", "plan", "--spec", str(spec), "--format", "json")
     assert r.returncode == 2
     changes = json.loads(r.stdout)["changes"]
     [update] = [c for c in changes if c["action"] == "update"]
@@ -99,7 +99,7 @@ def test_a_changed_query_is_updated_in_place_and_prune_spares_other_folders(spec
     assert update["diffs"] == [{"attribute": "queryString", "old": RECENT, "new": "fields @message | limit 1"}]
     stale = sorted(c["name"] for c in changes if c["action"] == "stale" and c["kind"] == "query definition")
     assert len(stale) == 4 and all(n.startswith("opswatch/shop-local/") for n in stale)
-    r = opswatch("monitors", "apply", "--spec", str(spec), "--prune", "--yes")
+    r = opswatch_here("monitors", "apply", "--spec", str(spec), "--prune", "--yes")
     assert r.returncode == 0 and "deleted query definition opswatch/shop-local/status_codes" in r.stdout, r.stderr
     assert list(saved()) == ["opswatch/recent"]
     assert saved()["opswatch/recent"]["queryDefinitionId"] == before  # changed in place, not made anew
@@ -108,26 +108,26 @@ def test_a_changed_query_is_updated_in_place_and_prune_spares_other_folders(spec
 
 
 def test_list_show_and_run_a_saved_query(spec):
-    assert opswatch("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
-    r = opswatch("insights", "list")
+    assert opswatch_here("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    r = opswatch_here("insights", "list")
     assert r.returncode == 0 and r.stdout.splitlines()[0].split() == ["recent", GROUP], r.stdout
-    r = opswatch("insights", "show", "opswatch/recent")
+    r = opswatch_here("insights", "show", "opswatch/recent")
     assert r.returncode == 0 and r.stdout.endswith(f"{RECENT}\n") and f"log groups: {GROUP}" in r.stdout
-    r = opswatch("insights", "run", "recent", "--since", "1h", "--format", "json")
+    r = opswatch("insights", "run", "recent", "--since", "1h", "--format", "json")  # as a user runs it
     assert r.returncode == 0, r.stderr
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     assert [json.loads(x["@message"])["elb_status_code"] for x in rows] == [502, 501]  # newest first, limit 2
     assert "records scanned" in r.stderr and "0.005 USD per GB" in r.stderr
-    r = opswatch("insights", "run", "recent", "--format", "csv", "--log-group", GROUP)
+    r = opswatch_here("insights", "run", "recent", "--format", "csv", "--log-group", GROUP)
     assert r.returncode == 0 and r.stdout.splitlines()[0] == "@timestamp,@message"
 
 
 def test_an_unknown_name_or_a_bad_window_exits_2_before_any_query(spec):
     save_directly()
-    r = opswatch("insights", "run", "nope")
+    r = opswatch_here("insights", "run", "nope")
     assert r.returncode == 2 and "no saved query 'nope' under opswatch/; saved queries: recent, shop-local/" in r.stderr
     for bad in (["--since", "soon"], ["--since", "1h", "--start", "2026-11-24T00:00:00Z"], ["--start", "tuesday"]):
-        r = opswatch("insights", "run", "recent", *bad)
+        r = opswatch_here("insights", "run", "recent", *bad)
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
 
 
@@ -143,7 +143,7 @@ def logs_proxy(spec, monkeypatch):
 def test_a_query_cloudwatch_refuses_exits_1_with_its_reason(logs_proxy):
     logs_proxy.fail_target, logs_proxy.fail_times = "Logs_20140328.StartQuery", -1
     logs_proxy.error_type = "MalformedQueryException"
-    r = opswatch("insights", "run", "recent")
+    r = opswatch_here("insights", "run", "recent")
     assert r.returncode == 1
     assert "opswatch: CloudWatch refused the query: MalformedQueryException: injected by the test" in r.stderr
 
@@ -153,7 +153,7 @@ def test_rows_then_records_bytes_and_cost(logs_proxy):
         return {**answer, "statistics": {"recordsMatched": 3, "recordsScanned": 2_000_000, "bytesScanned": 2e9}}
 
     logs_proxy.rewrite["Logs_20140328.GetQueryResults"] = with_statistics
-    r = opswatch("insights", "run", "recent")
+    r = opswatch_here("insights", "run", "recent")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1] == "(2 rows)"
     assert "2,000,000 records scanned (3 matched), 2,000.0 MB scanned, $0.0100 (0.005 USD per GB)" in r.stderr
@@ -161,7 +161,7 @@ def test_rows_then_records_bytes_and_cost(logs_proxy):
 
 def test_a_query_that_ends_failed_exits_1(logs_proxy):
     logs_proxy.rewrite["Logs_20140328.GetQueryResults"] = lambda a: {**a, "status": "Timeout"}
-    r = opswatch("insights", "run", "recent")
+    r = opswatch_here("insights", "run", "recent")
     assert r.returncode == 1 and "the query ended Timeout" in r.stderr
 
 
