@@ -194,6 +194,11 @@ def test_dashboard_wide_limits():
         ({"sections": ["logs", "logs"]}, "a section is listed twice"),
         ({"log_groups": ["/bad group"]}, "'/bad group' is not a log group name"),
         ({"colour": "red"}, "dashboards.0 (shop): colour: Extra inputs are not permitted"),
+        ({"routes": ["/a", "/a"]}, "a route is listed twice"),
+        ({"routes": [f"/r{i}" for i in range(101)]}, "routes: between 1 and 100 route names"),
+        ({"load_balancers": [LB, LB]}, "a load balancer is listed twice"),
+        ({"alarm_graphs": 9}, "alarm_graphs: Input should be less than or equal to 8"),
+        ({"log_groups": []}, "log_groups: 1 to 50 log groups"),
     ],
 )
 def test_a_malformed_dashboard_entry_names_file_line_and_item(tmp_path, entry, says):
@@ -237,10 +242,15 @@ def test_a_dashboard_whose_body_breaks_a_limit_is_refused_before_any_call(tmp_pa
         assert "characters; at most 2048" in r.stderr and "reading CloudWatch failed" not in r.stderr
 
 
-def test_two_dashboards_of_one_name_are_refused(tmp_path):
+def test_two_dashboards_or_saved_queries_of_one_name_are_refused(tmp_path):
     d = {"name": "shop", "load_balancers": [LB]}
     with pytest.raises(SpecError, match="dashboard 'shop' is declared twice"):
         load(str(spec_file(tmp_path, {"dashboards": [d, d]})))
+    q = {"name": "shop/status_codes", "log_groups": ["/g"], "query": "fields @message"}
+    path = spec_file(tmp_path, {"dashboards": [d], "insights": [q]})
+    r = opswatch_here("monitors", "validate", "--spec", str(path))
+    assert r.returncode == 2
+    assert f"{path}:6: saved query opswatch/shop/status_codes is also made at line 2; rename one" in r.stderr
 
 
 # --- plan, apply, prune on moto ----------------------------------------------------------------------

@@ -65,11 +65,14 @@ def desired(loaded: Loaded, ctx: bodies.Context) -> list[Resource]:
 
 
 def problems(loaded: Loaded, region: str | None = None, account: str | None = None) -> list[str]:
-    """The body problems of every dashboard, without any AWS call (``validate``)."""
+    """The body problems of every dashboard, and clashing saved-query names, without any AWS call."""
     region = region or settings.region() or "us-east-1"
     ctx = context(loaded, console.partition_of(region), region, account or settings.account_id() or "123456789012")
+    from chalicelib.insights import plan as insights
+
     try:
         desired(loaded, ctx)
+        insights.desired(loaded, ctx)  # two saved queries of one name
     except SpecError as exc:
         return exc.problems
     return []
