@@ -352,7 +352,8 @@ def package_section() -> bool:
         forbidden = pkg.forbidden()
         print(
             f"  deployment package (chalice package): {pkg.size / 1e6:.2f} MB, {pkg.files:,} files "
-            f"(target <= {package.LIMIT_BYTES / 1e6:g} MB); runtime SDK inside: {', '.join(forbidden) or 'none'}"
+            f"(target <= {package.LIMIT_BYTES / 1e6:g} MB); runtime SDK inside: {', '.join(forbidden) or 'none'}; "
+            f"Lambda runtime: {', '.join(sorted(pkg.runtimes))}"
         )
     return pkg.size <= package.LIMIT_BYTES and not forbidden
 

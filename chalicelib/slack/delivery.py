@@ -18,19 +18,16 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-
-from slack_sdk import WebClient, WebhookClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
+from typing import TYPE_CHECKING
 
 from chalicelib.settings import SlackSettings
-from chalicelib.slack.message import SlackMessage
 
-_SDK_LOGGER = logging.getLogger("opswatch.slack_sdk")
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from chalicelib.slack.message import SlackMessage
+
+_SDK_LOGGER = logging.getLogger("opswatch.slack_sdk")  # slack-sdk's own (chalicelib.slack.sdk), kept at WARNING
 _SDK_LOGGER.setLevel(logging.WARNING)
 # botocore logs every response body at DEBUG, GetSecretValue's included: with a
 # DEBUG root logger the webhook URL would land in the logs. Keep that logger quiet.
@@ -51,21 +48,6 @@ class SlackDeliveryError(RuntimeError):
 
 class SlackConfigError(ValueError):
     """Where to send is not configured right; the message says what to set."""
-
-
-class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
-    """slack-sdk's handler retries 500 and 503; a 502 or 504 from Slack's edge is as transient."""
-
-    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
-        return response is not None and 500 <= response.status_code <= 599
-
-
-def retry_handlers(retries: int = 3) -> list:
-    return [
-        ConnectionErrorRetryHandler(max_retry_count=retries),
-        RateLimitErrorRetryHandler(max_retry_count=retries),
-        AnyServerErrorRetryHandler(max_retry_count=retries),
-    ]
 
 
 @dataclass(frozen=True)
@@ -133,6 +115,8 @@ def send(
 
 def update(dest: Destination, channel: str, ts: str, payload: dict, retries: int = 3) -> dict:
     """Replace a posted message (bot mode: ``chat.update``). Raises ``SlackDeliveryError``."""
+    from chalicelib.slack.sdk import SlackApiError
+
     client = _web_client(dest, retries)
     body = {k: v for k, v in payload.items() if k in ("text", "attachments", "blocks")}
     try:
@@ -146,7 +130,9 @@ def update(dest: Destination, channel: str, ts: str, payload: dict, retries: int
 
 
 def _send_webhook(dest: Destination, payload: dict, retries: int) -> dict:
-    client = WebhookClient(dest.secret_value, retry_handlers=retry_handlers(retries), logger=_SDK_LOGGER)
+    from chalicelib.slack.sdk import webhook_client
+
+    client = webhook_client(dest.secret_value, retries)
     try:
         resp = client.send_dict(payload)
     except OSError as exc:
@@ -163,13 +149,16 @@ def _send_webhook(dest: Destination, payload: dict, retries: int) -> dict:
 
 def _web_client(dest: Destination, retries: int) -> WebClient:
     """The bot-mode Web API client, with the retry handlers and the quiet logger."""
-    kwargs = {"base_url": dest.api_url} if dest.api_url else {}
-    return WebClient(token=dest.secret_value, retry_handlers=retry_handlers(retries), logger=_SDK_LOGGER, **kwargs)
+    from chalicelib.slack.sdk import web_client
+
+    return web_client(dest.secret_value, dest.api_url, retries)
 
 
 def _send_bot(dest: Destination, payload: dict, channel: str | None, retries: int) -> dict:
     if not channel:
         raise SlackConfigError("bot mode needs a channel: set OPSWATCH_SLACK_CHANNEL or a route")
+    from chalicelib.slack.sdk import SlackApiError
+
     client = _web_client(dest, retries)
     try:
         resp = client.chat_postMessage(**payload)
@@ -190,6 +179,8 @@ def _send_bot(dest: Destination, payload: dict, channel: str | None, retries: in
 
 def upload_image(dest: Destination, channel: str, thread_ts: str, png: bytes, filename: str, title: str) -> dict:
     """Attach an image in a thread (bot mode, ``files_upload_v2``). Raises ``SlackDeliveryError``."""
+    from chalicelib.slack.sdk import SlackApiError
+
     client = _web_client(dest, 1)
     try:
         resp = client.files_upload_v2(channel=channel, thread_ts=thread_ts, content=png, filename=filename, title=title)
