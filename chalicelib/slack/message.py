@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from chalicelib.slack.text import truncate
+from chalicelib.slack.text import plain, truncate
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -60,7 +60,7 @@ class SlackMessage:
         """A plain-text title. Slack does not parse plain text for mentions; angle
         brackets are swapped for look-alikes all the same, so no reader of the
         payload (or future Slack client) can take them for markup."""
-        t = truncate(text.replace("<", "‹").replace(">", "›"), HEADER_MAX)
+        t = truncate(plain(text), HEADER_MAX)
         self._add(HeaderBlock(text=PlainTextObject(text=t, emoji=True)), len(t))
         return self
 
