@@ -26,7 +26,8 @@ from chalicelib.logalerts.rules import active_rules
 from chalicelib.monitors.audit import Finding, digest
 from chalicelib.slack.message import SlackMessage
 from chalicelib.slack.routing import Router
-from tests.conftest import DATA, opswatch
+from tests.bounded import run_opswatch
+from tests.conftest import DATA
 
 HOSTILE = "<!channel> <https://evil|click> & @here <@U123> <!subteam^S1>"
 MARKUP = ("<!channel>", "<https://evil", "evil|click>", "<@U123>", "<!subteam")
@@ -174,10 +175,16 @@ def test_the_audit_digest_and_the_athena_report():
     assert_inert(report.payload())
 
 
-def test_slack_render_of_a_hostile_event_file(tmp_path):
+def test_slack_render_of_a_hostile_event_file_within_bounds(tmp_path):
+    """Markup everywhere, and a 5 MB description: escaped, cut to Slack's limits, memory and time bounded."""
+    alarm = _sns_alarm()
+    alarm["AlarmDescription"] = HOSTILE * (5_000_000 // len(HOSTILE))
     path = tmp_path / "alarm.json"
-    path.write_text(json.dumps(_sns_alarm()))
-    r = opswatch("slack", "render", str(path), OPSWATCH_STAGE="local")
-    assert r.returncode == 0, r.stderr
-    [line] = r.stdout.splitlines()
-    assert_inert(json.loads(line))
+    path.write_text(json.dumps(alarm))
+    got = run_opswatch("slack", "render", str(path), seconds=60, address_space_mb=1024, env={"OPSWATCH_STAGE": "local"})
+    assert got.returncode == 0, got.stderr[-2000:]
+    [line] = got.stdout.splitlines()
+    payload = json.loads(line)
+    assert_inert(payload)
+    assert len(line) < 40_000  # Slack's limits, whatever came in
+    assert got.peak_rss_mb < 300, got.peak_rss_mb
