@@ -25,6 +25,7 @@ from chalicelib.alarms.render import render_alarm
 from chalicelib.alarms.shape import recent_shape
 from chalicelib.slack.delivery import Destination, SlackDeliveryError, destination, send, update, upload_image
 from chalicelib.slack.routing import router_from
+from chalicelib.slack.text import plain
 
 logger = Logger(service="opswatch-alarms")
 
@@ -107,6 +108,6 @@ def _attach_graph(dest: Destination, alarm, channel: str, ts: str) -> None:
     if png is None:
         return
     try:
-        upload_image(dest, channel, ts, png, "metric.png", f"{alarm.name}: last 3 hours")
+        upload_image(dest, channel, ts, png, "metric.png", plain(f"{alarm.name}: last 3 hours"))
     except SlackDeliveryError as exc:
         logger.warning(f"graph not attached: {exc}", extra={"alarm": alarm.name})

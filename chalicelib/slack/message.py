@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from chalicelib.slack.text import truncate
+from chalicelib.slack.text import plain, truncate
 
 if TYPE_CHECKING:
     from slack_sdk.models.blocks import Block
@@ -60,7 +60,7 @@ class SlackMessage:
         payload (or future Slack client) can take them for markup."""
         from slack_sdk.models.blocks import HeaderBlock, PlainTextObject
 
-        t = truncate(text.replace("<", "‹").replace(">", "›"), HEADER_MAX)
+        t = truncate(plain(text), HEADER_MAX)
         self._add(HeaderBlock(text=PlainTextObject(text=t, emoji=True)), len(t))
         return self
 

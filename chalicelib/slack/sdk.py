@@ -19,8 +19,12 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 __all__ = ["SlackApiError", "web_client", "webhook_client"]
 
+# slack-sdk's clients log the request URL (the webhook is the secret) at ERROR and INFO: they get a logger that
+# prints nothing. What went wrong reaches the caller as a SlackDeliveryError instead.
 SDK_LOGGER = logging.getLogger("opswatch.slack_sdk")
-SDK_LOGGER.setLevel(logging.WARNING)
+SDK_LOGGER.setLevel(logging.CRITICAL + 1)
+SDK_LOGGER.propagate = False
+logging.getLogger("slack_sdk").setLevel(logging.CRITICAL + 1)  # its module loggers, should a client fall back
 
 
 class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
