@@ -301,7 +301,9 @@ def ship_object(
 
     # Metric documents of a range are written at its end: a retry must close the same range,
     # or the documents already written would count its lines twice.
-    forced = docs.counts.through if docs is not None and docs.counts.through > progress.line else 0
+    # A range whose documents were only partly written ends at that open line.
+    docs_mark = (docs.counts.open_line or docs.counts.through) if docs is not None else 0
+    forced = docs_mark if docs_mark > progress.line else 0
     last_sync = _time.monotonic()
 
     def tick(done: int) -> int:
