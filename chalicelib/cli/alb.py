@@ -14,7 +14,7 @@ from chalicelib import settings
 from chalicelib.alb import routemetrics
 from chalicelib.alb.checkpoint import AlreadyShipped, Checkpoint, ObjectBusy
 from chalicelib.alb.keys import classify
-from chalicelib.alb.pipeline import FORMATS, LineCounts, ObjectReport, render_lines, ship_object
+from chalicelib.alb.pipeline import FORMATS, MAX_REJECTS_SHIPPED, LineCounts, ObjectReport, render_lines, ship_object
 from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
 from chalicelib.alb.shipfilter import FilterError, compile_filter
 
@@ -41,7 +41,8 @@ def alb() -> None:
 def parse(files: tuple[str, ...], fmt: str) -> None:
     """Parse local ALB log FILES (gzip or plain; - is stdin) to standard output.
 
-    Rejected lines go to standard error with file, line number and reason.
+    Rejected lines go to standard error with file, line number and reason (the
+    first 1,000 of a file; the rest are counted in one closing line).
     With --format metrics, the stage's route settings (OPSWATCH_ALB_ROUTES,
     OPSWATCH_ALB_ROUTE_LIMIT) apply, and a cost summary goes to standard error.
     Exit status: 0 every line parsed, 1 some were rejected, 2 usage or I/O error.
@@ -80,7 +81,7 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
         status = StreamStatus()
         try:
             counts = render_lines(
-                iter_lines(file_chunks(fh), status),
+                iter_lines(file_chunks(fh), status, runs=True),
                 fmt,
                 None,
                 emit,
@@ -88,6 +89,7 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
                 LineCounts(),
                 encoded=True,
                 metrics=metrics,
+                reject_limit=MAX_REJECTS_SHIPPED,  # a file of junk is summed up, not listed
             )
             write_lines()
         except OSError as exc:
@@ -97,6 +99,12 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
             if fh is not sys.stdin.buffer:
                 fh.close()
         rejected += counts.rejected
+        if counts.rejected > MAX_REJECTS_SHIPPED:
+            click.echo(
+                f"{label}: {counts.rejected - MAX_REJECTS_SHIPPED:,} more rejected lines not listed "
+                f"(at most {MAX_REJECTS_SHIPPED:,} are listed per file)",
+                err=True,
+            )
         if status.error:
             click.echo(f"{label}: {status.error}", err=True)
             rejected += 1
@@ -301,6 +309,12 @@ def ship(
             click.echo(f"  {r.source}: {r.object_error}")
     for why, n in refused.items():
         click.echo(f"  refused by CloudWatch {n}: {why}")
+    for r in reports:
+        if r.rejects_over_cap:
+            click.echo(
+                f"  {r.source}: {r.rejects_over_cap} rejected lines counted but not shipped to the rejected/ "
+                f"stream (at most {r.rejects_cap} are shipped per object)"
+            )
     for b in busy:
         click.echo(f"  not shipped now, another process holds it: {b}")
     bad = total["rejected"] or total["refused"] or any(r.object_error for r in reports) or busy
