@@ -378,16 +378,26 @@ def all_events(stream: str) -> list[dict]:
         token = resp["nextForwardToken"]
 
 
-def test_a_huge_junk_line_cut_across_calls_lands_whole_after_a_failure_between_its_parts(proxy, monkeypatch):
-    # A 3 MB line that is no ALB entry becomes many events of one line number in the rejected/ stream.
-    # The third PutLogEvents call fails part-way through them: the retry must ship every part the
-    # first run had not stored, once, and the numbered lines around it once each.
+@pytest.mark.parametrize(
+    ("size", "kept"),
+    [
+        (900_000, 900_000),  # under the 1 MiB line limit: shipped whole, in parts
+        (3 << 20, 1 << 20),  # over it: only its first 1 MiB is kept, in parts
+    ],
+    ids=["900 KB", "3 MB"],
+)
+def test_a_huge_junk_line_cut_across_calls_lands_whole_after_a_failure_between_its_parts(
+    proxy, monkeypatch, size, kept
+):
+    # A huge line that is no ALB entry becomes many events of one line number in the rejected/
+    # stream. The third PutLogEvents call fails part-way through them: the retry must ship every
+    # part the first run had not stored, once, and the numbered lines around it once each.
     small_batches(monkeypatch, 200_000)  # about four parts a call
     n, at = 1000, 100  # the lines before it fill no call: the first calls are its parts
-    k = key("huge-junk")
+    k = key(f"huge-junk-{size}")
     start = time.time() - 900
     lines = [line(start + i / 100, path=f"n/{i}") for i in range(n)]
-    lines.insert(at, "junk " + "x" * (3 << 20))
+    lines.insert(at, "junk " + "x" * (size - 5))
     direct("s3").put_object(Bucket=BUCKET, Key=k, Body=gzip.compress("\n".join(lines).encode()))
     event = s3_event(k)
     proxy.fail_target, proxy.pass_first, proxy.fail_times = PUT, 2, -1
@@ -404,7 +414,9 @@ def test_a_huge_junk_line_cut_across_calls_lands_whole_after_a_failure_between_i
     assert total > 8
     assert sorted(m["part"] for m in parts) == list(range(1, total + 1)), "a part lost or stored twice"
     raw = "".join(m["raw"] for m in sorted(parts, key=lambda m: m["part"]))
-    assert raw.startswith("junk xxx") and set(raw[5:]) == {"x"}
+    assert len(raw) == kept and raw.startswith("junk xxx") and set(raw[5:]) == {"x"}
+    if size > kept:
+        assert parts[0]["reason"].startswith(f"line over the length limit: {size} bytes")
     events = all_events(stream_of(k))
     assert sorted(int(e["request_url"].rsplit("/", 1)[-1]) for e in events) == list(range(n))
 
