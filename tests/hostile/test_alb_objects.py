@@ -14,6 +14,7 @@ second to over 1 GB: each dies here on the memory limit.
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import zlib
@@ -171,3 +172,24 @@ def test_alb_ship_of_a_gzip_of_newlines_ships_a_capped_sample_and_counts_the_res
     assert report["rejects_cap"] == 1000 and report["rejects_over_cap"] == n - 1000
     assert report["stored"] == 1000
     assert r.peak_rss_mb < 160
+
+
+def test_alb_ship_says_how_many_rejected_lines_past_the_cap_were_counted_but_not_shipped(aws, s3, logs):
+    from tests.alb_lines import key
+    from tests.conftest import opswatch
+
+    s3.create_bucket(Bucket="junk-logs")
+    body = "\n".join([*(f"junk {i}" for i in range(1200)), *(line(path=f"ok/{i}") for i in range(10))])
+    k = key("junk")
+    s3.put_object(Bucket="junk-logs", Key=k, Body=gzip.compress(body.encode()))
+    r = opswatch("alb", "ship", "s3://junk-logs/AWSLogs/", OPSWATCH_ALB_LOG_GROUP="/opswatch/junk")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "lines: 1210 lines, 10 shipped, 0 filtered, 1200 rejected, 0 refused" in r.stdout
+    assert (
+        "200 rejected lines counted but not shipped to the rejected/ stream (at most 1000 are shipped per object)"
+        in r.stdout
+    )
+    stream = "rejected/" + k.rsplit("/", 1)[-1].removesuffix(".log.gz")
+    got = logs.get_log_events(logGroupName="/opswatch/junk", logStreamName=stream, startFromHead=True, limit=10000)
+    lines = [json.loads(e["message"])["line"] for e in got["events"]]
+    assert sorted(lines) == list(range(1, 1001))  # the first 1,000, each once
