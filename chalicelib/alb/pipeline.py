@@ -220,8 +220,17 @@ class ObjectReport:
 
 
 def reject_messages(source: str, lineno: int, text: str, reason: str) -> Iterator[str]:
-    """The ``rejected/...`` stream's events for one line: JSON, split when the line is huge."""
-    head = {"source": source, "line": lineno, "reason": reason}
+    """The ``rejected/...`` stream's events for one line: JSON, split when the line is huge.
+
+    At most ``MAX_LINE_BYTES`` of the text (UTF-8) are shipped: a binary line comes as
+    ``\\xNN`` escapes, four characters a byte, and would otherwise ship several times its size.
+    """
+    head: dict = {"source": source, "line": lineno, "reason": reason}
+    if len(text) > MAX_LINE_BYTES // 4:  # at most 4 bytes a character: shorter text always fits
+        data = text.encode("utf-8")
+        if len(data) > MAX_LINE_BYTES:
+            text = data[:MAX_LINE_BYTES].decode("utf-8", "ignore")
+            head["truncated"] = True
     budget = MAX_EVENT_BYTES - len(orjson.dumps(head)) - 200  # room for keys, part numbers, escaping
     whole = orjson.dumps({**head, "raw": text})
     if len(whole) <= MAX_EVENT_BYTES:

@@ -193,3 +193,15 @@ def test_alb_ship_says_how_many_rejected_lines_past_the_cap_were_counted_but_not
     got = logs.get_log_events(logGroupName="/opswatch/junk", logStreamName=stream, startFromHead=True, limit=10000)
     lines = [json.loads(e["message"])["line"] for e in got["events"]]
     assert sorted(lines) == list(range(1, 1001))  # the first 1,000, each once
+
+
+def test_a_binary_line_ships_at_most_a_mebibyte_of_text_to_the_rejected_stream():
+    # Not UTF-8: the line is shipped as \xNN escapes, four characters a byte. Cut at 1 MiB of text.
+    from chalicelib.alb.pipeline import reject_messages
+
+    text = (bytes(range(128, 256)) * 8192).decode("utf-8", "backslashreplace")  # 1 MiB of bytes, 4 MiB of text
+    parts = [json.loads(m) for m in reject_messages("s3://b/k", 7, text, "not UTF-8 text: byte 1 is 0x80")]
+    raw = "".join(p["raw"] for p in parts)
+    assert len(raw.encode()) == 1 << 20 and text.startswith(raw)
+    assert all(p["truncated"] and p["line"] == 7 for p in parts)
+    assert sum(len(json.dumps(p)) for p in parts) < 1.5 * (1 << 20)  # what CloudWatch ingests
