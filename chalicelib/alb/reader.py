@@ -16,6 +16,7 @@ from dataclasses import dataclass
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 1 << 20
 MAX_LINE_BYTES = 8 << 20
+INFLATE_BYTES = 1 << 18
 
 
 @dataclass
@@ -30,25 +31,24 @@ class StreamStatus:
 def _decompress(chunks: Iterator[bytes], first: bytes, status: StreamStatus) -> Iterator[bytes]:
     d = zlib.decompressobj(zlib.MAX_WBITS | 16)
     data = first
+    member = 0
     while True:
-        if data:
+        while data:  # at most INFLATE_BYTES out per call: a 1 MB chunk of repetitive lines inflates a hundredfold
             try:
-                out = d.decompress(data)
+                out = d.decompress(data, INFLATE_BYTES)
             except zlib.error as exc:
-                status.error = f"corrupt gzip data near compressed byte {status.bytes_read}: {exc}"
+                where = "gzip member" if member else "gzip data"
+                status.error = f"corrupt {where} near compressed byte {status.bytes_read}: {exc}"
                 return
             if out:
                 yield out
-            while d.eof and d.unused_data:  # next gzip member
-                rest = d.unused_data
-                d = zlib.decompressobj(zlib.MAX_WBITS | 16)
-                try:
-                    out = d.decompress(rest)
-                except zlib.error as exc:
-                    status.error = f"corrupt gzip member near compressed byte {status.bytes_read}: {exc}"
-                    return
-                if out:
-                    yield out
+            if d.eof:
+                data = d.unused_data
+                if data:  # next gzip member
+                    d = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                    member += 1
+            else:
+                data = d.unconsumed_tail
         data = next(chunks, None)
         if data is None:
             break
