@@ -16,7 +16,7 @@ from dataclasses import dataclass
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 1 << 20
 MAX_LINE_BYTES = 8 << 20
-INFLATE_BYTES = 1 << 18
+INFLATE_BYTES = 1 << 20
 
 
 @dataclass
@@ -33,7 +33,7 @@ def _decompress(chunks: Iterator[bytes], first: bytes, status: StreamStatus) -> 
     data = first
     member = 0
     while True:
-        while data:  # at most INFLATE_BYTES out per call: a 1 MB chunk of repetitive lines inflates a hundredfold
+        while data:  # at most INFLATE_BYTES out per call: 1 MB of gzip of repetitive lines inflates a hundredfold
             try:
                 out = d.decompress(data, INFLATE_BYTES)
             except zlib.error as exc:
