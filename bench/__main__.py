@@ -5,8 +5,9 @@
    against (a) the Athena regex, (b) csv.reader, (c) gunzip + line iteration.
 2. Peak RSS of one process shipping an object of over 500 MB uncompressed
    through ``ship_object`` to a loopback CloudWatch Logs endpoint.
-3. Cold start: ``import app`` against ``import boto3`` alone, in fresh interpreters
-   (and ``app`` plus the ALB handler, which app.py imports on the first event).
+3. Cold start, per function: ``import app`` and that function's handler path as whole
+   processes, against ``import boto3`` alone (``bench/coldstart.py``); and the deployment
+   package ``chalice package`` builds: its size and file count (``bench/package.py``).
 4. The Athena local engine (DuckDB) over the same 1,000,000-line file: ``status_codes``
    and ``slowest_targets`` as whole commands, against ``opswatch alb parse`` of that file.
 5. Whole processes: ``opswatch alb parse --format json`` against a script running baseline
@@ -20,6 +21,11 @@
 7. Load: ``BENCH_LOAD_LINES`` (default 10,000,000) lines in 20 objects shipped through
    ``ship_object`` to a loopback CloudWatch Logs endpoint that counts every event it
    receives: lines per second, peak RSS, and that every count adds up.
+8. CLI start: whole ``opswatch alarms simulate`` and ``opswatch filters test`` processes against
+   ``python -c pass`` (``bench/clistart.py``).
+
+``python -m bench package coldstart clistart`` runs only those quick sections; ``python -m bench parser``
+runs section 5 alone.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench import baselines, corpora
+from bench import baselines, clistart, corpora
 from chalicelib.alb.pipeline import LineCounts, render_lines
 from chalicelib.alb.reader import file_chunks, iter_lines
 from chalicelib.embedded import albtraffic
@@ -211,22 +217,6 @@ def load_run(path: Path, objects: int) -> dict:
     out = with_sink(_LOAD_CHILD, str(path), str(objects))
     out["received"] = _Sink.events
     return out
-
-
-def import_seconds(stmt: str, runs: int = 9) -> float:
-    samples = []
-    for _ in range(runs):
-        code = f"import time; t=time.perf_counter(); {stmt}; print(time.perf_counter()-t)"
-        r = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            env=dict(os.environ, OPSWATCH_ALB_BUCKET="bench"),
-        )
-        samples.append(float(r.stdout.strip()))
-    return statistics.median(samples)
 
 
 def command_seconds(*args: str) -> float:
@@ -416,50 +406,32 @@ def ingestion(count: int) -> dict[str, dict]:
     }
 
 
-def main() -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = make_log(OUT / f"alb-{LINES}.log.gz", LINES)
-    print(f"\n1. throughput, {LINES:,} generated lines, {path.stat().st_size / 1e6:.0f} MB gzip")
-    rates = throughput(path)
-    j, raw = rates["opswatch json"], rates["opswatch alb (raw)"]
-    a = rates["(a) Athena regex + dict + json.dumps"]
-    b = rates["(b) csv.reader + dict + json.dumps"]
-    c = rates["(c) gunzip + line iteration"]
-    print(
-        f"  json vs (a): {j / a:.2f}x (target >= 3)   json vs (b): {j / b:.2f}x (target >= 1.5)   "
-        f"raw vs (c): {raw / c:.2f}x (target >= 0.5)"
-    )
+def cold_start_section() -> bool:
+    from bench import coldstart
 
-    big_lines = BIG_MB * 1_000_000 // 560
-    big = make_log(OUT / f"alb-big-{big_lines}.log.gz", big_lines)
-    with gzip.open(big, "rb") as fh:
-        size = sum(len(x) for x in iter(lambda: fh.read(1 << 20), b""))
-    print(f"\n2. peak RSS shipping one object of {size / 1e6:.0f} MB uncompressed to a loopback endpoint")
-    rss = {}
-    for fmt in ("json", "alb"):
-        res = peak_rss(big, fmt)
-        rss[fmt] = res["peak_rss_mb"]
+    runs = int(os.environ.get("BENCH_COLD_RUNS", "11"))
+    print(f"  cold start per function, whole processes (median of {runs}, interleaved):")
+    return coldstart.report(runs)
+
+
+def package_section() -> bool:
+    import tempfile
+
+    from bench import package
+
+    with tempfile.TemporaryDirectory(prefix="opswatch-package-") as tmp:
+        pkg = package.build(Path(tmp))
+        forbidden = pkg.forbidden()
         print(
-            f"  {fmt:<5} {res['shipped']:>10,} lines shipped in {res['seconds']:.1f} s, "
-            f"peak RSS {res['peak_rss_mb']:.0f} MB (target < 150)"
+            f"  deployment package (chalice package): {pkg.size / 1e6:.2f} MB, {pkg.files:,} files "
+            f"(target <= {package.LIMIT_BYTES / 1e6:g} MB); runtime SDK inside: {', '.join(forbidden) or 'none'}"
         )
+    return pkg.size <= package.LIMIT_BYTES and not forbidden
 
-    print("\n3. cold start (median of 9 fresh interpreters)")
-    boto = import_seconds("import boto3")
-    app = import_seconds("import app")
-    alb = import_seconds("import app, chalicelib.alb.handler")
-    print(f"  import boto3 {boto * 1000:.0f} ms, import app {app * 1000:.0f} ms: {app / boto:.2f}x (target <= 1.5)")
-    print(
-        f"  import app + the ALB handler (all of the ALB function's cold start) {alb * 1000:.0f} ms: {alb / boto:.2f}x"
-    )
 
-    print(f"\n4. Athena local engine (DuckDB) over the {LINES:,}-line file, whole commands")
-    engine = athena_engine(path)
-    parse = engine.pop("opswatch alb parse")
-    print(f"  opswatch alb parse {parse:.1f} s")
-    for name, seconds in engine.items():
-        print(f"  athena run {name} --engine local {seconds:.1f} s: {seconds / parse:.2f}x the parse")
-
+def parser_section() -> bool:
+    """Section 5 (``python -m bench parser``): the parser as whole processes, its fast path, its memory."""
+    OUT.mkdir(parents=True, exist_ok=True)
     print(f"\n5. whole processes, {WHOLE_LINES:,} lines each, output to /dev/null: opswatch alb parse --format json")
     print(f"   against baseline (a) as a script, which writes the same JSON; median of {WHOLE_RUNS} paired runs")
     kinds = {
@@ -500,6 +472,64 @@ def main() -> int:
             peaks[(label, n)] = peak
             print(f"    {label:<17} {n:>9,} lines ({f.stat().st_size / 1e6:6.1f} MB gzip): {peak:5.1f} MB")
 
+    return min(whole.values()) >= 2 and same and slow == 0 and max(peaks.values()) <= 80
+
+
+SECTIONS = {
+    "package": package_section,
+    "parser": parser_section,
+    "coldstart": cold_start_section,
+    "clistart": clistart.report,
+}
+
+
+def main() -> int:
+    if sys.argv[1:]:
+        unknown = [a for a in sys.argv[1:] if a not in SECTIONS]
+        if unknown:
+            print(f"unknown section {unknown[0]!r}; the quick sections are {', '.join(SECTIONS)}", file=sys.stderr)
+            return 2
+        return 0 if all([SECTIONS[a]() for a in sys.argv[1:]]) else 1
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = make_log(OUT / f"alb-{LINES}.log.gz", LINES)
+    print(f"\n1. throughput, {LINES:,} generated lines, {path.stat().st_size / 1e6:.0f} MB gzip")
+    rates = throughput(path)
+    j, raw = rates["opswatch json"], rates["opswatch alb (raw)"]
+    a = rates["(a) Athena regex + dict + json.dumps"]
+    b = rates["(b) csv.reader + dict + json.dumps"]
+    c = rates["(c) gunzip + line iteration"]
+    print(
+        f"  json vs (a): {j / a:.2f}x (target >= 3)   json vs (b): {j / b:.2f}x (target >= 1.5)   "
+        f"raw vs (c): {raw / c:.2f}x (target >= 0.5)"
+    )
+
+    big_lines = BIG_MB * 1_000_000 // 560
+    big = make_log(OUT / f"alb-big-{big_lines}.log.gz", big_lines)
+    with gzip.open(big, "rb") as fh:
+        size = sum(len(x) for x in iter(lambda: fh.read(1 << 20), b""))
+    print(f"\n2. peak RSS shipping one object of {size / 1e6:.0f} MB uncompressed to a loopback endpoint")
+    rss = {}
+    for fmt in ("json", "alb"):
+        res = peak_rss(big, fmt)
+        rss[fmt] = res["peak_rss_mb"]
+        print(
+            f"  {fmt:<5} {res['shipped']:>10,} lines shipped in {res['seconds']:.1f} s, "
+            f"peak RSS {res['peak_rss_mb']:.0f} MB (target < 150)"
+        )
+
+    print("\n3. cold start and the deployment package")
+    cold_ok = cold_start_section()
+    package_ok = package_section()
+
+    print(f"\n4. Athena local engine (DuckDB) over the {LINES:,}-line file, whole commands")
+    engine = athena_engine(path)
+    parse = engine.pop("opswatch alb parse")
+    print(f"  opswatch alb parse {parse:.1f} s")
+    for name, seconds in engine.items():
+        print(f"  athena run {name} --engine local {seconds:.1f} s: {seconds / parse:.2f}x the parse")
+
+    parser_ok = parser_section()
+
     cost_lines = int(os.environ.get("BENCH_COST_LINES", "1000000"))
     print(f"\n6. CloudWatch Logs ingestion, {cost_lines:,} generated requests at {RATE:g} requests/s")
     cost = ingestion(cost_lines)
@@ -536,18 +566,20 @@ def main() -> int:
         + ("every count adds up" if adds_up else "COUNTS DO NOT ADD UP")
     )
 
+    print(f"\n8. CLI start, whole processes (median of {clistart.ROUNDS} paired rounds)")
+    cli_ok = clistart.report()
+
     ok = (
-        adds_up
+        cli_ok
+        and adds_up
         and load["peak_rss_mb"] < 150
         and j / a >= 3
         and j / b >= 1.5
         and raw / c >= 0.5
         and max(rss.values()) < 150
-        and app / boto <= 1.5
-        and min(whole.values()) >= 2
-        and same
-        and slow == 0
-        and max(peaks.values()) <= 80
+        and cold_ok
+        and package_ok
+        and parser_ok
         and metrics_share < 0.02
     )
     print("\nall targets met" if ok else "\nSOME TARGETS MISSED")
