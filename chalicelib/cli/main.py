@@ -7,6 +7,7 @@ import click
 from chalicelib.cli.alarms import alarms
 from chalicelib.cli.alb import alb
 from chalicelib.cli.athena import athena
+from chalicelib.cli.doctor import doctor
 from chalicelib.cli.failed import failed
 from chalicelib.cli.filters import filters
 from chalicelib.cli.logs import logs
@@ -29,6 +30,7 @@ cli.add_command(monitors)
 cli.add_command(athena)
 cli.add_command(failed)
 cli.add_command(policies)
+cli.add_command(doctor)
 
 
 def main() -> None:
