@@ -33,20 +33,19 @@ def _stage_env(stage: str | None):
 
 
 def _where() -> tuple[object, str, str, str]:
-    """(session, account, Region, caller ARN), or one clear line and exit when AWS cannot be reached."""
+    """(account, Region, caller ARN), or one clear line and exit when AWS cannot be reached."""
     import boto3
-    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     session = boto3.session.Session()
     region = session.region_name
     if not region:
-        _stop("no AWS Region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region) to the stage's Region")
+        _stop("no AWS Region: set AWS_DEFAULT_REGION (or a profile's region) to the stage's Region")
     if session.get_credentials() is None:
         _stop(NO_CREDENTIALS)
-    sts = session.client(
-        "sts", config=Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=3, read_timeout=8)
-    )
+    from chalicelib.doctor.check import _client
+
+    sts = _client("sts", region)
     try:
         me = sts.get_caller_identity()
     except NoCredentialsError:
@@ -56,7 +55,7 @@ def _where() -> tuple[object, str, str, str]:
         _stop(f"AWS refused these credentials ({err.get('Code')}: {err.get('Message', '')[:200]})", EXIT_FAILED)
     except BotoCoreError as exc:
         _stop(f"cannot reach AWS STS in {region}: {exc}", EXIT_FAILED)
-    return session, me["Account"], region, me["Arn"]
+    return me["Account"], region, me["Arn"]
 
 
 def _spec(spec_path: str | None, stage: str):
@@ -100,9 +99,9 @@ def doctor(stage: str | None, load_balancers: tuple[str, ...], spec_path: str | 
 
     with _stage_env(stage):
         name = stage or settings.stage()
-        session, account, region, caller = _where()
+        account, region, caller = _where()
         loaded = _spec(spec_path, name)
-        results = _run(session, name, account, region, caller, list(load_balancers), loaded, spec_path, send_test)
+        results = _run(name, account, region, caller, list(load_balancers), loaded, spec_path, send_test)
     if fmt == "json":
         for r in results:
             click.echo(json.dumps(r.as_dict()))
@@ -111,7 +110,7 @@ def doctor(stage: str | None, load_balancers: tuple[str, ...], spec_path: str | 
     sys.exit(EXIT_FAILED if any(r.status == "fail" for r in results) else EXIT_OK)
 
 
-def _run(session, stage, account, region, caller, lb_refs, loaded, spec_path, send_test):
+def _run(stage, account, region, caller, lb_refs, loaded, spec_path, send_test):
     from botocore.exceptions import ClientError
 
     from chalicelib.console import partition_of
@@ -127,7 +126,6 @@ def _run(session, stage, account, region, caller, lb_refs, loaded, spec_path, se
         spec=loaded,
         spec_path=spec_path,
         send_test=send_test,
-        session=session,
     )
     if lb_refs:
         try:

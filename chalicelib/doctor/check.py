@@ -62,6 +62,47 @@ def action_of(service: str, operation: str) -> str:
     return _ACTION_NAMES.get((prefix, operation), f"{prefix}:{operation}")
 
 
+_current = threading.local()  # the context whose check runs in this thread
+_clients: dict[tuple, object] = {}
+_sessions: dict[tuple, object] = {}
+_clients_lock = threading.Lock()
+
+
+def _record(model, **_kwargs) -> None:
+    ctx = getattr(_current, "ctx", None)
+    if ctx is not None:
+        meta = model.service_model.metadata
+        ctx.record(action_of(meta.get("signingName") or meta["endpointPrefix"], model.name))
+
+
+def _client(service: str, region: str):
+    """One client per service, Region, endpoint and key for the process: building one costs a few tenths
+    of a second (its service model), so repeated runs in one process (tests, the demo) pay it once."""
+    import os
+
+    import boto3
+    from botocore.config import Config
+
+    where = (region, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_ACCESS_KEY_ID"))
+    key = (service, *where)
+    with _clients_lock:
+        if key not in _clients:
+            if where not in _sessions:  # a session caches the models it loaded: one per place
+                _sessions[where] = boto3.session.Session()
+            c = _sessions[where].client(
+                service,
+                region_name=region,
+                config=Config(
+                    retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
+                    connect_timeout=3,
+                    read_timeout=TIMEOUT_SECONDS,
+                ),
+            )
+            c.meta.events.register("before-call", _record)
+            _clients[key] = c
+        return _clients[key]
+
+
 @dataclass
 class Context:
     """The stage being checked, where it is, and the clients that read it."""
@@ -76,36 +117,18 @@ class Context:
     spec: object | None = None  # a loaded monitors spec (``monitors.spec.Loaded``)
     spec_path: str | None = None
     send_test: bool = False
-    session: object | None = None
-    _clients: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _local: threading.local = field(default_factory=threading.local)
     _functions: dict = field(default_factory=dict)
     actions: set[str] = field(default_factory=set)  # every IAM action the checks used
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per check
 
     def client(self, service: str):
-        """A client that records, per thread, the action of the call it makes."""
-        with self._lock:
-            if service not in self._clients:
-                import boto3
-                from botocore.config import Config
+        """A client that records, per thread, the action of the call it makes (for this context)."""
+        _current.ctx = self
+        return _client(service, self.region)
 
-                session = self.session or boto3.session.Session()
-                c = session.client(
-                    service,
-                    config=Config(
-                        retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
-                        connect_timeout=3,
-                        read_timeout=TIMEOUT_SECONDS,
-                    ),
-                )
-                c.meta.events.register("before-call", self._record)
-                self._clients[service] = c
-            return self._clients[service]
-
-    def _record(self, model, **_kwargs) -> None:
-        meta = model.service_model.metadata
-        action = action_of(meta.get("signingName") or meta["endpointPrefix"], model.name)
+    def record(self, action: str) -> None:
         self._local.action = action
         with self._lock:
             self.actions.add(action)

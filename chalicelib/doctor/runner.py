@@ -7,6 +7,7 @@ check needs, a malformed answer or an unexpected error is reported with its reas
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -65,6 +66,7 @@ def run_one(ctx: Context, name: str, fn: Callable[[Context], Check]) -> Check:
 
     from chalicelib.failed import redact
 
+    started = time.monotonic()
     try:
         result = fn(ctx)
     except ClientError as exc:
@@ -85,6 +87,8 @@ def run_one(ctx: Context, name: str, fn: Callable[[Context], Check]) -> Check:
         return Check(
             name, FAIL, redact(f"unexpected answer: {type(exc).__name__}: {exc}")[:500], "see the reason above"
         )
+    finally:
+        ctx.timings[name] = time.monotonic() - started
     return result if result.check == name else Check(name, result.status, result.found, result.fix)
 
 

@@ -84,7 +84,7 @@ def stack(ctx: Context) -> Check:
             f"aws cloudformation describe-stack-events --stack-name {name}; then {deploy}",
         )
     resources = cfn.describe_stack_resources(StackName=name)["StackResources"]
-    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources}
+    physical = {r.get("LogicalResourceId", ""): r.get("PhysicalResourceId", "") for r in resources}
     wrong = [
         f"{logical} is {physical[logical]!r}, settings say {want!r}"
         for logical, want in _expected_names(ctx).items()

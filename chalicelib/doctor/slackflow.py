@@ -14,7 +14,7 @@ from chalicelib.doctor.check import Check, Context, fail, ok, warn
 
 NAME = "slack-secret"
 KEY_OF = {"webhook": "webhook_url", "bot": "bot_token"}
-_PLAIN_FORM = {"webhook": "https://", "bot": "xox"}
+_PLAIN_FORM = {"webhook": ("https://", "http://"), "bot": ("xox",)}  # http: the loopback Slack
 
 
 def _create_fix(ctx: Context, mode: str, name: str) -> str:
