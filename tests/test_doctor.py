@@ -327,6 +327,7 @@ def test_a_malformed_notification_configuration_is_a_fail_with_its_reason(stage,
     code, results, err = doctor(stage, AWS_ENDPOINT_URL=aws_proxy.endpoint)
     item = results["bucket-notification"]
     assert code == 1 and item["status"] == "fail", item
+    assert "notification configuration is not what S3 returns: entry 1" in item["found"]
     assert "Traceback" not in err
     _healthy(results, "bucket-notification")
 

@@ -58,11 +58,17 @@ def bucket_notification(ctx: Context) -> Check:
             return fail(name, f"no bucket {alb.bucket}", "create the stage's resources stack (see the stack check)")
         raise
     entries = conf.get("LambdaFunctionConfigurations", [])
+    malformed = None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        malformed = f"LambdaFunctionConfigurations is a {type(entries).__name__} of other things"
+    else:
+        missing = [i for i, e in enumerate(entries, 1) if not e.get("LambdaFunctionArn") or not e.get("Events")]
+        if missing:
+            malformed = f"entry {missing[0]} of LambdaFunctionConfigurations has no function ARN or no events"
+    if malformed:
         return fail(
             name,
-            f"{alb.bucket}'s notification configuration is not what S3 returns (LambdaFunctionConfigurations "
-            f"is a {type(entries).__name__})",
+            f"{alb.bucket}'s notification configuration is not what S3 returns: {malformed}",
             ctx.deploy_fix() + " (it rewrites the bucket's notification)",
         )
     ours = [e for e in entries if e.get("LambdaFunctionArn") in (fn["FunctionArn"], fn["FunctionArn"] + ":$LATEST")]
