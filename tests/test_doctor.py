@@ -272,6 +272,17 @@ def test_json_is_one_stable_object_per_check(stage):
         assert item["status"] in ("ok", "warn", "fail", "skip")
 
 
+def test_stage_reads_the_settings_of_config_json(stage):
+    """--stage local: .chalice/config.json's settings, not the shell's: its local stage names no Slack secret."""
+    code, results, _ = doctor(stage, "--stage", STAGE, OPSWATCH_ALB_BUCKET="not-this-one")
+    assert results["bucket-policy"]["status"] == "ok"  # the config's bucket, not the shell's
+    item = results["slack-secret"]
+    assert code == 1 and item["status"] == "fail", item
+    assert item["found"] == "stage local has no Slack destination (OPSWATCH_SLACK_SECRET is not set)"
+    assert "OPSWATCH_SLACK_SECRET=secretsmanager:opswatch/local/slack" in item["fix"]
+    _healthy(results, "slack-secret")
+
+
 def test_identity_fails_when_the_credentials_reach_another_account(stage):
     code, results, _ = doctor(stage, OPSWATCH_ACCOUNT_ID="111122223333")
     assert code == 1 and results["identity"]["status"] == "fail"

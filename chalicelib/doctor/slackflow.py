@@ -56,6 +56,8 @@ def _judge(value: str, mode: str, name: str) -> str | None:
         data = json.loads(text)
     except ValueError as exc:
         return f"the secret {name} is not valid JSON ({type(exc).__name__} at char {getattr(exc, 'pos', '?')})"
+    except RecursionError:
+        return f"the secret {name} is JSON nested too deeply to read"
     if not isinstance(data, dict):
         return f'the secret {name} is JSON but not an object (expected {{"{want}": ...}})'
     if not isinstance(data.get(want), str) or not data[want].strip():
