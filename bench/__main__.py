@@ -5,8 +5,9 @@
    against (a) the Athena regex, (b) csv.reader, (c) gunzip + line iteration.
 2. Peak RSS of one process shipping an object of over 500 MB uncompressed
    through ``ship_object`` to a loopback CloudWatch Logs endpoint.
-3. Cold start: ``import app`` against ``import boto3`` alone, in fresh interpreters
-   (and ``app`` plus the ALB handler, which app.py imports on the first event).
+3. Cold start, per function: ``import app`` and that function's handler path as whole
+   processes, against ``import boto3`` alone (``bench/coldstart.py``); and the deployment
+   package ``chalice package`` builds: its size and file count (``bench/package.py``).
 4. The Athena local engine (DuckDB) over the same 1,000,000-line file: ``status_codes``
    and ``slowest_targets`` as whole commands, against ``opswatch alb parse`` of that file.
 5. Whole processes: ``opswatch alb parse --format json`` of that file against a script
@@ -17,6 +18,10 @@
 7. Load: ``BENCH_LOAD_LINES`` (default 10,000,000) lines in 20 objects shipped through
    ``ship_object`` to a loopback CloudWatch Logs endpoint that counts every event it
    receives: lines per second, peak RSS, and that every count adds up.
+8. CLI start: whole ``opswatch alarms simulate`` and ``opswatch filters test`` processes against
+   ``python -c pass`` (``bench/clistart.py``).
+
+``python -m bench package coldstart clistart`` runs only those quick sections.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -32,7 +36,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench import baselines
+from bench import baselines, clistart
 from chalicelib.alb.pipeline import LineCounts, render_lines
 from chalicelib.alb.reader import file_chunks, iter_lines
 from chalicelib.embedded import albtraffic
@@ -205,22 +209,6 @@ def load_run(path: Path, objects: int) -> dict:
     return out
 
 
-def import_seconds(stmt: str, runs: int = 9) -> float:
-    samples = []
-    for _ in range(runs):
-        code = f"import time; t=time.perf_counter(); {stmt}; print(time.perf_counter()-t)"
-        r = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            env=dict(os.environ, OPSWATCH_ALB_BUCKET="bench"),
-        )
-        samples.append(float(r.stdout.strip()))
-    return statistics.median(samples)
-
-
 def command_seconds(*args: str) -> float:
     """Wall time of one ``opswatch`` command, its output thrown away."""
     t0 = time.perf_counter()
@@ -346,7 +334,39 @@ def ingestion(count: int) -> dict[str, dict]:
     }
 
 
+def cold_start_section() -> bool:
+    from bench import coldstart
+
+    runs = int(os.environ.get("BENCH_COLD_RUNS", "11"))
+    print(f"  cold start per function, whole processes (median of {runs}, interleaved):")
+    return coldstart.report(runs)
+
+
+def package_section() -> bool:
+    import tempfile
+
+    from bench import package
+
+    with tempfile.TemporaryDirectory(prefix="opswatch-package-") as tmp:
+        pkg = package.build(Path(tmp))
+        forbidden = pkg.forbidden()
+        print(
+            f"  deployment package (chalice package): {pkg.size / 1e6:.2f} MB, {pkg.files:,} files "
+            f"(target <= {package.LIMIT_BYTES / 1e6:g} MB); runtime SDK inside: {', '.join(forbidden) or 'none'}"
+        )
+    return pkg.size <= package.LIMIT_BYTES and not forbidden
+
+
+SECTIONS = {"package": package_section, "coldstart": cold_start_section, "clistart": clistart.report}
+
+
 def main() -> int:
+    if sys.argv[1:]:
+        unknown = [a for a in sys.argv[1:] if a not in SECTIONS]
+        if unknown:
+            print(f"unknown section {unknown[0]!r}; the quick sections are {', '.join(SECTIONS)}", file=sys.stderr)
+            return 2
+        return 0 if all([SECTIONS[a]() for a in sys.argv[1:]]) else 1
     OUT.mkdir(parents=True, exist_ok=True)
     path = make_log(OUT / f"alb-{LINES}.log.gz", LINES)
     print(f"\n1. throughput, {LINES:,} generated lines, {path.stat().st_size / 1e6:.0f} MB gzip")
@@ -374,14 +394,9 @@ def main() -> int:
             f"peak RSS {res['peak_rss_mb']:.0f} MB (target < 150)"
         )
 
-    print("\n3. cold start (median of 9 fresh interpreters)")
-    boto = import_seconds("import boto3")
-    app = import_seconds("import app")
-    alb = import_seconds("import app, chalicelib.alb.handler")
-    print(f"  import boto3 {boto * 1000:.0f} ms, import app {app * 1000:.0f} ms: {app / boto:.2f}x (target <= 1.5)")
-    print(
-        f"  import app + the ALB handler (all of the ALB function's cold start) {alb * 1000:.0f} ms: {alb / boto:.2f}x"
-    )
+    print("\n3. cold start and the deployment package")
+    cold_ok = cold_start_section()
+    package_ok = package_section()
 
     print(f"\n4. Athena local engine (DuckDB) over the {LINES:,}-line file, whole commands")
     engine = athena_engine(path)
@@ -434,14 +449,19 @@ def main() -> int:
         + ("every count adds up" if adds_up else "COUNTS DO NOT ADD UP")
     )
 
+    print(f"\n8. CLI start, whole processes (median of {clistart.ROUNDS} paired rounds)")
+    cli_ok = clistart.report()
+
     ok = (
-        adds_up
+        cli_ok
+        and adds_up
         and load["peak_rss_mb"] < 150
         and j / a >= 3
         and j / b >= 1.5
         and raw / c >= 0.5
         and max(rss.values()) < 150
-        and app / boto <= 1.5
+        and cold_ok
+        and package_ok
         and whole >= 2
         and metrics_share < 0.02
     )

@@ -432,7 +432,7 @@ def monitors_as_code(server) -> None:
     code, _ = opswatch("monitors", "validate", "--spec", spec)
     check(code == 0, "the spec is valid and every filter's samples behave as declared")
     code, lines = opswatch("monitors", "plan", "--spec", spec)
-    check(code == 2 and lines[-1].startswith("Plan: 12 to create"), "the plan: 6 metric filters and 6 alarms to create")
+    check(code == 3 and lines[-1].startswith("Plan: 12 to create"), "the plan: 6 metric filters and 6 alarms to create")
     code, lines = opswatch("monitors", "apply", "--spec", spec, "--yes", only="Applied")
     check(code == 0 and lines[-1] == "Applied: 12 changes.", "applied")
     code, lines = opswatch("monitors", "plan", "--spec", spec)

@@ -25,13 +25,9 @@ from chalicelib.alarms.graph import graph_png
 from chalicelib.alarms.render import render_alarm
 from chalicelib.alarms.shape import recent_shape
 from chalicelib.slack.delivery import Destination, SlackDeliveryError, destination, send, update, upload_image
-from chalicelib.slack.routing import Router
+from chalicelib.slack.routing import router_from
 
 logger = Logger(service="opswatch-alarms")
-
-
-def router_from(cfg: settings.SlackSettings) -> Router:
-    return Router(cfg.routes, cfg.channel, cfg.mention)
 
 
 def handle_sns_event(event: dict, context=None) -> list[dict]:
@@ -51,6 +47,9 @@ def deliver(event: dict, context=None) -> list[dict]:
     for item in items:
         what = {"alarm": item.alarm.name if item.alarm else None, "source": item.source, "channel": item.channel}
         key = dedup.change_key(item.alarm) if item.alarm else None
+        if item.undecodable:
+            what["undecodable"] = item.undecodable
+            logger.warning(f"undecodable JSON message, posted as text: {item.undecodable}", extra=what)
         try:
             answer, posted = dedup.once(key, lambda item=item, key=key: _post(dest, item, key, cfg.graphs), context)
         except SlackDeliveryError as exc:

@@ -29,8 +29,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from chalicelib import state
 from chalicelib.cwlogs.writer import StreamCounts
 
@@ -128,6 +126,8 @@ class Checkpoint:
 
     def claim(self) -> Progress:
         """Take the object: raises AlreadyShipped or ObjectBusy; returns the progress to resume from."""
+        from botocore.exceptions import BotoCoreError, ClientError  # AWS path only: `alb parse` stays light
+
         now = time.time()
         try:
             resp = self._ddb().update_item(
@@ -187,6 +187,8 @@ class Checkpoint:
 
     def save(self, progress: Progress, release: bool = False) -> bool:
         """Record progress (and end the lease with ``release``); False when it could not be written."""
+        from botocore.exceptions import BotoCoreError, ClientError  # AWS path only: `alb parse` stays light
+
         if self.error:
             return False
         now = time.time()
@@ -217,6 +219,8 @@ class Checkpoint:
 
     def finish(self, progress: Progress) -> None:
         """Mark the object done: a redelivered event for it is skipped from now on."""
+        from botocore.exceptions import BotoCoreError, ClientError  # AWS path only: `alb parse` stays light
+
         if self.error:
             return
         now = time.time()

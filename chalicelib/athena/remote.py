@@ -69,6 +69,7 @@ def run(
 
     Past ``timeout`` seconds the query is stopped and ``AthenaQueryFailed`` says so.
     """
+    from botocore.exceptions import BotoCoreError
     from pyathena import connect
     from pyathena.async_cursor import AsyncCursor
     from pyathena.error import Error as PyAthenaError
@@ -88,6 +89,8 @@ def run(
     try:
         query_id, future = cursor.execute(sql, literal or None, paramstyle="qmark")
     except PyAthenaError as exc:  # Athena refused to start it (no such workgroup, bad SQL, no access)
+        if isinstance(exc.__cause__, BotoCoreError):  # no Region, no credentials, no endpoint: not the query's fault
+            raise exc.__cause__ from None
         raise AthenaQueryFailed("NOT STARTED", str(exc), "-") from None
     started = time.monotonic()
     try:

@@ -17,12 +17,13 @@ from chalicelib.alb.keys import classify
 from chalicelib.alb.pipeline import FORMATS, LineCounts, ObjectReport, render_lines, ship_object
 from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
 from chalicelib.alb.shipfilter import FilterError, compile_filter
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_REJECTED
+from chalicelib.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpswatchGroup, describe_aws, plural
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CLI_LEASE_SECONDS = 120  # renewed at every sync point (5 s): a crashed run's objects are free again within it
 
 
-@click.group()
+@click.group(cls=OpswatchGroup)
 def alb() -> None:
     """ALB access logs: parse, ship, backfill."""
 
@@ -44,14 +45,16 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
     Rejected lines go to standard error with file, line number and reason.
     With --format metrics, the stage's route settings (OPSWATCH_ALB_ROUTES,
     OPSWATCH_ALB_ROUTE_LIMIT) apply, and a cost summary goes to standard error.
-    Exit status: 0 every line parsed, 1 some were rejected, 2 usage or I/O error.
+    Exit status: 0 every line parsed, 1 some were rejected, 2 usage error or a file that
+    cannot be read whole (missing, truncated or corrupt gzip: the lines before the damage
+    are still printed, and the other files parsed).
     """
     out = sys.stdout.buffer
     try:
         metrics = routemetrics.for_stage(settings.alb(), fmt)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    rejected = 0
+    rejected = lines = unreadable = 0
     pending: list[bytes] = []
 
     def emit(_ts: int, message: bytes, _size: int) -> None:
@@ -97,17 +100,22 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
             if fh is not sys.stdin.buffer:
                 fh.close()
         rejected += counts.rejected
+        lines += counts.lines
         if status.error:
             click.echo(f"{label}: {status.error}", err=True)
-            rejected += 1
+            unreadable += 1
     if metrics is not None:
-        print_metrics(metrics, out)
+        print_metrics(metrics, out, lines, rejected)
     out.flush()
-    sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
+    sys.exit(EXIT_USAGE if unreadable else EXIT_REJECTED if rejected else EXIT_OK)
 
 
-def print_metrics(metrics, out) -> None:
-    """One JSON object per published aggregate, then what publishing them would cost."""
+def print_metrics(metrics, out, lines: int, rejected: int) -> None:
+    """One JSON object per published aggregate, then what publishing them would cost.
+
+    The summary counts the lines read and rejected too: a file of rejected lines makes
+    no metrics, and should say why rather than "0 lines".
+    """
     import orjson
 
     from chalicelib.alb.routemetrics import emf_document
@@ -121,9 +129,11 @@ def print_metrics(metrics, out) -> None:
     out.flush()
     n = metrics.metric_count()
     folded = f"; {metrics.overflowed:,} rarely seen routes folded into 'other' while reading"
+    read = f"{plural(lines, 'line')} read, {rejected:,} rejected; " if rejected or lines != metrics.lines else ""
     click.echo(
-        f"{metrics.lines:,} lines -> {docs:,} EMF documents ({doc_bytes / 1e6:.3f} MB of ingestion), "
-        f"{n} distinct metrics (about {n * 0.30:.2f} USD a month at 0.30 USD per metric)"
+        f"{read}{plural(metrics.lines, 'line')} -> {plural(docs, 'EMF document')} "
+        f"({doc_bytes / 1e6:.3f} MB of ingestion), "
+        f"{plural(n, 'distinct metric')} (about {n * 0.30:.2f} USD a month at 0.30 USD per metric)"
         + (folded if metrics.overflowed else ""),
         err=True,
     )
@@ -219,8 +229,8 @@ def ship(
 
     try:
         keys = list(list_keys(s3, bucket, prefix, first, last))
-    except Exception as exc:
-        click.echo(f"opswatch: cannot list {uri}: {exc}", err=True)
+    except ClientError as exc:  # no such bucket, access denied; configuration errors go to the shared handler
+        click.echo(f"opswatch: cannot list {uri}: {describe_aws(exc)}", err=True)
         sys.exit(EXIT_USAGE)
     reports: list[ObjectReport] = []
     skipped: dict[str, int] = {}

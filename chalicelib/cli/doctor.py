@@ -8,16 +8,16 @@ import sys
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-NO_CREDENTIALS = (
-    "no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run `aws configure`"
-)
+from chalicelib.cli.errors import OpswatchCommand
+
+EXIT_OK, EXIT_FAILED = 0, 1
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 
 
-def _stop(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"opswatch: {message}", err=True)
-    sys.exit(code)
+def _stop(message: str) -> None:
+    from chalicelib.cli.errors import fail
+
+    fail(message)
 
 
 def _stage_env(stage: str | None):
@@ -32,29 +32,17 @@ def _stage_env(stage: str | None):
     return policies.stage_environment(stage)
 
 
-def _where() -> tuple[object, str, str, str]:
-    """(account, Region, caller ARN), or one clear line and exit when AWS cannot be reached."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-    session = boto3.session.Session()
-    region = session.region_name
-    if not region:
-        _stop("no AWS Region: set AWS_DEFAULT_REGION (or a profile's region) to the stage's Region")
-    if session.get_credentials() is None:
-        _stop(NO_CREDENTIALS)
+def _where() -> tuple[str, str, str]:
+    """(account, Region, caller ARN). No Region, no credentials or refused credentials end as one line, exit 2
+    (the command's error handler)."""
+    from chalicelib.cli.errors import require_aws
     from chalicelib.doctor.check import _client
 
-    sts = _client("sts", region)
-    try:
-        me = sts.get_caller_identity()
-    except NoCredentialsError:
-        _stop(NO_CREDENTIALS)
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        _stop(f"AWS refused these credentials ({err.get('Code')}: {err.get('Message', '')[:200]})", EXIT_FAILED)
-    except BotoCoreError as exc:
-        _stop(f"cannot reach AWS STS in {region}: {exc}", EXIT_FAILED)
+    require_aws()
+    import boto3
+
+    region = boto3.session.Session().region_name
+    me = _client("sts", region).get_caller_identity()
     return me["Account"], region, me["Arn"]
 
 
@@ -73,7 +61,7 @@ def _spec(spec_path: str | None, stage: str):
         _stop(f"--spec {spec_path}: {exc.strerror or exc}")
 
 
-@click.command()
+@click.command(cls=OpswatchCommand)
 @click.option("--stage", help="The stage in .chalice/config.json (default: the shell's OPSWATCH_* settings).")
 @click.option(
     "--load-balancer",

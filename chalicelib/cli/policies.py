@@ -6,8 +6,10 @@ import sys
 
 import click
 
+from chalicelib.cli.errors import OpswatchCommand
 
-@click.command()
+
+@click.command(cls=OpswatchCommand)
 @click.option("--write", is_flag=True, help="Rewrite the files that differ (otherwise only check).")
 @click.option("--stage", help="With --account and --region: the stage to place (recorded in .chalice/config.json).")
 @click.option("--account", help="The 12-digit AWS account id the stage is deployed to.")

@@ -36,7 +36,7 @@ def _ours(ctx: Context, group: str) -> dict | None:
 
 
 def log_subscriptions(ctx: Context) -> Check:
-    from chalicelib.logalerts.handler import rules_for
+    from chalicelib.logalerts.messages import rules_for
     from chalicelib.logalerts.prefilter import derive
     from chalicelib.logalerts.subscription import statement_id
 

@@ -64,7 +64,7 @@ WORKERS = 16
 def run_one(ctx: Context, name: str, fn: Callable[[Context], Check]) -> Check:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from chalicelib.failed import redact
+    from chalicelib.redact import redact
 
     started = time.monotonic()
     try:

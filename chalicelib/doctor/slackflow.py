@@ -103,7 +103,7 @@ def slack_secret(ctx: Context) -> Check:
 
 def _send_test(ctx: Context, cfg, found: str) -> Check:
     """One message through the real delivery code: the same destination, retries and errors as the functions."""
-    from chalicelib.failed import redact
+    from chalicelib.redact import redact
     from chalicelib.slack import delivery
     from chalicelib.slack.message import SlackMessage
     from chalicelib.slack.text import escape
