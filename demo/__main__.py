@@ -432,9 +432,12 @@ def monitors_as_code(server) -> None:
     code, _ = opswatch("monitors", "validate", "--spec", spec)
     check(code == 0, "the spec is valid and every filter's samples behave as declared")
     code, lines = opswatch("monitors", "plan", "--spec", spec)
-    check(code == 3 and lines[-1].startswith("Plan: 12 to create"), "the plan: 6 metric filters and 6 alarms to create")
+    check(
+        code == 3 and lines[-1].startswith("Plan: 17 to create"),
+        "the plan: 6 metric filters, 6 alarms, a dashboard and 4 saved queries to create",
+    )
     code, lines = opswatch("monitors", "apply", "--spec", spec, "--yes", only="Applied")
-    check(code == 0 and lines[-1] == "Applied: 12 changes.", "applied")
+    check(code == 0 and lines[-1] == "Applied: 17 changes.", "applied")
     code, lines = opswatch("monitors", "plan", "--spec", spec)
     check(
         code == 0 and lines[-1] == "Plan: 0 to create, 0 to change, 0 to delete.", "a second plan finds nothing to do"
