@@ -40,6 +40,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "chalicelib.cli.insights:insights",
         "Saved Logs Insights queries (made by `opswatch monitors apply`): list, show, run.",
     ),
+    "doctor": (
+        "chalicelib.cli.doctor:doctor",
+        "Check every piece of a deployed stage, read-only, and print the fix of each that is not right.",
+    ),
     "policies": (
         "chalicelib.cli.policies:policies",
         "Check (or --write) .chalice/policy-<stage>-<kind>.json against their one description per function.",
