@@ -17,13 +17,21 @@ from dataclasses import dataclass
 
 _MARK = "__opswatch_peak_rss_kb__"
 
+# The child's own peak: VmHWM belongs to the process image started by exec. (ru_maxrss would
+# not do: Linux carries it across exec, so a child forked from a large pytest reports its size.)
 _WRAPPER = """
 import resource, sys
+def _peak_kb():
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
     {body}
 finally:
     sys.stdout.flush()
-    print({mark!r}, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr, flush=True)
+    print({mark!r}, _peak_kb(), file=sys.stderr, flush=True)
 """
 
 
@@ -83,7 +91,7 @@ try:
 except SystemExit as exc:
     code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     sys.stdout.flush()
-    print({_MARK!r}, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr, flush=True)
+    print({_MARK!r}, _peak_kb(), file=sys.stderr, flush=True)
     import os
     os._exit(code)
 """
