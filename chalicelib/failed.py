@@ -11,33 +11,15 @@ deletes the message only once the handler succeeded.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib import settings
+from chalicelib import boundedjson, settings
 from chalicelib.aws import client
+from chalicelib.redact import redact
 
 ASYNC_FUNCTIONS = ("alb_logs", "log_alerts", "alarm_bridge", "alarm_events")
 RETRIES = 2  # Lambda's default for asynchronous invocations, set explicitly by ``setup``
 MAX_EVENT_AGE_SECONDS = 6 * 3600
-
-# What must never be shown: Slack webhook paths, Slack tokens, secret-looking values.
-_SECRETS = re.compile(
-    r"(?P<hook>hooks\.slack\.com/(?:services|workflows|triggers)/)[^\s\"'<>]+"
-    r"|(?P<tok>\bxox[abposr]-)[A-Za-z0-9-]+"
-    r"|(?P<key>(?i:aws_secret_access_key|secret|token|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"
-)
-
-
-def redact(text: str) -> str:
-    """Text with Slack webhook paths, Slack tokens and secret-looking values replaced by [redacted].
-
-    >>> redact("POST https://hooks.slack.com/services/T0/B0/abc failed; token=xoxb-123-456")
-    'POST https://hooks.slack.com/services/[redacted] failed; token=[redacted]'
-    """
-    return _SECRETS.sub(lambda m: (m.group("hook") or m.group("tok") or m.group("key")) + "[redacted]", text)
 
 
 def queue_name() -> str:
@@ -121,8 +103,8 @@ def describe_source(payload) -> str:
             if "Sns" in rec:
                 msg = rec["Sns"].get("Message", "")
                 try:
-                    name = json.loads(msg).get("AlarmName")
-                except (ValueError, AttributeError):
+                    name = boundedjson.loads(msg).get("AlarmName")
+                except (ValueError, TypeError, AttributeError):
                     name = None
                 topic = rec["Sns"].get("TopicArn", "").rsplit(":", 1)[-1]
                 return f"SNS {topic}" + (f": alarm {name}" if name else "")
@@ -135,10 +117,12 @@ def describe_source(payload) -> str:
 
 
 def _parse(msg: dict) -> Failed:
+    """One queue message as a record; never raises on its body (one bad record must not stop the tools)."""
+    undecodable = ""
     try:
-        body = json.loads(msg["Body"])
-    except ValueError:
-        body = None
+        body = boundedjson.loads(msg["Body"])
+    except ValueError as exc:  # deep or malformed JSON: listed with the reason, never replayed
+        body, undecodable = None, f"undecodable record: {exc}"
     if not isinstance(body, dict):
         body = {}  # not a Lambda invocation record: listed as unknown, never replayed
     ctx = body.get("requestContext") or {}
@@ -147,6 +131,7 @@ def _parse(msg: dict) -> Failed:
         error = f"{resp.get('errorType', 'error')}: {resp.get('errorMessage', '')}".strip()
     else:
         error = str(resp)
+    error = undecodable or error
     payload = body.get("requestPayload")  # as Lambda kept it: the handler judges its shape
     return Failed(
         message_id=msg["MessageId"],
@@ -199,25 +184,8 @@ def unusable(answer) -> str | None:
     items = answer if isinstance(answer, list) else [answer]
     for item in items:
         if isinstance(item, dict):
-            if "malformed" in item:
+            if isinstance(item.get("malformed"), str):  # log_alerts lists the events it left out: the rest counted
                 return f"not an event the function can use: {item['malformed']}"
             if item.get("status") == "undecodable":
                 return f"not an event the function can use: {item.get('reason')}"
-    return None
-
-
-def handler_for(function: str) -> Callable[[dict], object] | None:
-    """The handler that function runs, called as Lambda would (no context: no continuation, no deadline)."""
-    if function == "alb_logs":
-        from chalicelib.alb.handler import handle_s3_event
-
-        return handle_s3_event
-    if function == "log_alerts":
-        from chalicelib.logalerts.handler import handle_logs_event
-
-        return handle_logs_event
-    if function in ("alarm_bridge", "alarm_events"):
-        from chalicelib.alarms.handler import handle_eventbridge_event, handle_sns_event
-
-        return handle_sns_event if function == "alarm_bridge" else handle_eventbridge_event
     return None

@@ -1,7 +1,8 @@
 """Turn whatever arrived (SNS event, bare alarm message, EventBridge event...) into Slack messages.
 
-Used by the Lambda (SNS events) and by ``opswatch slack render|send``, which
-also accept the other event files people have at hand. Nothing raises on odd
+The alarm flow's renderer: used by its Lambdas and, through the registry of
+event kinds (``chalicelib.kinds``), by ``opswatch slack render|send`` for every
+event that is not a CloudWatch Logs subscription event. Nothing raises on odd
 input: what is not an alarm becomes a readable generic message.
 """
 
@@ -10,26 +11,24 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from chalicelib.alarms.notification import Alarm, parse_alarm
+from chalicelib import boundedjson
+from chalicelib.alarms.notification import parse_alarm
 from chalicelib.alarms.render import render_alarm, render_text
-from chalicelib.slack.message import SlackMessage
+from chalicelib.slack.outgoing import Outgoing
 from chalicelib.slack.routing import Router
 
 
-@dataclass
-class Outgoing:
-    """One message to post, with where it goes."""
-
-    message: SlackMessage
-    channel: str | None
-    alarm: Alarm | None
-    source: str
-    mention: str | None = None  # for an alarm message rendered again (with the metric's shape)
+@dataclass(frozen=True)
+class _Undecodable:
+    reason: str
 
 
 def _decode(text: str) -> object:
+    """The JSON in ``text``; ``None`` for plain text; ``_Undecodable`` for JSON refused by its bounds."""
     try:
-        return json.loads(text)
+        return boundedjson.loads(text)
+    except boundedjson.UndecodableJSON as exc:
+        return _Undecodable(str(exc))
     except (ValueError, TypeError):
         return None
 
@@ -42,33 +41,16 @@ def _from_sns(sns: dict, router: Router) -> Outgoing:
 
 
 def _from_message(decoded: object, raw: str, subject: str | None, source: str, router: Router) -> Outgoing:
+    if isinstance(decoded, _Undecodable):  # shown as the text it is, never parsed further
+        channel, _ = router.route(None, None)
+        title = f"{subject or 'Message'} (undecodable: {decoded.reason})"
+        return Outgoing(render_text(title, raw, source), channel, None, source, undecodable=decoded.reason)
     alarm = parse_alarm(decoded)
     if alarm is not None:  # a configuration change is news, not an emergency: it pings nobody
         channel, mention = router.route(alarm.name, None if alarm.operation else alarm.new_state)
         return Outgoing(render_alarm(alarm, mention), channel, alarm, source, mention)
     channel, _ = router.route(None, None)
     return Outgoing(render_text(subject, raw, source), channel, None, source)
-
-
-def _from_logs(event: dict, router: Router) -> list[Outgoing]:
-    """A CloudWatch Logs subscription event, as the log_alerts Lambda would post it (no cooldown state).
-
-    Nothing for a control message, an undecodable payload or events no rule matches.
-    """
-    from chalicelib import settings
-    from chalicelib.logalerts.alerts import collect
-    from chalicelib.logalerts.handler import message_for, rules_for
-    from chalicelib.logalerts.payload import PayloadError, batch_from, decode
-
-    try:
-        batch = decode(event) if "awslogs" in event else batch_from(event)
-    except PayloadError:
-        return []
-    out = []
-    for alert in collect([batch], rules_for(settings.log_alerts())).alerts:
-        msg, channel = message_for(alert, router)
-        out.append(Outgoing(msg, channel, None, f"log alert {alert.rule.name} in {alert.log_group}"))
-    return out
 
 
 def outgoing_for(event: object, router: Router) -> list[Outgoing]:
@@ -101,8 +83,6 @@ def outgoing_for(event: object, router: Router) -> list[Outgoing]:
                     )
                 )
         return out
-    if isinstance(event.get("awslogs"), dict) or (isinstance(event.get("logEvents"), list) and "messageType" in event):
-        return _from_logs(event, router)  # an awslogs event, or its decoded payload
     subject = event.get("detail-type") if isinstance(event.get("detail-type"), str) else None
     source = "EventBridge" if event.get("source") == "aws.cloudwatch" else "message"
     return [_from_message(event, json.dumps(event), subject, source, router)]

@@ -10,10 +10,10 @@ so the caller can render it as a generic message instead.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 
+from chalicelib import boundedjson
 from chalicelib.console import partition_of
 
 # SNS alarm messages name regions in words; console links need the code.
@@ -287,14 +287,14 @@ def from_eventbridge(event: dict) -> Alarm:
     children = []
     data: dict = {}
     try:
-        data = json.loads(state.get("reasonData") or "{}")
+        data = boundedjson.loads(state.get("reasonData") or "{}")
         for c in data.get("triggeringAlarms") or []:
             children.append(
                 ChildAlarm(
                     str(c.get("arn")), (c.get("state") or {}).get("value"), (c.get("state") or {}).get("timestamp")
                 )
             )
-    except (ValueError, AttributeError):
+    except (ValueError, TypeError, AttributeError):
         pass
     region = _str(event.get("region"))
     arns = event.get("resources") or []

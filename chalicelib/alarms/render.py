@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from chalicelib import boundedjson
 from chalicelib.alarms.notification import Alarm, MetricQuery
 from chalicelib.console import alarm_url
 from chalicelib.slack.message import COLORS, SlackMessage
@@ -125,7 +126,7 @@ def render_text(subject: str | None, message: str, source: str | None = None) ->
     """Any other SNS message: shown as sent, readable, escaped."""
     body = message
     try:
-        decoded = json.loads(message)
+        decoded = boundedjson.loads(message)
         if isinstance(decoded, dict | list):
             body = "```" + json.dumps(decoded, indent=2, ensure_ascii=False) + "```"
     except ValueError:

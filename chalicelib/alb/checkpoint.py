@@ -31,8 +31,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from chalicelib import state
 from chalicelib.cwlogs.writer import StreamCounts
 
@@ -130,6 +128,8 @@ class Checkpoint:
 
     def claim(self) -> Progress:
         """Take the object: raises AlreadyShipped or ObjectBusy; returns the progress to resume from."""
+        from botocore.exceptions import BotoCoreError, ClientError  # AWS path only: `alb parse` stays light
+
         now = time.time()
         try:
             resp = self._ddb().update_item(
@@ -189,6 +189,8 @@ class Checkpoint:
 
     def save(self, progress: Progress, release: bool = False) -> bool:
         """Record progress (and end the lease with ``release``); False when it could not be written."""
+        from botocore.exceptions import BotoCoreError, ClientError  # AWS path only: `alb parse` stays light
+
         if self.error:
             return False
         now = time.time()
@@ -219,6 +221,8 @@ class Checkpoint:
 
     def finish(self, progress: Progress) -> None:
         """Mark the object done: a redelivered event for it is skipped from now on."""
+        from botocore.exceptions import BotoCoreError, ClientError  # AWS path only: `alb parse` stays light
+
         if self.error:
             return
         now = time.time()

@@ -85,12 +85,14 @@ def _gunzip(chunks: Iterator[bytes], first: bytes, status: StreamStatus, step: i
     """Gzip members back to back, as text blocks of at most ``step`` bytes each."""
     d = zlib.decompressobj(_GZIP_WBITS)
     data = first
+    member = 0
     while True:
         while True:  # everything this input gives, one bounded step at a time
             try:
                 out = d.decompress(data, step)
             except zlib.error as exc:
-                status.error = f"corrupt gzip data near compressed byte {status.bytes_read}: {exc}"
+                where = "gzip member" if member else "gzip data"
+                status.error = f"corrupt {where} near compressed byte {status.bytes_read}: {exc}"
                 return
             if out:
                 yield out
@@ -99,6 +101,7 @@ def _gunzip(chunks: Iterator[bytes], first: bytes, status: StreamStatus, step: i
                 if not data:
                     break
                 d = zlib.decompressobj(_GZIP_WBITS)  # the next gzip member
+                member += 1
                 continue
             data = d.unconsumed_tail
             if not data and len(out) < step:  # input used up and no output left waiting

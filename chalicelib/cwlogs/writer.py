@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from botocore.exceptions import ClientError
-
 from chalicelib.cwlogs.batches import Batcher, Event
 
 FOURTEEN_DAYS_MS = 14 * 24 * 3600 * 1000
@@ -159,6 +157,8 @@ class StreamWriter:
             c.through, c.partial = done, 0
 
     def _ensure_stream(self) -> None:
+        from botocore.exceptions import ClientError  # AWS path only: `alb parse` stays light
+
         try:
             self._logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
         except ClientError as exc:
@@ -191,6 +191,8 @@ class StreamWriter:
             events.unregister("before-sign.cloudwatch-logs.PutLogEvents", handler)
 
     def _put(self, events: list[Event]) -> None:
+        from botocore.exceptions import ClientError  # AWS path only: `alb parse` stays light
+
         if not events:
             return
         if not self._ready:

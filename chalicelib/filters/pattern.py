@@ -70,10 +70,10 @@ class FilterPattern:
         if _LITERAL.match(ref):
             return ref
         if ref.startswith("$.") or ref.startswith("$["):
-            import json
+            from chalicelib import boundedjson
 
             try:
-                doc = json.loads(message)
+                doc = boundedjson.loads(message)
             except ValueError:
                 return None
             values = resolve(doc, parse_selector(ref, ref, 1))

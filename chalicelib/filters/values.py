@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from chalicelib.filters.errors import PatternError
 from chalicelib.filters.lexer import Token
+from chalicelib.filters.linear import LinearRegex, Wildcard
 from chalicelib.filters.regex import compile_regex
 
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
@@ -30,7 +31,8 @@ class Value:
     kind: str  # string | number | regex
     text: str
     number: float | None = None
-    pattern: re.Pattern | None = None  # compiled regex or wildcard
+    pattern: LinearRegex | None = None  # a %regex%
+    wildcard: Wildcard | None = None  # a string with * wildcards
 
 
 def value_from(token: Token, pattern: str, op: str) -> Value:
@@ -44,10 +46,8 @@ def value_from(token: Token, pattern: str, op: str) -> Value:
         raise PatternError(f"expected a value after {op}, found {token.text!r}", pattern, token.pos)
     if op in _NUMERIC_OPS:
         raise PatternError(f"{op} needs a number, got {token.text!r}", pattern, token.pos)
-    wildcard = None
-    if "*" in token.text:
-        wildcard = re.compile("".join(".*" if c == "*" else re.escape(c) for c in token.text) + r"\Z", re.S)
-    return Value("string", token.text, pattern=wildcard)
+    wildcard = Wildcard.of(token.text) if "*" in token.text else None  # linear: never a backtracking .*
+    return Value("string", token.text, wildcard=wildcard)
 
 
 class _Written:
@@ -112,9 +112,9 @@ def compare(op: str, value: Value, actual: object, strings_are_numbers: bool = F
     if not isinstance(actual, str):
         actual = number_text(actual)  # { $.v = "1" } matches 1 as written, not 1.0
     if value.kind == "regex":
-        found = value.pattern.search(actual) is not None
-    elif value.pattern is not None:
-        found = value.pattern.match(actual) is not None
+        found = value.pattern.search(actual)
+    elif value.wildcard is not None:
+        found = value.wildcard.fullmatch(actual)
     else:
         found = actual == value.text
     return found if op == "=" else not found

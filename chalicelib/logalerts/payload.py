@@ -22,7 +22,15 @@ import json
 import zlib
 from dataclasses import dataclass
 
-MAX_DECODED_BYTES = 64 * 1024 * 1024  # CloudWatch sends at most ~1 MB compressed; refuse gzip bombs
+from chalicelib import boundedjson
+
+# Bounds that keep a payload's decoding far below the log_alerts function's 128 MB (its Python, boto3 and
+# Powertools take about 70 MB). CloudWatch delivers at most one PutLogEvents batch's worth per payload: 1 MB of
+# messages and 10,000 events, a few MB once wrapped as JSON. A decoded value costs at most ~100 bytes of memory,
+# so MAX_VALUES bounds the decoded document at ~20 MB whatever its shape; MAX_EVENTS bounds the matching time.
+MAX_DECODED_BYTES = 8 * 1024 * 1024  # gunzip stops here: a larger payload is refused
+MAX_VALUES = 200_000  # JSON values in the decoded text: more is refused before decoding
+MAX_EVENTS = 20_000  # events looked at; the rest are counted as left out (``LogBatch.over_limit``)
 
 
 class PayloadError(ValueError):
@@ -45,6 +53,7 @@ class LogBatch:
     events: tuple[LogEvent, ...]
     control: bool  # CONTROL_MESSAGE: CloudWatch checking that the destination is reachable
     malformed: tuple[str, ...] = ()  # why each event left out was (the others still count)
+    over_limit: int = 0  # events past MAX_EVENTS, left out and counted
 
 
 def _gunzip(raw: bytes) -> bytes:
@@ -72,7 +81,9 @@ def decode(event: object) -> LogBatch:
     except zlib.error as exc:
         raise PayloadError(f"awslogs.data is not gzip: {exc}") from None
     try:
-        doc = json.loads(text)
+        doc = boundedjson.loads(text, max_values=MAX_VALUES)
+    except boundedjson.UndecodableJSON as exc:
+        raise PayloadError(f"awslogs.data is refused after gunzip: {exc}") from None
     except ValueError as exc:
         raise PayloadError(f"awslogs.data is not JSON after gunzip: {exc}") from None
     return batch_from(doc)
@@ -86,7 +97,10 @@ def batch_from(doc: object) -> LogBatch:
     if not isinstance(raw_events, list):
         raise PayloadError("the payload's logEvents is not a list")
     events, malformed = [], []
-    for i, e in enumerate(raw_events):  # one bad event is left out and said why; the rest still count
+    over_limit = max(0, len(raw_events) - MAX_EVENTS)
+    if over_limit:
+        malformed.append(f"{over_limit} events past the limit of {MAX_EVENTS} per payload left out")
+    for i, e in enumerate(raw_events[:MAX_EVENTS]):  # one bad event is left out and said why; the rest still count
         if not isinstance(e, dict) or not isinstance(e.get("message"), str):
             malformed.append(f"logEvents[{i}] has no message text")
             continue
@@ -104,6 +118,7 @@ def batch_from(doc: object) -> LogBatch:
         events=tuple(events),
         control=doc["messageType"] == "CONTROL_MESSAGE",
         malformed=tuple(malformed),
+        over_limit=over_limit,
     )
 
 

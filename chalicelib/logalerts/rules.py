@@ -32,12 +32,15 @@ chalicelib.logalerts.rules.RuleError: test: rule 'bad': invalid filter pattern a
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
+from chalicelib import boundedjson
 from chalicelib.filters import FilterPattern, PatternError, compile_pattern, sample_problems
+from chalicelib.filters.linear import LinearRegex
+from chalicelib.logalerts.builtin import SPECS
 from chalicelib.slack.routing import RoutesError, mention_markup
 
 SEVERITIES = ("critical", "warning", "info")
@@ -155,10 +158,10 @@ def rule_from_dict(data: object, source: str) -> Rule:
     if data.get("regex") is not None:
         body = _text(data["regex"], "regex", where)
         try:
-            compiled = re.compile(body)
+            compiled = LinearRegex(body)  # linear in the event when it has no groups, else Python's re
         except re.error as exc:
             raise where.error(f"regex does not compile at position {(exc.pos or 0) + 1}: {exc.msg}") from None
-        check, check_doc = (lambda m: compiled.search(m) is not None), f"regex {body}"
+        check, check_doc = compiled.search, f"regex {body}"
         if not patterns:
             from chalicelib.logalerts.prefilter import anchors_of_regex, terms_pattern
 
@@ -225,10 +228,35 @@ def load_file(path: str) -> list[Rule]:
             raise RuleError(f"{path}: not valid YAML: {exc}") from None
     else:
         try:
-            data = json.loads(text)
+            data = boundedjson.loads(text)
         except ValueError as exc:
             raise RuleError(f"{path}: not valid JSON: {exc}") from None
     return rules_from_list(data, path)
+
+
+@cache
+def _compiled() -> tuple[Rule, ...]:
+    rules = []
+    for spec in SPECS:
+        rule = Rule(
+            name=spec["name"],
+            severity=spec["severity"],
+            description=spec["description"],
+            patterns=tuple(compile_pattern(p) for p in spec["patterns"]),
+            check=spec.get("check"),
+            check_doc=spec.get("check_doc"),
+            sample_matches=tuple(spec["match"]),
+            sample_misses=tuple(spec["no_match"]),
+            builtin=True,
+        )
+        rule.verify_samples()
+        rules.append(rule)
+    return tuple(rules)
+
+
+def builtin_rules() -> list[Rule]:
+    """The built-in rules (``builtin.SPECS``), compiled once per process and checked against their samples."""
+    return list(_compiled())
 
 
 @dataclass
@@ -254,8 +282,6 @@ def active_rules(
     disabled: tuple[str, ...] = (),
 ) -> RuleSet:
     """Built-in rules, less ``disabled``, then the user's (a user rule replaces a built-in of its name)."""
-    from chalicelib.logalerts.builtin import builtin_rules
-
     builtins = builtin_rules()
     unknown = [n for n in disabled if n not in {r.name for r in builtins}]
     if unknown:
@@ -263,7 +289,7 @@ def active_rules(
     user: list[Rule] = []
     if rules_json:
         try:
-            data = json.loads(rules_json)
+            data = boundedjson.loads(rules_json)
         except ValueError as exc:
             raise RuleError(f"OPSWATCH_LOG_ALERT_RULES is not JSON: {exc}") from None
         user += rules_from_list(data, "OPSWATCH_LOG_ALERT_RULES")

@@ -22,9 +22,11 @@ and, for log alerts, with ``critical`` only.
 
 from __future__ import annotations
 
-import json
 import re
 from fnmatch import fnmatchcase
+
+from chalicelib import boundedjson
+from chalicelib.settings import SlackSettings
 
 
 class RoutesError(ValueError):
@@ -51,7 +53,7 @@ class Router:
         self.rule_routes: list[tuple[str, str | None, str | None, str | None]] = []
         if routes_json:
             try:
-                routes = json.loads(routes_json)
+                routes = boundedjson.loads(routes_json)
             except ValueError as exc:
                 raise RoutesError(f"OPSWATCH_SLACK_ROUTES is not JSON: {exc}") from None
             if not isinstance(routes, list):
@@ -82,3 +84,8 @@ class Router:
                 channel, mention = ch or channel, men
                 break
         return channel, (mention if severity == "critical" else None)
+
+
+def router_from(cfg: SlackSettings) -> Router:
+    """The stage's router: ``OPSWATCH_SLACK_ROUTES`` with its default channel and mention."""
+    return Router(cfg.routes, cfg.channel, cfg.mention)
