@@ -48,7 +48,9 @@ class BlankLines(bytes):
 
 
 RUN_MIN = 64
-_RUN = re.compile(rb"((?:\r?\n){%d,})" % RUN_MIN)  # LF or CRLF line ends
+# LF or CRLF line ends. Possessive: a plain repeat of the group keeps a backtracking
+# point per repetition, over 100 MB for a block of newlines.
+_RUN = re.compile(rb"((?:\r?\n){%d,}+)" % RUN_MIN)
 
 
 def _may_hold_a_run(block: bytes) -> bool:
