@@ -207,3 +207,19 @@ def test_a_binary_line_ships_at_most_a_mebibyte_of_text_to_the_rejected_stream()
     assert len(raw.encode()) == 1 << 20 and text.startswith(raw)
     assert all(p["truncated"] and p["line"] == 7 for p in parts)
     assert sum(len(json.dumps(p)) for p in parts) < 1.5 * (1 << 20)  # what CloudWatch ingests
+
+
+def test_alb_ship_of_a_single_line_of_300_mb_ships_its_first_mebibyte(objects, aws):
+    from tests.alb_lines import key
+
+    r = run_code(
+        _SHIP.format(path=str(objects["dir"] / "one-line.log.gz"), key=key("one-line")),
+        seconds=SECONDS,
+        address_space_mb=400,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    assert report["balanced"] and report["lines"] == 2 and report["rejected"] == 2
+    assert report["reject_reasons"]["line over the length limit"] == 1
+    assert 20 < report["stored"] < 40  # 1 MiB of the line in parts, and the line after it
+    assert r.peak_rss_mb < 160, r.peak_rss_mb
