@@ -34,7 +34,7 @@ FUNCTIONS = {
 
 
 def statement(function: str) -> str:
-    return f"import app, {FUNCTIONS[function]}"
+    return f"import app, chalicelib.kinds, {FUNCTIONS[function]}"  # app.py's body: the registry, then the handler
 
 
 def environment() -> dict[str, str]:

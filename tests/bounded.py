@@ -17,16 +17,24 @@ from dataclasses import dataclass
 
 _MARK = "__opswatch_peak_rss_kb__"
 
-# The child's own peak: VmHWM belongs to the process image started by exec. (ru_maxrss would
-# not do: Linux carries it across exec, so a child forked from a large pytest reports its size.)
-_WRAPPER = """
-import resource, sys
+# The peak is read from /proc/self/status (VmHWM, this process image's own high-water mark).
+# getrusage's ru_maxrss would not do: Linux carries the forked parent's peak across exec into
+# it, so a child of a large pytest process would report the parent's size, not its own.
+_PEAK = """
 def _peak_kb():
     try:
-        with open("/proc/self/status") as f:
-            return next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with open("/proc/self/status") as fh:
+            for ln in fh:
+                if ln.startswith("VmHWM:"):
+                    return int(ln.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
+_WRAPPER = """
+import resource, sys
+{peak}
 try:
     {body}
 finally:
@@ -61,7 +69,7 @@ def run_code(
 ) -> Bounded:
     """Run ``code`` (Python source) in a new interpreter; raises ``subprocess.TimeoutExpired`` past ``seconds``."""
     body = "\n    ".join(code.strip().splitlines())
-    script = _WRAPPER.format(body=body, mark=_MARK)
+    script = _WRAPPER.format(peak=_PEAK, body=body, mark=_MARK)
     proc = subprocess.run(
         [sys.executable, "-c", script],
         input=stdin,

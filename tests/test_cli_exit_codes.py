@@ -58,6 +58,7 @@ AWS_COMMANDS: dict[str, list[str]] = {
     "insights list": [],
     "insights show": ["some-query"],
     "insights run": ["some-query"],
+    "doctor": [],
 }
 LOCAL_ONLY = {"alarms simulate", "athena list", "athena show", "logs rules", "logs test-rules", "alb parse",
               "slack render", "slack send", "monitors validate", "policies"}  # fmt: skip
