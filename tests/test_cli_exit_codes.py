@@ -36,8 +36,9 @@ FILE_INPUTS: dict[str, list[list[str]]] = {
     "monitors apply": [["--spec", "{path}", "--yes"]],
     "athena run": [["status_codes", "--engine", "local", "--logs", "{path}"]],
     "athena sql": [["SELECT 1", "--engine", "local", "--logs", "{path}"]],
+    "doctor": [["--spec", "{path}"]],
 }
-TEXT_INPUTS = {"filters test", "logs rules", "logs subscribe", "slack render", "slack send", "monitors validate",
+TEXT_INPUTS = {"doctor", "filters test", "logs rules", "logs subscribe", "slack render", "slack send", "monitors validate",
                "monitors plan", "monitors apply"}  # fmt: skip
 # Commands calling AWS, with arguments that get them to their first call.
 AWS_COMMANDS: dict[str, list[str]] = {
@@ -58,6 +59,7 @@ AWS_COMMANDS: dict[str, list[str]] = {
     "insights list": [],
     "insights show": ["some-query"],
     "insights run": ["some-query"],
+    "doctor": [],
 }
 LOCAL_ONLY = {"alarms simulate", "athena list", "athena show", "logs rules", "logs test-rules", "alb parse",
               "slack render", "slack send", "monitors validate", "policies"}  # fmt: skip

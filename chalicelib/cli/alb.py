@@ -14,7 +14,7 @@ from chalicelib import settings
 from chalicelib.alb import routemetrics
 from chalicelib.alb.checkpoint import AlreadyShipped, Checkpoint, ObjectBusy
 from chalicelib.alb.keys import classify
-from chalicelib.alb.pipeline import FORMATS, LineCounts, ObjectReport, render_lines, ship_object
+from chalicelib.alb.pipeline import FORMATS, MAX_REJECTS_SHIPPED, LineCounts, ObjectReport, render_lines, ship_object
 from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
 from chalicelib.alb.shipfilter import FilterError, compile_filter
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_REJECTED
@@ -42,7 +42,8 @@ def alb() -> None:
 def parse(files: tuple[str, ...], fmt: str) -> None:
     """Parse local ALB log FILES (gzip or plain; - is stdin) to standard output.
 
-    Rejected lines go to standard error with file, line number and reason.
+    Rejected lines go to standard error with file, line number and reason (the
+    first 1,000 of a file; the rest are counted in one closing line).
     With --format metrics, the stage's route settings (OPSWATCH_ALB_ROUTES,
     OPSWATCH_ALB_ROUTE_LIMIT) apply, and a cost summary goes to standard error.
     Exit status: 0 every line parsed, 1 some were rejected, 2 usage error or a file that
@@ -83,7 +84,7 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
         status = StreamStatus()
         try:
             counts = render_lines(
-                iter_lines(file_chunks(fh), status),
+                iter_lines(file_chunks(fh), status, runs=True),
                 fmt,
                 None,
                 emit,
@@ -91,6 +92,7 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
                 LineCounts(),
                 encoded=True,
                 metrics=metrics,
+                reject_limit=MAX_REJECTS_SHIPPED,  # a file of junk is summed up, not listed
             )
             write_lines()
         except OSError as exc:
@@ -101,6 +103,12 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
                 fh.close()
         rejected += counts.rejected
         lines += counts.lines
+        if counts.rejected > MAX_REJECTS_SHIPPED:
+            click.echo(
+                f"{label}: {counts.rejected - MAX_REJECTS_SHIPPED:,} more rejected lines not listed "
+                f"(at most {MAX_REJECTS_SHIPPED:,} are listed per file)",
+                err=True,
+            )
         if status.error:
             click.echo(f"{label}: {status.error}", err=True)
             unreadable += 1
@@ -312,6 +320,12 @@ def ship(
             click.echo(f"  {r.source}: {r.object_error}")
     for why, n in refused.items():
         click.echo(f"  refused by CloudWatch {n}: {why}")
+    for r in reports:
+        if r.rejects_over_cap:
+            click.echo(
+                f"  {r.source}: {r.rejects_over_cap} rejected lines counted but not shipped to the rejected/ "
+                f"stream (at most {r.rejects_cap} are shipped per object)"
+            )
     for b in busy:
         click.echo(f"  not shipped now, another process holds it: {b}")
     if any(r.object_error for r in reports):  # an unreadable input: 2, as in every command (after the others)

@@ -29,7 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "monitors": (
         "chalicelib.cli.monitors:monitors",
-        "Metric filters and alarms declared in YAML: validate, plan, apply.",
+        "Metric filters, alarms, dashboards and saved Logs Insights queries declared in YAML: validate, plan, apply.",
     ),
     "athena": (
         "chalicelib.cli.athena:athena",
@@ -39,6 +39,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "insights": (
         "chalicelib.cli.insights:insights",
         "Saved Logs Insights queries (made by `opswatch monitors apply`): list, show, run.",
+    ),
+    "doctor": (
+        "chalicelib.cli.doctor:doctor",
+        "Check every piece of a deployed stage, read-only, and print the fix of each that is not right.",
     ),
     "policies": (
         "chalicelib.cli.policies:policies",
