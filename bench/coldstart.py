@@ -33,8 +33,17 @@ FUNCTIONS = {
 }
 
 
+# What the first event then loads on top (boto3 for its AWS calls, slack-sdk for its message): shown
+# beside the target figure, so that figure is not read as the whole first invocation.
+FIRST_EVENT = {f: "import boto3, slack_sdk" for f in FUNCTIONS} | {"alb_logs": "import boto3"}
+
+
 def statement(function: str) -> str:
     return f"import app, {FUNCTIONS[function]}"
+
+
+def first_event_statement(function: str) -> str:
+    return f"{statement(function)}; {FIRST_EVENT[function]}"
 
 
 def environment() -> dict[str, str]:
@@ -56,29 +65,37 @@ def process_seconds(stmt: str) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(runs: int = 11) -> tuple[float, dict[str, float]]:
-    """(median seconds of ``import boto3``, {function: median seconds of its cold start})."""
-    for stmt in [BASELINE, *map(statement, FUNCTIONS)]:
+def measure(runs: int = 11) -> tuple[float, dict[str, float], dict[str, float]]:
+    """Median CPU seconds: ``import boto3``; each function's cold start; and that plus ``FIRST_EVENT``."""
+    stmts = {"boto3": BASELINE}
+    for f in FUNCTIONS:
+        stmts[f] = statement(f)
+        stmts[f + "+"] = first_event_statement(f)
+    for stmt in stmts.values():
         process_seconds(stmt)  # warm the file cache and write the bytecode first
-    base: list[float] = []
-    samples: dict[str, list[float]] = {f: [] for f in FUNCTIONS}
+    samples: dict[str, list[float]] = {k: [] for k in stmts}
     for _ in range(runs):
-        base.append(process_seconds(BASELINE))
-        for f in FUNCTIONS:
-            samples[f].append(process_seconds(statement(f)))
-    return statistics.median(base), {f: statistics.median(s) for f, s in samples.items()}
+        for key, stmt in stmts.items():
+            samples[key].append(process_seconds(stmt))
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    return med["boto3"], {f: med[f] for f in FUNCTIONS}, {f: med[f + "+"] for f in FUNCTIONS}
 
 
 def report(runs: int = 11) -> bool:
     """Print each function's figure; True when every one meets the target."""
-    base, figures = measure(runs)
-    print(f"  python -c 'import boto3' {base * 1000:.0f} ms (median of {runs} processes)")
+    base, figures, first = measure(runs)
+    print(f"  python -c 'import boto3' {base * 1000:.0f} ms CPU (median of {runs} processes)")
+    print(f"  {'function':<15} {'imports on its path':<42} {'CPU ms':>6} {'vs boto3':>8}   + first event's")
     ok = True
     for f, seconds in figures.items():
         ratio = seconds / base
         ok &= ratio <= TARGET
-        mark = "" if ratio <= TARGET else "  OVER"
-        print(f"  {f:<15} import app, {FUNCTIONS[f]:<28} {seconds * 1000:5.0f} ms {ratio:5.2f}x{mark}")
+        mark = "" if ratio <= TARGET else " OVER"
+        path = f"import app, {FUNCTIONS[f]}"
+        print(
+            f"  {f:<15} {path:<42} {seconds * 1000:6.0f} {ratio:7.2f}x{mark:<5} {first[f] / base:5.2f}x "
+            f"({FIRST_EVENT[f]})"
+        )
     print(f"  target <= {TARGET}x for every function: " + ("met" if ok else "MISSED"))
     return ok
 
