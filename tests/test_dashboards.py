@@ -430,3 +430,25 @@ def test_the_lines_log_alarms_matched_are_listed_from_their_own_groups():
     assert query.startswith("SOURCE '/ecs/a.b' | SOURCE '/ecs/c' | fields @timestamp, @log, @message | filter ")
     assert '(@log like /:\\/ecs\\/a\\.b$/ and ((@message like "OutOfMemoryError"' in query
     assert [x["width"] for x in b["widgets"][1:]] == [8, 8, 8]
+
+
+def test_prune_stays_within_the_stage(aws, tmp_path, monkeypatch):
+    logs = boto3.client("logs")
+    for g in ("/opswatch/dev/alb", "/opswatch/local/alb"):
+        logs.create_log_group(logGroupName=g)
+    d = {"name": "shop-${stage}", "load_balancers": [LB], "sections": ["traffic", "logs"]}
+    both = spec_file(tmp_path, {"dashboards": [d]})
+    monkeypatch.setenv("OPSWATCH_STAGE", "dev")
+    assert opswatch_here("monitors", "apply", "--spec", str(both), "--yes").returncode == 0
+    monkeypatch.setenv("OPSWATCH_STAGE", "local")
+    assert opswatch_here("monitors", "apply", "--spec", str(both), "--yes").returncode == 0
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("dashboards: []\n")
+    r = opswatch_here("monitors", "plan", "--spec", str(empty), "--prune")
+    assert "- dashboard shop-local" in r.stdout and "- query definition opswatch/shop-local/status_codes" in r.stdout
+    assert "shop-dev" not in r.stdout, r.stdout  # the dev stage's dashboard and saved queries are dev's
+    assert opswatch_here("monitors", "apply", "--spec", str(empty), "--prune", "--yes").returncode == 0
+    names = {x["DashboardName"] for x in boto3.client("cloudwatch").list_dashboards()["DashboardEntries"]}
+    assert names == {"shop-dev"}
+    left = logs.describe_query_definitions(queryDefinitionNamePrefix="opswatch/")["queryDefinitions"]
+    assert {q["name"].split("/")[1] for q in left} == {"shop-dev"}
