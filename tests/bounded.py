@@ -17,14 +17,33 @@ from dataclasses import dataclass
 
 _MARK = "__opswatch_peak_rss_kb__"
 
-_WRAPPER = """
+# The child's own peak: VmHWM belongs to the process's memory map, which exec starts afresh. ru_maxrss
+# would not do: Linux carries it over exec from the forked copy of the parent, so a child of a large
+# pytest process would report the parent's size.
+_PEAK = """
+def __opswatch_peak_kb():
+    try:
+        with open("/proc/self/status") as fh:
+            for ln in fh:
+                if ln.startswith("VmHWM:"):
+                    return int(ln.split()[1])
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
+_WRAPPER = (
+    _PEAK
+    + """
 import resource, sys
 try:
     {body}
 finally:
     sys.stdout.flush()
-    print({mark!r}, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr, flush=True)
+    print({mark!r}, __opswatch_peak_kb(), file=sys.stderr, flush=True)
 """
+)
 
 
 @dataclass
@@ -83,7 +102,7 @@ try:
 except SystemExit as exc:
     code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     sys.stdout.flush()
-    print({_MARK!r}, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr, flush=True)
+    print({_MARK!r}, __opswatch_peak_kb(), file=sys.stderr, flush=True)
     import os
     os._exit(code)
 """
