@@ -1,6 +1,8 @@
 """opswatch's Lambda functions: triggers wired to handlers, nothing else.
 
-Logic lives in ``chalicelib``; the same services back the ``opswatch`` CLI.
+Logic lives in ``chalicelib``; the same services back the ``opswatch`` CLI. Each
+function runs its handler from the registry of event kinds (``chalicelib.kinds``),
+which imports that handler's path on the function's first event, and nothing else.
 """
 
 from chalice import Chalice, Rate
@@ -16,9 +18,9 @@ _suffix = {"suffix": _alb.key_suffix} if _alb.key_suffix else {}
 @app.on_s3_event(bucket=_alb.bucket, events=["s3:ObjectCreated:*"], name="alb_logs", **_suffix)
 def alb_logs(event):
     """ALB access-log objects landing in S3 -> CloudWatch Logs, with counts as metrics."""
-    from chalicelib.alb.handler import handle_s3_event  # each function imports only its own path
+    from chalicelib.kinds import handle  # each function imports only its own path, on its first event
 
-    return handle_s3_event(event.to_dict(), event.context)
+    return handle("alb_logs", event.to_dict(), event.context)
 
 
 _slack = settings.slack()
@@ -27,38 +29,38 @@ _slack = settings.slack()
 @app.on_sns_message(topic=_slack.alarm_topic, name="alarm_bridge")
 def alarm_bridge(event):
     """CloudWatch alarms (and any other message) on the SNS topic -> Slack."""
-    from chalicelib.alarms.handler import handle_sns_event  # slack-sdk only on this function's path
+    from chalicelib.kinds import handle
 
-    return handle_sns_event(event.to_dict(), event.context)
+    return handle("alarm_bridge", event.to_dict(), event.context)
 
 
 @app.on_cw_event(settings.alarm_event_pattern(), name="alarm_events")
 def alarm_events(event):
     """Every CloudWatch alarm state change in the account and region (EventBridge) -> Slack, no SNS action needed."""
-    from chalicelib.alarms.handler import handle_eventbridge_event
+    from chalicelib.kinds import handle
 
-    return handle_eventbridge_event(event.to_dict(), event.context)
+    return handle("alarm_events", event.to_dict(), event.context)
 
 
 @app.lambda_function(name="log_alerts")
 def log_alerts(event, context):
     """CloudWatch Logs subscription filters -> log-alert rules -> one Slack message per (log group, rule)."""
-    from chalicelib.logalerts.handler import handle_logs_event
+    from chalicelib.kinds import handle
 
-    return handle_logs_event(event)
+    return handle("log_alerts", event, context)
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS), name="monitors_audit")
 def monitors_audit(event):
     """Daily: alarms left on the implicit missing-data policy, without actions, stuck, or watching nothing."""
-    from chalicelib.monitors.handler import handle_schedule
+    from chalicelib.kinds import handle
 
-    return handle_schedule(event.to_dict())
+    return handle("monitors_audit", event.to_dict())
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS), name="athena_report")
 def athena_report(event):
     """Daily: yesterday's named queries (top 5xx paths, slowest targets) on Athena, summed up in Slack."""
-    from chalicelib.athena.report import handle_schedule
+    from chalicelib.kinds import handle
 
-    return handle_schedule(event.to_dict())
+    return handle("athena_report", event.to_dict())

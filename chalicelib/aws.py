@@ -12,9 +12,6 @@ from __future__ import annotations
 import os
 from functools import cache
 
-import boto3
-from botocore.config import Config
-
 
 @cache
 def client(service: str, attempts: int | None = None, timeout: float = 60):
@@ -23,6 +20,9 @@ def client(service: str, attempts: int | None = None, timeout: float = 60):
     ``OPSWATCH_AWS_MAX_ATTEMPTS`` (default 8) bounds the attempts per call, the first included;
     ``attempts`` and ``timeout`` override it for calls that must not hold an alert back.
     """
+    import boto3  # on the first client, not at import: commands that call no AWS never load it
+    from botocore.config import Config
+
     attempts = attempts or int(os.environ.get("OPSWATCH_AWS_MAX_ATTEMPTS", "8"))
     config = Config(
         retries={"mode": "standard", "total_max_attempts": attempts},

@@ -86,3 +86,30 @@ def insights_url(region: str | None, groups: list[str], query: str, start_ms: in
         f"~editorString~'{_star(query)}~source~({sources}))"
     )
     return f"{home}#logsV2:logs-insights$3FqueryDetail$3D{detail}"
+
+
+def dashboard_url(partition: str, region: str | None, name: str) -> str | None:
+    """A CloudWatch dashboard (dashboards are global; the region only picks the console's home)."""
+    home = _home(partition, region)
+    return f"{home}#dashboards/dashboard/{quote(name, safe='')}" if home else None
+
+
+def alarms_url(partition: str, region: str | None) -> str | None:
+    """The alarms list of a region."""
+    home = _home(partition, region)
+    return f"{home}#alarmsV2:" if home else None
+
+
+def log_group_url(partition: str, region: str | None, group: str) -> str | None:
+    """A log group's page: its streams, metric filters and subscriptions."""
+    home = _home(partition, region)
+    return f"{home}#logsV2:log-groups/log-group/{_fragment(group)}" if home else None
+
+
+def athena_workgroup_url(partition: str, region: str | None, workgroup: str) -> str | None:
+    """An Athena workgroup's details (its query history and settings)."""
+    home = _home(partition, region)
+    if not home:
+        return None
+    athena = home.replace("/cloudwatch/home?", "/athena/home?")
+    return f"{athena}#/workgroups/details/{quote(workgroup, safe='')}"

@@ -11,32 +11,15 @@ deletes the message only once the handler succeeded.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib import boundedjson, settings
 from chalicelib.aws import client
+from chalicelib.redact import redact
 
 ASYNC_FUNCTIONS = ("alb_logs", "log_alerts", "alarm_bridge", "alarm_events")
 RETRIES = 2  # Lambda's default for asynchronous invocations, set explicitly by ``setup``
 MAX_EVENT_AGE_SECONDS = 6 * 3600
-
-# What must never be shown: Slack webhook paths, Slack tokens, secret-looking values.
-_SECRETS = re.compile(
-    r"(?P<hook>hooks\.slack\.com/(?:services|workflows|triggers)/)[^\s\"'<>]+"
-    r"|(?P<tok>\bxox[abposr]-)[A-Za-z0-9-]+"
-    r"|(?P<key>(?i:aws_secret_access_key|secret|token|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"
-)
-
-
-def redact(text: str) -> str:
-    """Text with Slack webhook paths, Slack tokens and secret-looking values replaced by [redacted].
-
-    >>> redact("POST https://hooks.slack.com/services/T0/B0/abc failed; token=xoxb-123-456")
-    'POST https://hooks.slack.com/services/[redacted] failed; token=[redacted]'
-    """
-    return _SECRETS.sub(lambda m: (m.group("hook") or m.group("tok") or m.group("key")) + "[redacted]", text)
 
 
 def queue_name() -> str:
@@ -205,21 +188,4 @@ def unusable(answer) -> str | None:
                 return f"not an event the function can use: {item['malformed']}"
             if item.get("status") == "undecodable":
                 return f"not an event the function can use: {item.get('reason')}"
-    return None
-
-
-def handler_for(function: str) -> Callable[[dict], object] | None:
-    """The handler that function runs, called as Lambda would (no context: no continuation, no deadline)."""
-    if function == "alb_logs":
-        from chalicelib.alb.handler import handle_s3_event
-
-        return handle_s3_event
-    if function == "log_alerts":
-        from chalicelib.logalerts.handler import handle_logs_event
-
-        return handle_logs_event
-    if function in ("alarm_bridge", "alarm_events"):
-        from chalicelib.alarms.handler import handle_eventbridge_event, handle_sns_event
-
-        return handle_sns_event if function == "alarm_bridge" else handle_eventbridge_event
     return None

@@ -428,13 +428,17 @@ def monitors_as_code(server) -> None:
                 print(f"   | {line}")
         return r.exit_code, lines
 
-    step("monitors as code: infra/monitors.yaml validated, planned and applied; then the daily audit")
+    step("monitors as code: infra/monitors.yaml validated, planned and applied (with its dashboard); the audit")
     code, _ = opswatch("monitors", "validate", "--spec", spec)
     check(code == 0, "the spec is valid and every filter's samples behave as declared")
     code, lines = opswatch("monitors", "plan", "--spec", spec)
-    check(code == 2 and lines[-1].startswith("Plan: 12 to create"), "the plan: 6 metric filters and 6 alarms to create")
+    check(
+        code == 3 and lines[-1].startswith("Plan: 17 to create"),
+        "the plan: 6 metric filters, 6 alarms, the shop's dashboard and its 4 saved Logs Insights queries",
+    )
     code, lines = opswatch("monitors", "apply", "--spec", spec, "--yes", only="Applied")
-    check(code == 0 and lines[-1] == "Applied: 12 changes.", "applied")
+    check(code == 0 and lines[-1] == "Applied: 17 changes.", "applied")
+    show_dashboard("shop-local")
     code, lines = opswatch("monitors", "plan", "--spec", spec)
     check(
         code == 0 and lines[-1] == "Plan: 0 to create, 0 to change, 0 to delete.", "a second plan finds nothing to do"
@@ -457,6 +461,25 @@ def monitors_as_code(server) -> None:
         code == 1 and "api-errors (by hand): no explicit missing-data policy" in "\n".join(lines),
         "the audit names each finding with its fix",
     )
+
+
+def show_dashboard(name: str) -> None:
+    """The applied dashboard, row by row, as GetDashboard returns it, with its console link."""
+    import boto3
+
+    from chalicelib import console
+
+    body = json.loads(boto3.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+    rows: dict[int, list[str]] = {}
+    for w in body["widgets"]:
+        title = w["properties"].get("title") or "links to alarms, Athena workgroup, log groups"
+        title = title if len(title) <= 30 else title[:27] + "..."
+        rows.setdefault(w["y"], []).append(f"{w['type']}: {title}")
+    print(f"   dashboard {name}: {len(body['widgets'])} widgets in {len(rows)} rows")
+    for _, widgets in sorted(rows.items()):
+        print(f"   | {' | '.join(widgets)}")
+    print(f"   {console.dashboard_url('aws', os.environ.get('AWS_REGION'), name)}")
+    check(len(rows) == 8, "links; traffic, alarms, log alerts, pipeline, functions; two rows of logs questions")
 
 
 def athena_queries(server) -> None:
@@ -504,6 +527,24 @@ def athena_queries(server) -> None:
     check(code == 0 and "200" in out, "the same query through pyathena: workgroup, results location, parameters")
 
 
+def doctor_on_what_it_built(server) -> None:
+    """``opswatch doctor`` on the demo's moto account: what the demo made passes; what it never deployed (the
+    stack, the functions, the wiring between them) fails, each with the step that fixes it."""
+    from click.testing import CliRunner
+
+    from chalicelib.cli.main import cli
+
+    step("opswatch doctor on what the demo built (no stack and no `chalice deploy` here: those fail, honestly)")
+    r = CliRunner().invoke(cli, ["doctor"], env={"OPSWATCH_ALARM_TOPIC": "opswatch-local-alarms"})  # the one it made
+    print("   $ opswatch doctor")
+    lines = r.output.splitlines()
+    print("\n".join(f"   | {line[:150]}" for line in lines))
+    status = {ln.split()[1].rstrip(":"): ln.split()[0] for ln in lines if ln.startswith("  ") and ":" in ln}
+    check(lines[-1].startswith("16 checks: ") and r.exit_code == 1, "every check ran; the missing pieces fail (exit 1)")
+    check(status.get("state-table") == "ok", "the state table the demo created passes (with TTL on expiration)")
+    check(status.get("stack") == "FAIL" and status.get("function-errors") == "FAIL", "no stack, no functions: named")
+
+
 def main() -> int:
     from chalicelib.embedded import motoserver
 
@@ -514,6 +555,7 @@ def main() -> int:
         log_alerts(server)
         monitors_as_code(server)
         athena_queries(server)
+        doctor_on_what_it_built(server)
     except DemoFailed as exc:
         print(f"\ndemo FAILED: {exc}", file=sys.stderr)
         return 1
@@ -525,7 +567,7 @@ def main() -> int:
     print(
         "\ndemo finished: ALB logs shipped from S3 into CloudWatch Logs; alarms delivered to Slack; "
         "out-of-memory lines alerted once, the repeat held back; monitors applied from YAML and audited; "
-        "the logs queried locally and on Athena."
+        "the logs queried locally and on Athena; doctor named what a real stage still needs."
     )
     return 0
 

@@ -251,6 +251,35 @@ def test_simulate_errors_exit_2():
     assert cli("alarms", "simulate", "--evaluation-periods", "3").returncode == 2
 
 
+SIMULATE = ("alarms", "simulate", "--evaluation-periods", "3")
+COMPARE = ("--threshold", "2", "--comparison", "GreaterThanThreshold")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--points", ""), "--points is empty"),
+        (("--points", "   "), "--points is empty"),
+        (("--values", "", *COMPARE), "--values is empty"),
+        (("--points", "X X X", "--datapoints-to-alarm", "0"), "--datapoints-to-alarm 0: expected 1 to"),
+        (("--points", "X X X", "--datapoints-to-alarm", "4"), "--datapoints-to-alarm 4: expected 1 to"),
+        (("--points", "X X X", "--datapoints-to-alarm", "-1"), "--datapoints-to-alarm -1"),
+        (("--values", "1 nan 3", *COMPARE), "value 2: 'nan' is not a finite number"),
+        (("--values", "1 inf 3", *COMPARE), "value 2: 'inf' is not a finite number"),
+        (("--values", "-Infinity 1 3", *COMPARE), "value 1: '-Infinity' is not a finite number"),
+        (("--values", "1 2 3", "--threshold", "nan", "--comparison", "GreaterThanThreshold"), "--threshold nan"),
+    ],
+)
+def test_simulate_refuses_what_cloudwatch_would_never_evaluate(args, said):
+    from click.testing import CliRunner
+
+    from chalicelib.cli.main import cli as opswatch
+
+    r = CliRunner().invoke(opswatch, [*SIMULATE, *args])
+    assert r.exit_code == 2 and said in r.stderr, r.output
+    assert r.stdout == ""  # no state printed: a script reading the last line gets nothing to misread
+
+
 def test_backtest_against_moto(aws):
     cw = boto3.client("cloudwatch")
     now = datetime.now(UTC).replace(second=0, microsecond=0)

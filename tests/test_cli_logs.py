@@ -66,6 +66,36 @@ def test_test_rules_exit_codes(tmp_path):
     assert r.returncode == 2 and "unreadable after line" in r.stderr
 
 
+# A lone \r inside a line (a progress bar, a Windows tool), CRLF endings and blank lines: the numbers stay the
+# file's own, as an editor or `sed -n 5p` counts them.
+RAGGED = b"starting\rstill starting\r\n\n\nOOMKilled\r\nfine\n\nkilled: OOMKilled again\n"
+
+
+def test_test_rules_reports_the_files_own_line_numbers(tmp_path):
+    for name, data in {"ragged.log": RAGGED, "ragged.log.gz": gzip.compress(RAGGED)}.items():
+        f = tmp_path / name
+        f.write_bytes(data)
+        r = cli("logs", "test-rules", str(f), "--rules", "kubernetes-oom-killed", "--format", "json")
+        assert r.returncode == 0, r.stderr
+        assert [(h["line"], h["message"]) for h in map(json.loads, r.stdout.splitlines())] == [
+            (4, "OOMKilled"),
+            (7, "killed: OOMKilled again"),
+        ]
+        assert r.stderr.startswith("7 lines: 2 x kubernetes-oom-killed")
+    r = cli("logs", "test-rules", "-", stdin="OOMKilled\n")
+    assert r.stdout.splitlines()[-1].startswith("1 line: ")  # not "1 lines"
+
+
+def test_test_rules_cuts_a_huge_line_and_says_so(tmp_path):
+    from chalicelib.cli.lines import MAX_LINE
+
+    f = tmp_path / "huge.log"
+    f.write_bytes(b"x" * (3 * MAX_LINE) + b" OOMKilled\nOOMKilled\n")
+    r = cli("logs", "test-rules", str(f), "--rules", "kubernetes-oom-killed")
+    assert r.returncode == 0 and f"{f}:1: longer than {MAX_LINE:,} bytes, cut there" in r.stderr
+    assert r.stdout.splitlines()[0].startswith(f"{f}:2: kubernetes-oom-killed")
+
+
 def test_slack_render_shows_the_log_alert_as_the_lambda_posts_it(tmp_path):
     f = tmp_path / "event.json"
     messages = ["JavaScript heap out of memory <!channel>", "GET / 200"]

@@ -10,11 +10,10 @@ import pytest
 
 from chalicelib.filters import compile_pattern
 from chalicelib.logalerts.alerts import collect
-from chalicelib.logalerts.builtin import builtin_rules
 from chalicelib.logalerts.payload import LogBatch, LogEvent, PayloadError, decode, encode
 from chalicelib.logalerts.prefilter import anchors_of_regex, derive
 from chalicelib.logalerts.render import render_alert
-from chalicelib.logalerts.rules import RuleError, active_rules, load_file, rule_from_dict
+from chalicelib.logalerts.rules import RuleError, active_rules, builtin_rules, load_file, rule_from_dict
 from chalicelib.slack.message import SlackMessage
 from tests.conftest import DATA
 

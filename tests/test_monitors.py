@@ -55,7 +55,7 @@ def problems(tmp_path, data: dict) -> str:
 def test_the_shipped_example_is_valid_and_its_samples_hold():
     r = cli("monitors", "validate", "--spec", str(EXAMPLE))
     assert r.returncode == 0, r.stderr
-    assert "4 metric filters, 5 alarms, 1 log alarms; 12 samples behave as declared" in r.stdout
+    assert "4 metric filters, 5 alarms, 1 log alarm; 12 samples behave as declared" in r.stdout
 
 
 def test_one_spec_serves_each_stage_with_its_own_group_namespace_alarms_and_topic():
@@ -155,6 +155,56 @@ def test_errors_point_at_the_line_of_the_item(tmp_path):
     assert r.returncode == 2 and "not valid YAML" in r.stderr
 
 
+ONE_ALARM = (
+    "  - name: {name}\n"
+    "    metric: {{namespace: n, name: m, statistic: Sum}}\n"
+    "    period: 60\n"
+    "    evaluation_periods: 1\n"
+    "    comparison: GreaterThanThreshold\n"
+    "    threshold: 10\n"
+    "    treat_missing_data: ignore\n"
+)
+
+
+def test_a_key_given_twice_is_an_error_at_its_line(tmp_path):
+    # YAML forbids it; PyYAML would keep the last value silently (threshold 99, with 10 in plain sight).
+    p = tmp_path / "m.yaml"
+    p.write_text("alarms:\n" + ONE_ALARM.format(name="a") + "    threshold: 99\n")
+    with pytest.raises(SpecError) as err:
+        load(str(p))
+    assert err.value.problems == [f"{p}:9: key 'threshold' is given twice in one mapping (first at line 7)"]
+    r = cli("monitors", "validate", "--spec", str(p))
+    assert r.returncode == 2 and r.stderr.strip() == err.value.problems[0]
+    p.write_text("alarms: []\nmetric_filters: []\nalarms: []\n")
+    with pytest.raises(SpecError, match=r"m.yaml:3: key 'alarms' is given twice in one mapping \(first at line 1\)"):
+        load(str(p))
+
+
+def test_an_alarm_declared_twice_is_reported_at_its_second_declaration(tmp_path):
+    p = tmp_path / "m.yaml"
+    p.write_text("alarms:\n" + ONE_ALARM.format(name="a") + ONE_ALARM.format(name="b") + ONE_ALARM.format(name="a"))
+    with pytest.raises(SpecError) as err:
+        load(str(p))
+    assert err.value.problems == [f"{p}:16: alarms.2 (a): alarm 'a' is declared twice (first: alarms.0)"]
+    p.write_text(
+        "metric_filters:\n"
+        "  - {name: f, log_group: /g, pattern: ERROR, metric: {namespace: n, name: m}}\n"
+        "  - {name: f, log_group: /h, pattern: WARN, metric: {namespace: n, name: m}}\n"
+    )
+    with pytest.raises(SpecError) as err:
+        load(str(p))
+    assert err.value.problems == [
+        f"{p}:3: metric_filters.1 (f): metric filter 'f' is declared twice (first: metric_filters.0)"
+    ]
+
+
+def test_a_binary_spec_is_refused_naming_it(tmp_path):
+    p = tmp_path / "monitors.yaml.gz"
+    p.write_bytes(b"\x1f\x8b\x08\x00binary")
+    r = cli("monitors", "validate", "--spec", str(p))
+    assert r.returncode == 2 and r.stderr.strip() == f"{p}: not UTF-8 text (byte 1); is it compressed or binary?"
+
+
 # PutMetricFilter's recorded answers. Rows a spec cannot express, and what stands for them:
 # zero-transformations (a spec filter without metric: refused as missing); two-transformations (metric is
 # one mapping: a list is refused); put-missing-group (a live fact: plan notes it, tested on moto below);
@@ -220,14 +270,14 @@ def account(aws, monkeypatch, tmp_path):
         logs.create_log_group(logGroupName=g)
     sns.create_topic(Name="opswatch-local-alarms")
     spec = tmp_path / "monitors.yaml"
-    spec.write_text(EXAMPLE.read_text())
+    spec.write_text(EXAMPLE.read_text().split("\ndashboards:")[0])  # filters and alarms; dashboards: test_dashboards
     return spec
 
 
 def test_plan_apply_plan_change_and_prune(account):
     cw = boto3.client("cloudwatch")
     r = cli("monitors", "plan", "--spec", str(account))
-    assert r.returncode == 2, r.stderr
+    assert r.returncode == 3, r.stderr  # changes pending (3; 2 is a usage error)
     assert (
         "+ metric filter opswatch-alb-5xx (/opswatch/local/alb)" in r.stdout
         and "+ alarm shop-local-alb-5xx" in r.stdout
@@ -250,7 +300,7 @@ def test_plan_apply_plan_change_and_prune(account):
 
     account.write_text(account.read_text().replace("threshold: 10\n", "threshold: 20\n", 1))
     r = cli("monitors", "plan", "--spec", str(account), "--format", "json")
-    assert r.returncode == 2
+    assert r.returncode == 3
     [change] = json.loads(r.stdout)["changes"]
     assert change["action"] == "update" and change["name"] == "shop-local-alb-5xx"
     assert change["diffs"] == [{"attribute": "Threshold", "old": 10.0, "new": 20.0}]
@@ -279,9 +329,39 @@ def test_plan_apply_plan_change_and_prune(account):
     assert boto3.client("logs").describe_metric_filters(logGroupName="/ecs/shop-api")["metricFilters"] == []
 
 
+def test_prune_stays_within_its_stage(aws, tmp_path, monkeypatch):
+    """Two stages in one account: applying and pruning one never deletes the other's alarms or filters."""
+    logs, sns, cw = boto3.client("logs"), boto3.client("sns"), boto3.client("cloudwatch")
+    for stage in ("prod", "local"):
+        logs.create_log_group(logGroupName=f"/opswatch/{stage}/alb")
+        sns.create_topic(Name=f"opswatch-{stage}-alarms")
+    spec = tmp_path / "monitors.yaml"
+    spec.write_text(EXAMPLE.read_text().split("log_alarms:")[0])
+    monkeypatch.setenv("OPSWATCH_STAGE", "prod")
+    assert cli("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    prod = {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]}
+    assert prod and all("-prod-" in n for n in prod)
+    [a] = cw.describe_alarms(AlarmNames=[sorted(prod)[0]])["MetricAlarms"]
+    assert {"Key": "opswatch:stage", "Value": "prod"} in cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]
+    prod_filters = logs.describe_metric_filters(logGroupName="/opswatch/prod/alb")["metricFilters"]
+    assert prod_filters
+
+    monkeypatch.setenv("OPSWATCH_STAGE", "local")
+    assert cli("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("metric_filters: []\nalarms: []\n")
+    r = cli("monitors", "plan", "--spec", str(empty), "--prune")
+    assert "-prod-" not in r.stdout and "/opswatch/prod/alb" not in r.stdout, r.stdout
+    r = cli("monitors", "apply", "--spec", str(empty), "--prune", "--yes")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]} == prod
+    assert logs.describe_metric_filters(logGroupName="/opswatch/prod/alb")["metricFilters"] == prod_filters
+    assert logs.describe_metric_filters(logGroupName="/opswatch/local/alb")["metricFilters"] == []
+
+
 def test_plan_notes_a_missing_log_group(aws, tmp_path):
     r = cli("monitors", "plan", "--spec", spec_file(tmp_path, {"metric_filters": [FILTER]}))
-    assert r.returncode == 2 and "note: log group /g does not exist" in r.stdout
+    assert r.returncode == 3 and "note: log group /g does not exist" in r.stdout
 
 
 def test_apply_reports_what_was_and_was_not_applied(aws, tmp_path):
@@ -355,3 +435,12 @@ def test_daily_digest_reaches_slack_only_when_something_is_found(aws, local_webh
     text = msg.readable()
     assert "opswatch audit: 3 findings in 123456789012" in text
     assert "*alarms on the implicit missing-data policy* (1)" in text and "<!channel>" not in json.dumps(msg.body)
+
+
+def test_validate_summary_says_1_alarm_not_1_alarms(tmp_path):
+    spec = spec_file(
+        tmp_path, {"metric_filters": [{**FILTER, "samples": {"match": ['{"status": 502}']}}], "alarms": [ALARM]}
+    )
+    r = cli("monitors", "validate", "--spec", spec)
+    assert r.returncode == 0
+    assert "valid: 1 metric filter, 1 alarm, 0 log alarms; 1 sample behaves as declared; " in r.stdout

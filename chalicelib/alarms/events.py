@@ -1,7 +1,8 @@
 """Turn whatever arrived (SNS event, bare alarm message, EventBridge event...) into Slack messages.
 
-Used by the Lambda (SNS events) and by ``opswatch slack render|send``, which
-also accept the other event files people have at hand. Nothing raises on odd
+The alarm flow's renderer: used by its Lambdas and, through the registry of
+event kinds (``chalicelib.kinds``), by ``opswatch slack render|send`` for every
+event that is not a CloudWatch Logs subscription event. Nothing raises on odd
 input: what is not an alarm becomes a readable generic message.
 """
 
@@ -11,22 +12,10 @@ import json
 from dataclasses import dataclass
 
 from chalicelib import boundedjson
-from chalicelib.alarms.notification import Alarm, parse_alarm
+from chalicelib.alarms.notification import parse_alarm
 from chalicelib.alarms.render import render_alarm, render_text
-from chalicelib.slack.message import SlackMessage
+from chalicelib.slack.outgoing import Outgoing
 from chalicelib.slack.routing import Router
-
-
-@dataclass
-class Outgoing:
-    """One message to post, with where it goes."""
-
-    message: SlackMessage
-    channel: str | None
-    alarm: Alarm | None
-    source: str
-    mention: str | None = None  # for an alarm message rendered again (with the metric's shape)
-    undecodable: str | None = None  # why JSON that came was refused (too deep, too big): shown as text, counted
 
 
 @dataclass(frozen=True)
@@ -64,27 +53,6 @@ def _from_message(decoded: object, raw: str, subject: str | None, source: str, r
     return Outgoing(render_text(subject, raw, source), channel, None, source)
 
 
-def _from_logs(event: dict, router: Router) -> list[Outgoing]:
-    """A CloudWatch Logs subscription event, as the log_alerts Lambda would post it (no cooldown state).
-
-    Nothing for a control message, an undecodable payload or events no rule matches.
-    """
-    from chalicelib import settings
-    from chalicelib.logalerts.alerts import collect
-    from chalicelib.logalerts.handler import message_for, rules_for
-    from chalicelib.logalerts.payload import PayloadError, batch_from, decode
-
-    try:
-        batch = decode(event) if "awslogs" in event else batch_from(event)
-    except PayloadError:
-        return []
-    out = []
-    for alert in collect([batch], rules_for(settings.log_alerts())).alerts:
-        msg, channel = message_for(alert, router)
-        out.append(Outgoing(msg, channel, None, f"log alert {alert.rule.name} in {alert.log_group}"))
-    return out
-
-
 def outgoing_for(event: object, router: Router) -> list[Outgoing]:
     """Every message an event calls for, in order."""
     if not isinstance(event, dict):
@@ -115,8 +83,6 @@ def outgoing_for(event: object, router: Router) -> list[Outgoing]:
                     )
                 )
         return out
-    if isinstance(event.get("awslogs"), dict) or (isinstance(event.get("logEvents"), list) and "messageType" in event):
-        return _from_logs(event, router)  # an awslogs event, or its decoded payload
     subject = event.get("detail-type") if isinstance(event.get("detail-type"), str) else None
     source = "EventBridge" if event.get("source") == "aws.cloudwatch" else "message"
     return [_from_message(event, json.dumps(event), subject, source, router)]

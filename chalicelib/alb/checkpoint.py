@@ -5,9 +5,11 @@ holds:
 
 - ``line``: a sync point. Every line up to it is accounted for in every stream
   (lines, rejected, metric documents), with the line counts as of that point;
-- per stream, the highest line CloudWatch has answered for (``through``) and
-  the shipped and refused counts, which may run past ``line``: a retry re-reads
-  from ``line`` and does not send those events again;
+- per stream, the highest line whose events CloudWatch has all answered for
+  (``through``), how many events of the next line it already holds (``partial``:
+  a line can be several events, cut across calls) and the shipped and refused
+  counts, which may run past ``line``: a retry re-reads from ``line`` and does
+  not send those events again;
 - ``status`` (``running`` or ``done``), and a lease (``owner``, ``lease_until``)
   so two invocations never ship the same object at once.
 
@@ -28,8 +30,6 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import state
 from chalicelib.cwlogs.writer import StreamCounts
@@ -128,6 +128,8 @@ class Checkpoint:
 
     def claim(self) -> Progress:
         """Take the object: raises AlreadyShipped or ObjectBusy; returns the progress to resume from."""
+        from botocore.exceptions import BotoCoreError, ClientError  # AWS path only: `alb parse` stays light
+
         now = time.time()
         try:
             resp = self._ddb().update_item(
@@ -187,6 +189,8 @@ class Checkpoint:
 
     def save(self, progress: Progress, release: bool = False) -> bool:
         """Record progress (and end the lease with ``release``); False when it could not be written."""
+        from botocore.exceptions import BotoCoreError, ClientError  # AWS path only: `alb parse` stays light
+
         if self.error:
             return False
         now = time.time()
@@ -217,6 +221,8 @@ class Checkpoint:
 
     def finish(self, progress: Progress) -> None:
         """Mark the object done: a redelivered event for it is skipped from now on."""
+        from botocore.exceptions import BotoCoreError, ClientError  # AWS path only: `alb parse` stays light
+
         if self.error:
             return
         now = time.time()

@@ -21,6 +21,7 @@ from chalicelib.alb.pipeline import RESERVE_MS, ObjectReport, ship_object
 from chalicelib.alb.reader import CHUNK_BYTES
 from chalicelib.alb.shipfilter import compile_filter
 from chalicelib.aws import client
+from chalicelib.redact import redact
 
 logger = Logger(service="opswatch-alb")
 
@@ -132,8 +133,6 @@ def record_problem(record) -> str | None:
 
 def malformed(event, reason: str) -> dict:
     """Log the event (shortened, secrets redacted) with the reason and count it; a retry cannot mend it."""
-    from chalicelib.failed import redact
-
     shown = redact(json.dumps(event, default=str)[:2000])
     logger.error(f"not an S3 event opswatch can ship from: {reason}", extra={"reason": reason, "event": shown})
     metrics = EphemeralMetrics(namespace=settings.metrics_namespace(), service="opswatch-alb")

@@ -24,6 +24,10 @@ class LocalError(RuntimeError):
     """Logs that cannot be read, or SQL the local engine cannot run; the message says which."""
 
 
+class LogsUnreadable(LocalError):
+    """A log path that does not exist or cannot be read whole (a truncated gzip): bad input, not a failed query."""
+
+
 @dataclass
 class Loaded:
     files: int
@@ -44,7 +48,7 @@ def _files(paths: list[str], workdir: Path) -> list[Path]:
         elif path.is_file():
             out.append(path)
         else:
-            raise LocalError(f"{p}: no such file or folder")
+            raise LogsUnreadable(f"{p}: no such file or folder")
     return out
 
 
@@ -73,7 +77,7 @@ def load(con, paths: list[str]) -> Loaded:
     import orjson
 
     from chalicelib.alb.parser import ParseError, parse_line
-    from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
+    from chalicelib.alb.reader import LongLine, StreamStatus, file_chunks, iter_lines
 
     lines = rows = 0
     with tempfile.TemporaryDirectory(prefix="opswatch-athena-") as tmp:
@@ -82,11 +86,17 @@ def load(con, paths: list[str]) -> Loaded:
         with open(records, "wb") as out:
             for f in files:
                 status = StreamStatus()
-                with open(f, "rb") as fh:
-                    for raw in iter_lines(file_chunks(fh), status):
+                try:
+                    fh = open(f, "rb")  # noqa: SIM115 (closed below)
+                except OSError as exc:
+                    raise LogsUnreadable(f"{f}: cannot read: {exc.strerror}") from None
+                with fh:
+                    for raw in iter_lines(file_chunks(fh), status, runs=True):
                         if not raw.strip():
                             continue
                         lines += 1
+                        if raw.__class__ is LongLine:
+                            continue  # over the line length limit: counted below as not an entry
                         try:
                             rec = parse_line(raw.decode("utf-8"))
                         except (UnicodeDecodeError, ParseError):
@@ -96,7 +106,7 @@ def load(con, paths: list[str]) -> Loaded:
                         out.write(b"\n")
                         rows += 1
                 if status.error:
-                    raise LocalError(f"{f}: {status.error}")
+                    raise LogsUnreadable(f"{f}: {status.error}")
         columns = "{" + ", ".join(f"'{c}': '{_DUCK_TYPES[column_type(c)]}'" for c in COLUMNS) + "}"
         con.execute(
             f"""CREATE OR REPLACE TABLE alb_access_logs AS

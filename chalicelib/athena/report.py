@@ -3,6 +3,8 @@
 Which queries: ``OPSWATCH_ATHENA_REPORT`` (default ``top_5xx_paths,slowest_targets``).
 A query that fails or runs past its time is reported in the message, and the
 invocation then raises, so the failure is retried and, in the end, kept.
+Queries run through boto3's Athena client (``athena.boto``): the Lambda runtime's
+boto3 is all this function needs, so pyathena stays out of the deployment package.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from aws_lambda_powertools import Logger
 
 from chalicelib import settings
+from chalicelib.athena.boto import run
 from chalicelib.athena.catalog import bind, load_catalog, typed_values
-from chalicelib.athena.remote import AthenaQueryFailed, AthenaTarget, run
-from chalicelib.athena.table import aligned
+from chalicelib.athena.results import AthenaQueryFailed, AthenaTarget, aligned
 from chalicelib.slack.delivery import destination, send
 from chalicelib.slack.message import SlackMessage
 from chalicelib.slack.routing import Router

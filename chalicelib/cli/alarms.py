@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 import click
 
+from chalicelib.cli.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, OpswatchGroup, plural
 from chalicelib.monitors.evaluator import COMPARISONS, POLICIES, STATES
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
-
-@click.group()
+@click.group(cls=OpswatchGroup)
 def alarms() -> None:
     """CloudWatch alarm evaluation, reproduced locally."""
 
@@ -48,15 +48,24 @@ def simulate(points, values, threshold, comparison, n, m, policy, initial_state,
         if values is not None:
             if threshold is None or comparison is None:
                 raise EvaluationError("--values needs --threshold and --comparison")
+            if not math.isfinite(threshold):
+                raise EvaluationError(f"--threshold {threshold}: expected a finite number")
             pts = breaching(parse_values(values), threshold, comparison)
         else:
             pts = parse_points(points)
+        if not pts:
+            raise EvaluationError(f"--{'values' if values is not None else 'points'} is empty: give at least one")
+        if n < 1:
+            raise EvaluationError(f"--evaluation-periods {n}: expected at least 1")
+        if m is not None and not 1 <= m <= n:
+            raise EvaluationError(f"--datapoints-to-alarm {m}: expected 1 to --evaluation-periods ({n})")
+        m = n if m is None else m
         shown = " ".join("-" if p is None else ("X" if p else "0") for p in pts)
-        decisions = replay(pts, n, m or n, policy, initial_state)
+        decisions = replay(pts, n, m, policy, initial_state)
     except EvaluationError as exc:
         click.echo(f"opswatch: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    click.echo(f"points {shown} | {m or n} of {n} to alarm | missing data: {policy} | before: {initial_state}")
+    click.echo(f"points {shown} | {m} of {n} to alarm | missing data: {policy} | before: {initial_state}")
     r = evaluation_range(n)
     state, undocumented = initial_state, 0
     for i, d in decisions:
@@ -82,7 +91,7 @@ def simulate(points, values, threshold, comparison, n, m, policy, initial_state,
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def backtest(alarm_name: str, hours: float, fmt: str) -> None:
     """Replay ALARM_NAME over its metric's last HOURS under each missing-data policy."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 
     from chalicelib.aws import client
     from chalicelib.monitors import backtest as bt
@@ -95,7 +104,7 @@ def backtest(alarm_name: str, hours: float, fmt: str) -> None:
     except EvaluationError as exc:
         click.echo(f"opswatch: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
         click.echo(f"opswatch: CloudWatch call failed: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     if fmt == "json":
@@ -124,10 +133,13 @@ def backtest(alarm_name: str, hours: float, fmt: str) -> None:
         f"{alarm['Threshold']:g}, {alarm.get('DatapointsToAlarm') or n} of {n} periods of {result.period}s, "
         f"treats missing data as {alarm.get('TreatMissingData', 'missing')} today"
     )
-    click.echo(f"{len(result.values)} periods over {hours:g} h, {result.missing} without data")
+    click.echo(f"{plural(len(result.values), 'period')} over {hours:g} h, {result.missing} without data")
     for tl in result.timelines:
         mark = " (current)" if tl.policy == alarm.get("TreatMissingData", "missing") else ""
-        click.echo(f"\n{tl.policy}{mark}: {tl.alarm_periods} periods in ALARM, {len(tl.transitions)} state changes")
+        click.echo(
+            f"\n{tl.policy}{mark}: {plural(tl.alarm_periods, 'period')} in ALARM, "
+            f"{plural(len(tl.transitions), 'state change')}"
+        )
         for t, state in tl.transitions[:50]:
             click.echo(f"  {t:%Y-%m-%d %H:%M} -> {state}")
         if len(tl.transitions) > 50:
@@ -138,14 +150,14 @@ def backtest(alarm_name: str, hours: float, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def audit(fmt: str) -> None:
     """Live alarms and metric filters with habits that make alarms silent or noisy. Exit 0 none, 1 findings."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 
     from chalicelib.aws import client
     from chalicelib.monitors.audit import audit as run_audit
 
     try:
         findings = run_audit(client("cloudwatch"), client("logs"), client("sns"))
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
         click.echo(f"opswatch: reading CloudWatch failed: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     if fmt == "json":

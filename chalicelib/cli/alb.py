@@ -14,15 +14,16 @@ from chalicelib import settings
 from chalicelib.alb import routemetrics
 from chalicelib.alb.checkpoint import AlreadyShipped, Checkpoint, ObjectBusy
 from chalicelib.alb.keys import classify
-from chalicelib.alb.pipeline import FORMATS, LineCounts, ObjectReport, render_lines, ship_object
+from chalicelib.alb.pipeline import FORMATS, MAX_REJECTS_SHIPPED, LineCounts, ObjectReport, render_lines, ship_object
 from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
 from chalicelib.alb.shipfilter import FilterError, compile_filter
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_REJECTED
+from chalicelib.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpswatchGroup, describe_aws, plural
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CLI_LEASE_SECONDS = 120  # renewed at every sync point (5 s): a crashed run's objects are free again within it
 
 
-@click.group()
+@click.group(cls=OpswatchGroup)
 def alb() -> None:
     """ALB access logs: parse, ship, backfill."""
 
@@ -41,17 +42,20 @@ def alb() -> None:
 def parse(files: tuple[str, ...], fmt: str) -> None:
     """Parse local ALB log FILES (gzip or plain; - is stdin) to standard output.
 
-    Rejected lines go to standard error with file, line number and reason.
+    Rejected lines go to standard error with file, line number and reason (the
+    first 1,000 of a file; the rest are counted in one closing line).
     With --format metrics, the stage's route settings (OPSWATCH_ALB_ROUTES,
     OPSWATCH_ALB_ROUTE_LIMIT) apply, and a cost summary goes to standard error.
-    Exit status: 0 every line parsed, 1 some were rejected, 2 usage or I/O error.
+    Exit status: 0 every line parsed, 1 some were rejected, 2 usage error or a file that
+    cannot be read whole (missing, truncated or corrupt gzip: the lines before the damage
+    are still printed, and the other files parsed).
     """
     out = sys.stdout.buffer
     try:
         metrics = routemetrics.for_stage(settings.alb(), fmt)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    rejected = 0
+    rejected = lines = unreadable = 0
     pending: list[bytes] = []
 
     def emit(_ts: int, message: bytes, _size: int) -> None:
@@ -80,7 +84,7 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
         status = StreamStatus()
         try:
             counts = render_lines(
-                iter_lines(file_chunks(fh), status),
+                iter_lines(file_chunks(fh), status, runs=True),
                 fmt,
                 None,
                 emit,
@@ -88,6 +92,7 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
                 LineCounts(),
                 encoded=True,
                 metrics=metrics,
+                reject_limit=MAX_REJECTS_SHIPPED,  # a file of junk is summed up, not listed
             )
             write_lines()
         except OSError as exc:
@@ -97,17 +102,28 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
             if fh is not sys.stdin.buffer:
                 fh.close()
         rejected += counts.rejected
+        lines += counts.lines
+        if counts.rejected > MAX_REJECTS_SHIPPED:
+            click.echo(
+                f"{label}: {counts.rejected - MAX_REJECTS_SHIPPED:,} more rejected lines not listed "
+                f"(at most {MAX_REJECTS_SHIPPED:,} are listed per file)",
+                err=True,
+            )
         if status.error:
             click.echo(f"{label}: {status.error}", err=True)
-            rejected += 1
+            unreadable += 1
     if metrics is not None:
-        print_metrics(metrics, out)
+        print_metrics(metrics, out, lines, rejected)
     out.flush()
-    sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
+    sys.exit(EXIT_USAGE if unreadable else EXIT_REJECTED if rejected else EXIT_OK)
 
 
-def print_metrics(metrics, out) -> None:
-    """One JSON object per published aggregate, then what publishing them would cost."""
+def print_metrics(metrics, out, lines: int, rejected: int) -> None:
+    """One JSON object per published aggregate, then what publishing them would cost.
+
+    The summary counts the lines read and rejected too: a file of rejected lines makes
+    no metrics, and should say why rather than "0 lines".
+    """
     import orjson
 
     from chalicelib.alb.routemetrics import emf_document
@@ -121,9 +137,11 @@ def print_metrics(metrics, out) -> None:
     out.flush()
     n = metrics.metric_count()
     folded = f"; {metrics.overflowed:,} rarely seen routes folded into 'other' while reading"
+    read = f"{plural(lines, 'line')} read, {rejected:,} rejected; " if rejected or lines != metrics.lines else ""
     click.echo(
-        f"{metrics.lines:,} lines -> {docs:,} EMF documents ({doc_bytes / 1e6:.3f} MB of ingestion), "
-        f"{n} distinct metrics (about {n * 0.30:.2f} USD a month at 0.30 USD per metric)"
+        f"{read}{plural(metrics.lines, 'line')} -> {plural(docs, 'EMF document')} "
+        f"({doc_bytes / 1e6:.3f} MB of ingestion), "
+        f"{plural(n, 'distinct metric')} (about {n * 0.30:.2f} USD a month at 0.30 USD per metric)"
         + (folded if metrics.overflowed else ""),
         err=True,
     )
@@ -197,8 +215,9 @@ def ship(
     everything (a re-run then ships again).
 
     Exit status: 0 every line shipped or filtered, 1 some lines were rejected or
-    refused or an object could not be read whole, 2 usage or AWS errors, 130
-    interrupted (progress saved).
+    refused, 2 usage or AWS errors or an object that could not be read whole (a
+    truncated gzip: its lines before the damage are shipped, and the other objects
+    too), 130 interrupted (progress saved).
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -219,8 +238,8 @@ def ship(
 
     try:
         keys = list(list_keys(s3, bucket, prefix, first, last))
-    except Exception as exc:
-        click.echo(f"opswatch: cannot list {uri}: {exc}", err=True)
+    except ClientError as exc:  # no such bucket, access denied; configuration errors go to the shared handler
+        click.echo(f"opswatch: cannot list {uri}: {describe_aws(exc)}", err=True)
         sys.exit(EXIT_USAGE)
     reports: list[ObjectReport] = []
     skipped: dict[str, int] = {}
@@ -231,7 +250,7 @@ def ship(
     try:
         with click.progressbar(
             keys,
-            label=f"shipping {len(keys)} objects",
+            label=f"shipping {plural(len(keys), 'object')}",
             file=sys.stderr,
             item_show_func=lambda k: k[0].rsplit("/", 1)[-1][-48:] if k else "",
         ) as bar:
@@ -289,7 +308,7 @@ def ship(
     click.echo("lines: " + ", ".join(f"{v} {k}" for k, v in total.items()))
     if any(r.aggregated for r in reports):
         click.echo(
-            f"route metrics: {sum(r.aggregated for r in reports)} lines, "
+            f"route metrics: {plural(sum(r.aggregated for r in reports), 'line')}, "
             f"{sum(r.metric_documents for r in reports)} EMF documents, "
             f"{sum(r.metric_documents_refused for r in reports)} refused by CloudWatch"
         )
@@ -301,7 +320,14 @@ def ship(
             click.echo(f"  {r.source}: {r.object_error}")
     for why, n in refused.items():
         click.echo(f"  refused by CloudWatch {n}: {why}")
+    for r in reports:
+        if r.rejects_over_cap:
+            click.echo(
+                f"  {r.source}: {r.rejects_over_cap} rejected lines counted but not shipped to the rejected/ "
+                f"stream (at most {r.rejects_cap} are shipped per object)"
+            )
     for b in busy:
         click.echo(f"  not shipped now, another process holds it: {b}")
-    bad = total["rejected"] or total["refused"] or any(r.object_error for r in reports) or busy
-    sys.exit(EXIT_REJECTED if bad else EXIT_OK)
+    if any(r.object_error for r in reports):  # an unreadable input: 2, as in every command (after the others)
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_REJECTED if total["rejected"] or total["refused"] or busy else EXIT_OK)

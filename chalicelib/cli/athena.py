@@ -14,12 +14,11 @@ from decimal import Decimal
 import click
 
 from chalicelib import settings
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
+from chalicelib.cli.errors import EXIT_USAGE, OpswatchGroup, require_aws
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-_DAY_PREDICATE = re.compile(r"\bday\b\s*(=|>=|>|<=|<|\bbetween\b|\bin\b)", re.IGNORECASE)
 
-
-@click.group()
+@click.group(cls=OpswatchGroup)
 def athena() -> None:
     """Query the ALB logs in S3: Athena (partition-projected table) or the local engine (DuckDB)."""
 
@@ -45,7 +44,7 @@ def _target():
 @click.option("--print", "print_only", is_flag=True, help="Print the DDL instead of running it.")
 def setup(bucket: str, prefix: str, account: str | None, region: str | None, start_date: str, print_only: bool) -> None:
     """Create the database, the alb_access_logs table and the workgroup with its results location."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 
     from chalicelib.athena.remote import AthenaQueryFailed, execute_ddl
     from chalicelib.athena.table import render_ddl
@@ -55,13 +54,24 @@ def setup(bucket: str, prefix: str, account: str | None, region: str | None, sta
         _fail(f"--start-date {start_date!r}: expected yyyy/MM/dd")
     target = _target()
     try:
-        account = account or ("123456789012" if print_only else client("sts").get_caller_identity()["Account"])
-        if print_only:
-            region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        placeholders = []
+        if print_only and not account:
+            account, placeholders = "123456789012", [*placeholders, "account 123456789012"]
+        account = account or client("sts").get_caller_identity()["Account"]
+        if print_only and not region:
+            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            if not region:
+                region, placeholders = "us-east-1", [*placeholders, "Region us-east-1"]
         region = region or client("athena").meta.region_name
         statements = render_ddl(target.database, bucket, prefix, account, region, start_date)
         if print_only:
             click.echo(";\n\n".join(statements) + ";")
+            if placeholders:
+                click.echo(
+                    f"opswatch: {' and '.join(placeholders)} in the table's location are placeholders: "
+                    "pass --account and --region with the load balancer's own",
+                    err=True,
+                )
             return
         athena_client = client("athena")
         names = [w["Name"] for w in athena_client.list_work_groups().get("WorkGroups", [])]
@@ -77,7 +87,7 @@ def setup(bucket: str, prefix: str, account: str | None, region: str | None, sta
             click.echo(sql.splitlines()[0])
     except (ValueError, AthenaQueryFailed) as exc:
         _fail(str(exc), EXIT_FAILED)
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
         _fail(f"Athena call failed: {exc}", EXIT_FAILED)
     click.echo(f"table {target.database}.alb_access_logs is ready")
 
@@ -135,15 +145,29 @@ def _write(columns: list[str], rows: list[tuple], fmt: str, output: str | None) 
         buf.writelines(line + "\n" for line in aligned(columns, rows, lambda v: str(_cell(v))))
         buf.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(buf.getvalue())
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(buf.getvalue())
+        except OSError as exc:
+            _fail(f"--output {output}: cannot write: {exc.strerror}")
     else:
         click.echo(buf.getvalue(), nl=False)
 
 
+def _writable(output: str | None) -> None:
+    """Refuse an --output that cannot be written before the query runs (and costs)."""
+    if output:
+        folder = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(folder):
+            _fail(f"--output {output}: no such folder {folder}")
+        if not os.access(folder, os.W_OK) or (os.path.exists(output) and not os.access(output, os.W_OK)):
+            _fail(f"--output {output}: not writable")
+
+
 def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...], fmt: str, output: str | None) -> None:
+    _writable(output)
     if engine == "local":
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         from chalicelib.athena import local
 
@@ -156,13 +180,15 @@ def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...],
                 click.echo(f"opswatch: {loaded.unmatched} of {loaded.lines} lines are not ALB access-log entries "
                            "and were left out", err=True)  # fmt: skip
             columns, rows = local.run(con, sql, params)
+        except local.LogsUnreadable as exc:
+            _fail(str(exc))
         except local.LocalError as exc:
             _fail(str(exc), EXIT_FAILED)
-        except (ClientError, BotoCoreError) as exc:  # an s3:// prefix that cannot be read
+        except ClientError as exc:  # an s3:// prefix that cannot be read
             _fail(f"reading the logs from S3 failed: {exc}", EXIT_FAILED)
         _write(columns, rows, fmt, output)
         return
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 
     from chalicelib.athena.remote import AthenaQueryFailed, cost_usd, run
 
@@ -171,11 +197,12 @@ def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...],
             click.echo(f"\r{state:<9} {elapsed:5.1f} s  {scanned / 1e6:,.1f} MB  ${cost_usd(scanned):.4f}  ", err=True,
                        nl=False)  # fmt: skip
 
+    require_aws()
     try:
         result = run(_target(), sql, params, progress)
     except AthenaQueryFailed as exc:
         _fail(str(exc), EXIT_FAILED)
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
         _fail(f"Athena call failed: {exc}", EXIT_FAILED)
     except KeyboardInterrupt:
         _fail("cancelled (StopQueryExecution sent)", EXIT_FAILED)
@@ -226,10 +253,22 @@ def run_named(name: str, params: tuple[str, ...], engine: str, logs, fmt: str, o
 @_out
 @click.option("--allow-full-scan", is_flag=True, help="Run on Athena even without a day predicate.")
 def adhoc(query: str, engine: str, logs, fmt: str, output: str | None, allow_full_scan: bool) -> None:
-    """Ad-hoc SQL in Athena's dialect. On Athena, a query on alb_access_logs must filter on day (cost)."""
-    if engine == "athena" and "alb_access_logs" in query and not _DAY_PREDICATE.search(query) and not allow_full_scan:
+    """Ad-hoc SQL in Athena's dialect. On Athena, a query on alb_access_logs must filter on day (cost).
+
+    The guard reads the parsed query: every SELECT reading alb_access_logs needs a day
+    condition (=, <, <=, >, >=, BETWEEN or IN against a constant) AND-ed at the top of its
+    WHERE; a day in a comment, a string or an OR does not count.
+    """
+    from chalicelib.athena.guard import GuardError, unbounded_scans
+
+    try:
+        unbounded = unbounded_scans(query)
+    except GuardError as exc:
+        _fail(f"athena sql: {exc}")
+    if engine == "athena" and unbounded and not allow_full_scan:
         _fail(
             "this query reads alb_access_logs without a day predicate, so Athena would scan every log ever "
-            "written (5 USD per TB). Add e.g. WHERE day >= '2026/11/20', or pass --allow-full-scan"
+            f"written (5 USD per TB): {'; '.join(unbounded)}. "
+            "Add e.g. WHERE day >= '2026/11/20' AND ..., or pass --allow-full-scan"
         )
     _execute(query, [], engine, logs, fmt, output)

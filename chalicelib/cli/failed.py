@@ -8,8 +8,10 @@ import sys
 import click
 
 from chalicelib import failed as store
-
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+from chalicelib import kinds
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_SOME_FAILED
+from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, describe_aws
+from chalicelib.redact import redact
 
 
 def _function_option(f):
@@ -21,7 +23,7 @@ def _function_option(f):
     )(f)
 
 
-@click.group()
+@click.group(cls=OpswatchGroup)
 def failed() -> None:
     """Events that failed all of Lambda's retries (the on-failure queue)."""
 
@@ -30,7 +32,8 @@ def _receive(function: str | None):
     try:
         return store.receive(function)
     except Exception as exc:  # no queue, no credentials: say which
-        click.echo(f"opswatch: cannot read the queue {store.queue_name()}: {store.redact(str(exc))}", err=True)
+        why = redact(describe_aws(exc) or str(exc))
+        click.echo(f"opswatch: cannot read the queue {store.queue_name()}: {why}", err=True)
         sys.exit(EXIT_USAGE)
 
 
@@ -78,7 +81,7 @@ def replay(function: str | None, yes: bool) -> None:
         return
     ok = bad = 0
     for f in items:
-        handle = store.handler_for(f.function)
+        handle = kinds.handler(f.function)
         if handle is None:
             click.echo(f"  kept: {f.message_id}: no handler for function {f.function!r}")
             store.release(f)
@@ -87,7 +90,7 @@ def replay(function: str | None, yes: bool) -> None:
         try:
             why = store.unusable(handle(f.payload))
         except Exception as exc:
-            why = store.redact(f"{type(exc).__name__}: {exc}")
+            why = redact(f"{type(exc).__name__}: {exc}")
         if why:  # kept: a record is deleted only once its event did what it was for
             click.echo(f"  failed again, kept: {f.function} {f.source}: {why}")
             store.release(f)
@@ -106,7 +109,8 @@ def setup() -> None:
     try:
         names = store.setup()
     except Exception as exc:
-        click.echo(f"opswatch: could not set the on-failure destinations: {store.redact(str(exc))}", err=True)
+        why = redact(describe_aws(exc) or str(exc))
+        click.echo(f"opswatch: could not set the on-failure destinations: {why}", err=True)
         sys.exit(EXIT_USAGE)
     for n in names:
         click.echo(f"  {n}: {store.RETRIES} retries, then {store.queue_name()}")

@@ -7,10 +7,12 @@ import sys
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
+from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, fail, plural
+from chalicelib.cli.lines import numbered_lines
 
 
-@click.group()
+@click.group(cls=OpswatchGroup)
 def filters() -> None:
     """CloudWatch Logs filter patterns (metric filters, subscription filters)."""
 
@@ -38,44 +40,88 @@ def filters() -> None:
 def test_pattern(pattern_text: str, events: tuple[str, ...], events_file: str | None, fmt: str, remote: bool) -> None:
     """Which events a pattern matches, and what it extracts.
 
-    Exit status: 0 at least one event matched, 1 none did, 2 a malformed pattern or bad arguments.
+    Events from --events FILE (gzip or plain) are numbered by their line in the file;
+    blank lines are not events (CloudWatch refuses empty ones) but keep their numbers.
+    Exit status: 0 at least one event matched, 1 none did, 2 a malformed pattern, bad
+    arguments or an unreadable events file.
     """
     from chalicelib.filters import PatternError, compile_pattern
 
-    messages = list(events)
+    if events and events_file:
+        fail("give events with --event TEXT (repeat) or --events FILE, not both: file events are numbered by line")
+    numbered = list(enumerate(events, 1))
     if events_file:
-        try:
-            with click.open_file(events_file, encoding="utf-8") as fh:
-                messages += [line.rstrip("\r\n") for line in fh if line.rstrip("\r\n")]
-        except OSError as exc:
-            click.echo(f"opswatch: cannot read {events_file}: {exc.strerror}", err=True)
-            sys.exit(EXIT_USAGE)
-    if not messages:
-        click.echo("opswatch: give events with --event TEXT or --events FILE", err=True)
-        sys.exit(EXIT_USAGE)
+        numbered = [(n, line) for n, line in numbered_lines(events_file, strict=True) if line]
+    if not numbered:
+        fail(f"no events in {events_file}" if events_file else "give events with --event TEXT or --events FILE")
+    numbers = [n for n, _ in numbered]
+    messages = [m for _, m in numbered]
+    pattern = None
     if remote:
         result = _remote(pattern_text, messages)
     else:
         try:
-            result = compile_pattern(pattern_text).test(messages)
+            pattern = compile_pattern(pattern_text)
         except PatternError as exc:
-            click.echo(f"opswatch: {exc}", err=True)
-            sys.exit(EXIT_USAGE)
+            fail(str(exc))
+        result = pattern.test(messages)
+    for m in result["matches"]:  # TestMetricFilter counts the events sent; the user counts lines
+        m["eventNumber"] = numbers[m["eventNumber"] - 1]
+    hint = _pattern_hint(pattern_text, pattern)
+    if hint:
+        click.echo(f"opswatch: hint: {hint}", err=True)
     if fmt == "json":
         click.echo(json.dumps(result, ensure_ascii=False))
+        matched = {m["eventNumber"] for m in result["matches"]}
+        for number, message in numbered:  # the response stays TestMetricFilter's; the hints go to stderr
+            why = None if number in matched or pattern is None else _miss_hint(pattern, message)
+            if why:
+                click.echo(f"opswatch: hint: event {number}: {why}", err=True)
     else:
         matched = {m["eventNumber"]: m for m in result["matches"]}
-        for number, message in enumerate(messages, 1):
+        for number, message in numbered:
             hit = matched.get(number)
-            click.echo(f"{'MATCH ' if hit else 'no    '} {number}: {message}")
+            why = "" if hit or pattern is None else _miss_hint(pattern, message)
+            shown = message.replace("\r", "\\r")  # a lone CR would overwrite the line on a terminal
+            click.echo(f"{'MATCH ' if hit else 'no    '} {number}: {shown}" + (f"   ({why})" if why else ""))
             for k, v in (hit or {}).get("extractedValues", {}).items():
                 click.echo(f"         {k} = {v}")
-        click.echo(f"{len(matched)} of {len(messages)} events matched")
+        click.echo(f"{len(matched)} of {plural(len(messages), 'event')} matched")
     sys.exit(EXIT_OK if result["matches"] else EXIT_FAILED)
 
 
+def _pattern_hint(text: str, pattern) -> str | None:
+    """A hint when a pattern reads as unstructured terms but looks like a JSON one missing its braces."""
+    body = text.strip()
+    if (
+        (pattern is None or pattern.kind == "terms")
+        and not body.startswith("{")
+        and (body.startswith("$.") or body.endswith("}"))
+    ):
+        inner = body.removesuffix("}").strip()
+        return (
+            f"this pattern is read as unstructured terms, not as a JSON pattern: "
+            f"a JSON pattern is enclosed in braces, e.g. '{{ {inner} }}'"
+        )
+    return None
+
+
+def _miss_hint(pattern, message: str) -> str | None:
+    """Why a JSON pattern cannot match this event, when the reason is the event itself."""
+    if pattern.kind != "json":
+        return None
+    try:
+        doc = json.loads(message)
+    except (ValueError, RecursionError) as exc:
+        where = f" at character {exc.pos + 1}" if isinstance(exc, json.JSONDecodeError) else ""
+        return f"not valid JSON{where}: a JSON pattern matches JSON objects only"
+    if not isinstance(doc, dict):
+        return "not a JSON object: a JSON pattern matches JSON objects only"
+    return None
+
+
 def _remote(pattern_text: str, messages: list[str]) -> dict:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 
     from chalicelib.aws import client
 
@@ -86,8 +132,5 @@ def _remote(pattern_text: str, messages: list[str]) -> dict:
         click.echo(
             f"opswatch: CloudWatch Logs TestMetricFilter failed: {err.get('Code')}: {err.get('Message')}", err=True
         )
-        sys.exit(EXIT_USAGE)
-    except BotoCoreError as exc:
-        click.echo(f"opswatch: CloudWatch Logs TestMetricFilter failed: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     return {"matches": resp.get("matches", [])}

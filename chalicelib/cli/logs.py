@@ -8,12 +8,12 @@ import sys
 import click
 
 from chalicelib import settings
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
+from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, not_text, plural
+from chalicelib.cli.lines import numbered_lines
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-GZIP_MAGIC = b"\x1f\x8b"
 
-
-@click.group()
+@click.group(cls=OpswatchGroup)
 def logs() -> None:
     """Log alerts: rules for CloudWatch Logs subscription filters (out of memory and friends)."""
 
@@ -24,7 +24,7 @@ def _fail(message: str, code: int = EXIT_USAGE) -> None:
 
 
 def _ruleset(names: str | None, rules_file: str | None):
-    from chalicelib.logalerts.handler import rules_for
+    from chalicelib.logalerts.messages import rules_for
     from chalicelib.logalerts.rules import RuleError
 
     cfg = settings.log_alerts()
@@ -37,6 +37,8 @@ def _ruleset(names: str | None, rules_file: str | None):
             rules = rules_for(cfg)
         if names:
             rules = rules.by_names([n.strip() for n in names.split(",") if n.strip()])
+    except UnicodeDecodeError as exc:
+        _fail(not_text(rules_file or "OPSWATCH_LOG_ALERT_RULES_FILE", exc))
     except (RuleError, ValueError) as exc:
         _fail(str(exc))
     return rules
@@ -81,30 +83,6 @@ def list_rules(rules_file: str | None, fmt: str) -> None:
         click.echo(f"\nsubscription filter pattern: {exc}")
 
 
-def _lines(path: str):
-    """(line number, text) of a gzip or plain file, or stdin, streamed; undecodable bytes are replaced."""
-    import gzip
-    import io
-    import zlib
-
-    try:
-        raw = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 (closed below)
-    except OSError as exc:
-        _fail(f"cannot read {path}: {exc.strerror}")
-    number = 0
-    try:
-        stream = io.BufferedReader(raw) if path == "-" else raw
-        if stream.peek(2)[:2] == GZIP_MAGIC:
-            stream = gzip.GzipFile(fileobj=stream)
-        for number, line in enumerate(io.TextIOWrapper(stream, encoding="utf-8", errors="replace"), 1):
-            yield number, line.rstrip("\r\n")
-    except (OSError, EOFError, zlib.error) as exc:
-        _fail(f"{path}: unreadable after line {number}: {exc}")
-    finally:
-        if path != "-":
-            raw.close()
-
-
 @logs.command("test-rules")
 @click.argument("files", nargs=-1, required=True)
 @_rules_option
@@ -113,13 +91,13 @@ def _lines(path: str):
 def test_rules(files: tuple[str, ...], names: str | None, rules_file: str | None, fmt: str) -> None:
     """Run the rules over local log files, one event per line (gzip or plain, - for stdin).
 
-    Exit status: 0 something matched, 1 nothing did, 2 usage error or a malformed rule.
+    Exit status: 0 something matched, 1 nothing did, 2 usage error, a malformed rule or an unreadable file.
     """
     rules = _ruleset(names, rules_file)
     counts: dict[str, int] = {}
     lines = 0
     for path in files:
-        for number, line in _lines(path):
+        for number, line in numbered_lines(path):
             lines += 1
             for rule in rules.matching(line):
                 counts[rule.name] = counts.get(rule.name, 0) + 1
@@ -127,9 +105,10 @@ def test_rules(files: tuple[str, ...], names: str | None, rules_file: str | None
                     record = {"file": path, "line": number, "rule": rule.name, "severity": rule.severity}
                     click.echo(json.dumps({**record, "message": line}, ensure_ascii=False))
                 else:
-                    click.echo(f"{path}:{number}: {rule.name} [{rule.severity}]: {line[:300]}")
+                    shown = line[:300].replace("\r", "\\r")  # a lone CR would overwrite the line on a terminal
+                    click.echo(f"{path}:{number}: {rule.name} [{rule.severity}]: {shown}")
     summary = ", ".join(f"{n} x {name}" for name, n in counts.items()) or "no rule matched"
-    click.echo(f"{lines} lines: {summary}", err=fmt == "json")
+    click.echo(f"{plural(lines, 'line')}: {summary}", err=fmt == "json")
     sys.exit(EXIT_OK if counts else EXIT_FAILED)
 
 
@@ -177,7 +156,10 @@ def subscribe(log_groups: tuple[str, ...], names: str | None, rules_file: str | 
             failed += 1
             click.echo(f"NOT subscribed: {exc}", err=True)
             continue
-        click.echo(f"{outcome}: {group} -> {fn.name} ({len(rules.rules)} rules, pattern {len(derived.pattern)} chars)")
+        click.echo(
+            f"{outcome}: {group} -> {fn.name} "
+            f"({plural(len(rules.rules), 'rule')}, pattern {len(derived.pattern)} chars)"
+        )
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 

@@ -7,15 +7,17 @@ import sys
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES = 0, 1, 2, 2
+from chalicelib.cli.errors import EXIT_CHANGES, EXIT_OK, EXIT_USAGE, OpswatchGroup, plural
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
+
 _spec_option = click.option(
     "--spec", "spec_path", default="monitors.yaml", show_default=True, type=click.Path(dir_okay=False)
 )
 
 
-@click.group()
+@click.group(cls=OpswatchGroup)
 def monitors() -> None:
-    """Metric filters and alarms declared in YAML: validate, plan, apply."""
+    """Metric filters, alarms, dashboards and saved Logs Insights queries declared in YAML: validate, plan, apply."""
 
 
 def _load(spec_path: str, fail_code: int):
@@ -28,7 +30,9 @@ def _load(spec_path: str, fail_code: int):
         for p in exc.problems:
             click.echo(p, err=True)
         sys.exit(fail_code)
-    problems = []
+    from chalicelib.dashboards.plan import problems as dashboard_problems
+
+    problems = dashboard_problems(loaded)  # every body against CloudWatch's documented structure
     for i, f in enumerate(loaded.spec.metric_filters):
         for why in f.check_samples():
             problems.append(
@@ -49,8 +53,11 @@ def validate(spec_path: str) -> None:
     s = loaded.spec
     samples = sum(len(f.samples.match) + len(f.samples.no_match) for f in s.metric_filters if f.samples)
     click.echo(
-        f"{spec_path}: valid: {len(s.metric_filters)} metric filters, {len(s.alarms)} alarms, "
-        f"{len(s.log_alarms)} log alarms; {samples} samples behave as declared"
+        f"{spec_path}: valid: {plural(len(s.metric_filters), 'metric filter')}, {plural(len(s.alarms), 'alarm')}, "
+        f"{plural(len(s.log_alarms), 'log alarm')}; {plural(samples, 'sample')} "
+        f"{'behaves' if samples == 1 else 'behave'} as declared; "
+        f"{plural(len(s.dashboards), 'dashboard')} and {plural(len(s.insights), 'saved query', 'saved queries')} "
+        "within CloudWatch's rules"
     )
 
 
@@ -65,7 +72,7 @@ def _context():
 
 
 def _plan(loaded):
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 
     from chalicelib.monitors.plan import make_plan
 
@@ -74,10 +81,10 @@ def _plan(loaded):
         return make_plan(loaded, logs, cw, partition, region, account), cw
     except ValueError as exc:  # a log_alarms rule that cannot be a metric filter
         click.echo(f"opswatch: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    except (ClientError, BotoCoreError) as exc:
+        sys.exit(EXIT_USAGE)
+    except ClientError as exc:
         click.echo(f"opswatch: reading CloudWatch failed: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+        sys.exit(EXIT_USAGE)
 
 
 def _show(value: object) -> str:
@@ -89,12 +96,19 @@ def _print_plan(plan, prune: bool, cw) -> None:
     for c in plan.pending:
         click.echo(f"{marks[c.action]} {c.label}" + (f"   [{c.note}]" if c.note else ""))
         for attr, old, new in c.diffs if c.action == "update" else []:
-            click.echo(f"    {attr}: {_show(old)} -> {_show(new)}")
+            if c.resource.kind == "dashboard" and attr.startswith("widget "):
+                click.echo(f"    {attr}: {new}")  # the widgets that differ, not the whole body
+            else:
+                click.echo(f"    {attr}: {_show(old)} -> {_show(new)}")
         if c.resource.backtest_hours:
             click.echo("    " + _backtest(cw, c.resource))
+        if c.resource.url:
+            click.echo(f"    console: {c.resource.url}")
     for c in plan.changes:
         if c.action == "unchanged" and c.resource.backtest_hours:
             click.echo(f"  {c.label}\n    " + _backtest(cw, c.resource))
+        elif c.action == "unchanged" and c.resource.url:
+            click.echo(f"  {c.label}   [unchanged]\n    console: {c.resource.url}")
     for r in plan.stale:
         where = f" ({r.log_group})" if r.log_group else ""
         click.echo(
@@ -120,8 +134,9 @@ def _backtest(cw, resource) -> str:
     [tl] = [t for t in result.timelines if t.policy == params["TreatMissingData"]]
     fired = sum(1 for _, s in tl.transitions if s == "ALARM")
     return (
-        f"backtest over {resource.backtest_hours:g} h ({len(result.values)} periods, {result.missing} without data): "
-        f"would have fired {fired} time{'s' if fired != 1 else ''}, {tl.alarm_periods} periods in ALARM "
+        f"backtest over {resource.backtest_hours:g} h ({plural(len(result.values), 'period')}, "
+        f"{result.missing} without data): would have fired {plural(fired, 'time')}, "
+        f"{plural(tl.alarm_periods, 'period')} in ALARM "
         f"under {params['TreatMissingData']}"
     )
 
@@ -140,9 +155,10 @@ def _summary(plan, prune: bool) -> tuple[int, int, int]:
 def plan(spec_path: str, prune: bool, fmt: str) -> None:
     """What apply would create, change (attribute by attribute) and delete.
 
-    Exit status: 0 nothing would change, 1 error, 2 changes (like terraform plan -detailed-exitcode).
+    Exit status: 0 nothing would change, 2 usage, spec or AWS error, 3 changes pending (2 in terraform's
+    -detailed-exitcode; 3 here, so that a usage error is never read as "changes").
     """
-    loaded = _load(spec_path, EXIT_FAILED)
+    loaded = _load(spec_path, EXIT_USAGE)
     p, cw = _plan(loaded)
     create, update, delete = _summary(p, prune)
     if fmt == "json":
@@ -157,6 +173,7 @@ def plan(spec_path: str, prune: bool, fmt: str) -> None:
                             "log_group": c.resource.log_group,
                             "diffs": [{"attribute": a, "old": o, "new": n} for a, o, n in c.diffs],
                             "note": c.note or None,
+                            **({"url": c.resource.url} if c.resource.url else {}),
                         }
                         for c in p.pending
                     ]
@@ -185,11 +202,11 @@ def plan(spec_path: str, prune: bool, fmt: str) -> None:
 @click.option("--prune", is_flag=True, help="Also delete managed resources no longer in the spec.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def apply(spec_path: str, prune: bool, yes: bool) -> None:
-    """Apply the plan and print what was done. Exit 0 done, 1 something failed (the rest is said)."""
+    """Apply the plan and print what was done. Exit 0 done, 1 something failed (the rest is said), 2 usage."""
     from chalicelib.aws import client
     from chalicelib.monitors.plan import apply_plan
 
-    loaded = _load(spec_path, EXIT_FAILED)
+    loaded = _load(spec_path, EXIT_USAGE)
     p, cw = _plan(loaded)
     create, update, delete = _summary(p, prune)
     if not create + update + delete:
@@ -200,7 +217,7 @@ def apply(spec_path: str, prune: bool, yes: bool) -> None:
     if not yes and not click.confirm("Apply?", default=False):
         click.echo("Nothing applied.")
         sys.exit(EXIT_FAILED)
-    result = apply_plan(p, client("logs"), cw, prune)
+    result = apply_plan(p, client("logs"), cw, prune, loaded.stage)
     for line in result.done:
         click.echo(line)
     for label, why in result.failed:
@@ -208,4 +225,4 @@ def apply(spec_path: str, prune: bool, yes: bool) -> None:
     if result.failed:
         click.echo(f"{len(result.done)} applied, {len(result.failed)} failed; run apply again once fixed.", err=True)
         sys.exit(EXIT_FAILED)
-    click.echo(f"Applied: {len(result.done)} changes.")
+    click.echo(f"Applied: {plural(len(result.done), 'change')}.")

@@ -6,13 +6,16 @@ import sys
 
 import click
 
+from chalicelib.cli.errors import OpswatchCommand
 
-@click.command()
+
+@click.command(cls=OpswatchCommand)
 @click.option("--write", is_flag=True, help="Rewrite the files that differ (otherwise only check).")
 @click.option("--stage", help="With --account and --region: the stage to place (recorded in .chalice/config.json).")
 @click.option("--account", help="The 12-digit AWS account id the stage is deployed to.")
 @click.option("--region", help="The Region the stage is deployed to (e.g. eu-west-1).")
-def policies(write: bool, stage: str | None, account: str | None, region: str | None) -> None:
+@click.option("--doctor", "doctor", is_flag=True, help="Print the read-only policy `opswatch doctor` needs (--stage).")
+def policies(write: bool, stage: str | None, account: str | None, region: str | None, doctor: bool) -> None:
     """Check (or --write) .chalice/policy-<stage>-<kind>.json against their one description per function.
 
     Every ARN names the stage's account and Region: `--write --stage prod --account
@@ -24,6 +27,9 @@ def policies(write: bool, stage: str | None, account: str | None, region: str | 
     """
     from chalicelib import policies as gen
 
+    if doctor:
+        _print_doctor(gen, stage, write or account or region)
+        return
     if stage or account or region:
         if not (stage and account and region):
             raise click.UsageError("--stage, --account and --region go together")
@@ -56,3 +62,20 @@ def policies(write: bool, stage: str | None, account: str | None, region: str | 
         sys.exit(1)
     if not write:
         click.echo("every policy file is up to date")
+
+
+def _print_doctor(gen, stage: str | None, other: object) -> None:
+    """The read-only policy for `opswatch doctor` on the stage (default: OPSWATCH_STAGE), on stdout."""
+    from chalicelib import settings
+    from chalicelib.doctor import policy
+
+    if other:
+        raise click.UsageError("--doctor prints a policy: it takes --stage only")
+    stage = stage or settings.stage()
+    if stage not in gen.stages():
+        raise click.UsageError(f"--stage {stage!r}: no such stage in .chalice/config.json")
+    try:
+        with gen.stage_environment(stage):
+            click.echo(policy.text(stage))
+    except gen.PolicyError as exc:
+        raise click.UsageError(str(exc)) from None

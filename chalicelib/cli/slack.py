@@ -8,40 +8,60 @@ import sys
 import click
 
 from chalicelib import boundedjson, settings
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
+from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, fail, not_text
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _NOTHING = (
     "opswatch: nothing to post: a CloudWatch Logs control message, an undecodable payload, or events no "
     "log-alert rule matches (`opswatch logs test-rules` shows what each rule matches)"
 )
 
 
-@click.group()
+@click.group(cls=OpswatchGroup)
 def slack() -> None:
     """Slack messages: render events without sending, or send them."""
 
 
+MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's largest synchronous payload: no event the functions get is larger
+
+
 def _load(path: str) -> object:
+    """The event in ``path``: JSON, or any text (a plain-text message is a message too).
+
+    An empty file, an empty JSON object or list, a binary file or one larger than any
+    event a function receives is refused (exit 2): rendering it would show a generic
+    message that says nothing about the input.
+    """
+    label = "<stdin>" if path == "-" else path
     try:
-        with sys.stdin if path == "-" else open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with sys.stdin.buffer if path == "-" else open(path, "rb") as fh:
+            data = fh.read(MAX_EVENT_BYTES + 1)
     except OSError as exc:
-        click.echo(f"opswatch: cannot read {path}: {exc.strerror}", err=True)
-        sys.exit(EXIT_USAGE)
+        fail(f"cannot read {label}: {exc.strerror}")
+    if len(data) > MAX_EVENT_BYTES:
+        fail(f"{label}: larger than {MAX_EVENT_BYTES:,} bytes, more than any event a function receives")
     try:
-        return boundedjson.loads(text)
-    except ValueError:  # refused JSON (too deep) is shown as the text it is, with the reason
-        return text  # a plain-text message is a message too
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        fail(not_text(label, exc))
+    if not text.strip():
+        fail(f"{label} is empty: nothing to render")
+    try:
+        event = boundedjson.loads(text)
+    except ValueError:  # not JSON, or JSON refused by its bounds (too deep): shown as the text it is, with the reason
+        return text
+    if event in ({}, []):
+        fail(f"{label} holds an empty JSON {'object' if event == {} else 'list'}: nothing to render")
+    return event
 
 
 def _outgoing(path: str):
-    from chalicelib.alarms.events import outgoing_for
-    from chalicelib.alarms.handler import router_from
+    from chalicelib import kinds
     from chalicelib.logalerts.rules import RuleError
-    from chalicelib.slack.routing import RoutesError
+    from chalicelib.slack.routing import RoutesError, router_from
 
     try:
-        return outgoing_for(_load(path), router_from(settings.slack()))
+        return kinds.render(_load(path), router_from(settings.slack()))
     except (RoutesError, RuleError) as exc:
         click.echo(f"opswatch: {exc}", err=True)
         sys.exit(EXIT_USAGE)

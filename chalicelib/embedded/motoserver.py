@@ -1,5 +1,7 @@
 """Start a moto server in its own process on a free loopback port.
 
+The server also answers the CloudWatch Logs calls moto lacks (``motologs``).
+
 Everything opswatch does then goes over real HTTP to it: boto3 is pointed at it
 through ``AWS_ENDPOINT_URL`` (see ``environment``).
 """
@@ -20,6 +22,8 @@ _CHILD = """
 import logging, os, sys
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 from moto.server import ThreadedMotoServer
+from chalicelib.embedded import motologs
+motologs.install()  # the Logs calls moto lacks: query definitions, StopQuery
 s = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 s.start()
 print(s.get_host_and_port()[1], flush=True)

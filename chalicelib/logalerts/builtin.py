@@ -10,15 +10,14 @@ match and near misses it must not; they are checked whenever the rules load.
 Severities: a process killed or dying for memory is ``critical``; a Lambda
 timeout, or a ``REPORT`` line at the limit of an invocation that may have
 finished, is ``warning``.
+
+This module is data (``SPECS``) and the checks in code; ``rules.builtin_rules``
+compiles it, so the rules module imports this one and never the other way round.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
-
-from chalicelib.filters import compile_pattern
-from chalicelib.logalerts.rules import Rule
 
 _REPORT = re.compile(r"Memory Size:\s*(\d+)\s*MB\s+Max Memory Used:\s*(\d+)\s*MB")
 
@@ -29,7 +28,7 @@ def report_at_memory_limit(message: str) -> bool:
     return m is not None and int(m.group(2)) >= int(m.group(1))
 
 
-_RULES: list[dict] = [
+SPECS: list[dict] = [
     {
         "name": "linux-oom-killer",
         "severity": "critical",
@@ -195,28 +194,3 @@ _RULES: list[dict] = [
         "no_match": ["      Exit Code: 137"],
     },
 ]
-
-
-@cache
-def _compiled() -> tuple[Rule, ...]:
-    rules = []
-    for spec in _RULES:
-        rule = Rule(
-            name=spec["name"],
-            severity=spec["severity"],
-            description=spec["description"],
-            patterns=tuple(compile_pattern(p) for p in spec["patterns"]),
-            check=spec.get("check"),
-            check_doc=spec.get("check_doc"),
-            sample_matches=tuple(spec["match"]),
-            sample_misses=tuple(spec["no_match"]),
-            builtin=True,
-        )
-        rule.verify_samples()
-        rules.append(rule)
-    return tuple(rules)
-
-
-def builtin_rules() -> list[Rule]:
-    """The built-in rules, compiled once per process and checked against their samples."""
-    return list(_compiled())

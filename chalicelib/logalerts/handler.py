@@ -13,57 +13,18 @@ so Lambda's retry posts it (and, in the end, its on-failure destination keeps it
 
 from __future__ import annotations
 
-import os
-from functools import cache
-
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import settings
-from chalicelib.logalerts.alerts import Alert, Collected, collect
+from chalicelib.logalerts.alerts import Collected, collect
 from chalicelib.logalerts.cooldown import Claim, Cooldown
+from chalicelib.logalerts.messages import message_for, rules_for
 from chalicelib.logalerts.payload import PayloadError, decode
-from chalicelib.logalerts.render import render_alert
-from chalicelib.logalerts.rules import RuleSet, active_rules
 from chalicelib.slack.delivery import SlackConfigError, SlackDeliveryError, destination, send
-from chalicelib.slack.message import SlackMessage
-from chalicelib.slack.routing import Router, mention_markup
+from chalicelib.slack.routing import router_from
 
 logger = Logger(service="opswatch-logalerts")
-
-
-@cache
-def _rules(rules_json: str | None, rules_file: str | None, disabled: tuple[str, ...]) -> RuleSet:
-    return active_rules(rules_json, rules_file, disabled)
-
-
-def rules_for(cfg: settings.LogAlertSettings) -> RuleSet:
-    """The stage's active rules, compiled once per process (a malformed rule raises ``RuleError``)."""
-    return _rules(cfg.rules_json, cfg.rules_file, cfg.disabled)
-
-
-def region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-
-
-def route(alert: Alert, router: Router) -> tuple[str | None, str | None]:
-    """(channel, mention): the rule's own channel and mention win over the routes."""
-    channel, mention = router.route_rule(alert.rule.name, alert.rule.severity)
-    if alert.rule.channel:
-        channel = alert.rule.channel
-    if alert.rule.mention:
-        mention = mention_markup(alert.rule.mention)
-    return channel, mention
-
-
-def message_for(alert: Alert, router: Router, claim: Claim | None = None, cooldown: int | None = None):
-    """(message, channel): the alert as the Lambda posts it."""
-    channel, mention = route(alert, router)
-    claim = claim or Claim(alert.key, True)
-    msg: SlackMessage = render_alert(
-        alert, region(), mention, claim.held, claim.held_since, cooldown, claim.state_error
-    )
-    return msg, channel
 
 
 def handle_logs_event(event: dict) -> dict:
@@ -94,7 +55,7 @@ def handle_logs_event(event: dict) -> dict:
 
 def deliver(collected: Collected, cfg: settings.LogAlertSettings, metrics: EphemeralMetrics) -> dict:
     slack_cfg = settings.slack()
-    router = Router(slack_cfg.routes, slack_cfg.channel, slack_cfg.mention)
+    router = router_from(slack_cfg)
     cooldown = Cooldown(cfg.cooldown_seconds) if cfg.cooldown_seconds else None
     dest = None
     posted, held, failed = [], [], []

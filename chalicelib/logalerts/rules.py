@@ -35,10 +35,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 from chalicelib import boundedjson
 from chalicelib.filters import FilterPattern, PatternError, compile_pattern, sample_problems
 from chalicelib.filters.linear import LinearRegex
+from chalicelib.logalerts.builtin import SPECS
 from chalicelib.slack.routing import RoutesError, mention_markup
 
 SEVERITIES = ("critical", "warning", "info")
@@ -232,6 +234,31 @@ def load_file(path: str) -> list[Rule]:
     return rules_from_list(data, path)
 
 
+@cache
+def _compiled() -> tuple[Rule, ...]:
+    rules = []
+    for spec in SPECS:
+        rule = Rule(
+            name=spec["name"],
+            severity=spec["severity"],
+            description=spec["description"],
+            patterns=tuple(compile_pattern(p) for p in spec["patterns"]),
+            check=spec.get("check"),
+            check_doc=spec.get("check_doc"),
+            sample_matches=tuple(spec["match"]),
+            sample_misses=tuple(spec["no_match"]),
+            builtin=True,
+        )
+        rule.verify_samples()
+        rules.append(rule)
+    return tuple(rules)
+
+
+def builtin_rules() -> list[Rule]:
+    """The built-in rules (``builtin.SPECS``), compiled once per process and checked against their samples."""
+    return list(_compiled())
+
+
 @dataclass
 class RuleSet:
     """The active rules: the built-in ones (less the disabled) and the user's, in that order."""
@@ -255,8 +282,6 @@ def active_rules(
     disabled: tuple[str, ...] = (),
 ) -> RuleSet:
     """Built-in rules, less ``disabled``, then the user's (a user rule replaces a built-in of its name)."""
-    from chalicelib.logalerts.builtin import builtin_rules
-
     builtins = builtin_rules()
     unknown = [n for n in disabled if n not in {r.name for r in builtins}]
     if unknown:

@@ -35,6 +35,7 @@ Points are given oldest first, newest last: ``True`` breaching, ``False`` not,
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 
@@ -88,9 +89,12 @@ def parse_values(text: str) -> list[float | None]:
             out.append(None)
             continue
         try:
-            out.append(float(tok))
+            value = float(tok)
         except ValueError:
             raise EvaluationError(f"value {i}: {tok!r} is not a number or - (missing)") from None
+        if not math.isfinite(value):  # nan compares false with everything: it would count as not breaching
+            raise EvaluationError(f"value {i}: {tok!r} is not a finite number (use - for a missing point)")
+        out.append(value)
     return out
 
 

@@ -9,50 +9,25 @@ What opswatch manages: alarms it created carry the tag ``opswatch:managed=true``
 with TagResource); metric filters cannot be tagged, so they carry the spec's name
 prefix (``filter_prefix``, default ``opswatch-``). ``--prune`` deletes only those,
 never hand-made resources.
+
+Stages share an account and Region, so prune stays within the spec's stage: alarms
+also carry ``opswatch:stage=<stage>``, and one tagged for another stage is never
+stale; a metric filter in another stage's own ALB log group (``/opswatch/<other>/alb``)
+is never stale either. Filters in a log group several stages watch are told apart by
+``filter_prefix`` only, so such specs give each stage its own prefix.
+Dashboards and saved Logs Insights queries are planned here too
+(``chalicelib/dashboards/plan.py`` and ``chalicelib/insights/plan.py`` say how they are recognised).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.monitors.audit import metric_alarms
-from chalicelib.monitors.spec import MANAGED_TAG, Loaded, Spec
-
-
-@dataclass
-class Resource:
-    kind: str  # "metric filter" | "alarm"
-    name: str  # live name (filters: with the prefix)
-    log_group: str | None
-    params: dict  # the Put call's arguments
-    line: int = 0  # where the spec declares it
-    backtest_hours: float | None = None
-
-
-@dataclass
-class Change:
-    action: str  # create | update | delete
-    resource: Resource
-    diffs: list[tuple[str, object, object]] = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def label(self) -> str:
-        where = f" ({self.resource.log_group})" if self.resource.log_group else ""
-        return f"{self.resource.kind} {self.resource.name}{where}"
-
-
-@dataclass
-class Plan:
-    changes: list[Change]
-    stale: list[Resource]  # managed, not in the spec: deleted by apply --prune
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def pending(self) -> list[Change]:
-        return [c for c in self.changes if c.action != "unchanged"]
+from chalicelib.monitors.changes import Change, Plan, Resource, other_stage_group
+from chalicelib.monitors.spec import MANAGED_TAG, STAGE_TAG, Loaded, Spec
 
 
 def _topic_arn(target: str, partition: str, region: str, account: str) -> str:
@@ -292,9 +267,25 @@ def live_alarms(cw) -> dict[str, dict]:
     return {a["AlarmName"]: a for a in metric_alarms(cw)}
 
 
+def _tags(cw, alarm_arn: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in cw.list_tags_for_resource(ResourceARN=alarm_arn).get("Tags", [])}
+
+
 def is_managed(cw, alarm_arn: str) -> bool:
-    tags = cw.list_tags_for_resource(ResourceARN=alarm_arn).get("Tags", [])
-    return any(t["Key"] == MANAGED_TAG and t["Value"] == "true" for t in tags)
+    return _tags(cw, alarm_arn).get(MANAGED_TAG) == "true"
+
+
+def is_ours(cw, alarm_arn: str, stage: str) -> bool:
+    """Managed by opswatch for this stage (an alarm made before stage tags counts as this stage's)."""
+    tags = _tags(cw, alarm_arn)
+    return tags.get(MANAGED_TAG) == "true" and tags.get(STAGE_TAG, stage) == stage
+
+
+def _takeover(tags: dict[str, str], stage: str) -> str:
+    if tags.get(MANAGED_TAG) != "true":
+        return "hand-made alarm of this name: apply takes it over"
+    other = tags.get(STAGE_TAG, stage)
+    return f"alarm of stage {other}: apply gives it to stage {stage}" if other != stage else ""
 
 
 def make_plan(loaded: Loaded, logs, cw, partition: str, region: str, account: str) -> Plan:
@@ -325,18 +316,42 @@ def make_plan(loaded: Loaded, logs, cw, partition: str, region: str, account: st
                 changes.append(Change("create", r))
                 continue
             d = _diffs(_live_alarm(live), _normal(r.params))
-            note = "" if is_managed(cw, live["AlarmArn"]) else "hand-made alarm of this name: apply takes it over"
+            note = _takeover(_tags(cw, live["AlarmArn"]), loaded.stage)
             changes.append(Change("update" if d or note else "unchanged", r, d, note))
     stale = [
         Resource("metric filter", name, group, {"logGroupName": group, "filterName": name})
         for (group, name) in sorted(filters)
+        if not other_stage_group(group, loaded.stage)
     ]
     stale += [
         Resource("alarm", name, None, {"AlarmName": name})
         for name, a in sorted(alarms.items())
-        if is_managed(cw, a["AlarmArn"])
+        if is_ours(cw, a["AlarmArn"], loaded.stage)
     ]
+    _dashboards_and_queries(loaded, logs, cw, partition, region, account, changes, stale, notes)
     return Plan(changes, stale, notes)
+
+
+def _dashboards_and_queries(
+    loaded, logs, cw, partition, region, account, changes: list, stale: list, notes: list[str]
+) -> None:
+    """Dashboards and saved Logs Insights queries (``chalicelib/dashboards``, ``chalicelib/insights``)."""
+    from chalicelib.dashboards import plan as dashboards
+    from chalicelib.insights import plan as insights
+
+    ctx = dashboards.context(loaded, partition, region, account)
+    for module in (dashboards, insights):
+        want = module.desired(loaded, ctx)
+        try:
+            more, old = module.plan(want, cw if module is dashboards else logs, loaded.stage)
+        except (ClientError, BotoCoreError) as exc:
+            if want:
+                raise
+            # The spec declares none: a caller without the read permissions still plans its filters and alarms.
+            notes.append(f"{module.KIND}s not read ({_reason(exc)}): managed ones left by an older spec are not listed")
+            continue
+        changes += more
+        stale += old
 
 
 @dataclass
@@ -345,28 +360,43 @@ class Applied:
     failed: list[tuple[str, str]]
 
 
-def apply_plan(plan: Plan, logs, cw, prune: bool) -> Applied:
+def apply_plan(plan: Plan, logs, cw, prune: bool, stage: str = "") -> Applied:
     """Carry out every pending change (and, with ``prune``, delete the stale managed resources)."""
+    from chalicelib.dashboards import plan as dashboards
+    from chalicelib.insights import plan as insights
+
     done, failed = [], []
-    tag = [{"Key": MANAGED_TAG, "Value": "true"}]
+    tag = [{"Key": MANAGED_TAG, "Value": "true"}] + ([{"Key": STAGE_TAG, "Value": stage}] if stage else [])
     for c in plan.pending:
         r = c.resource
         try:
+            warning = ""
             if r.kind == "metric filter":
                 logs.put_metric_filter(**r.params)
+            elif r.kind == "dashboard":
+                warning = dashboards.put(cw, r)
+            elif r.kind == "query definition":
+                insights.put(logs, r)
             else:
                 cw.put_metric_alarm(**r.params)
                 arn = cw.describe_alarms(AlarmNames=[r.name])["MetricAlarms"][0]["AlarmArn"]
                 cw.tag_resource(ResourceARN=arn, Tags=tag)  # tags on PutMetricAlarm are ignored on updates
-            done.append(f"{'created' if c.action == 'create' else 'updated'} {c.label}")
+            done.append(
+                f"{'created' if c.action == 'create' else 'updated'} {c.label}"
+                + (f" (CloudWatch warns: {warning})" if warning else "")
+            )
         except (ClientError, BotoCoreError) as exc:
-            failed.append((c.label, _reason(exc)))
+            failed.append((c.label, dashboards.reason(exc) if r.kind == "dashboard" else _reason(exc)))
     if prune:
         for r in plan.stale:
             label = f"{r.kind} {r.name}" + (f" ({r.log_group})" if r.log_group else "")
             try:
                 if r.kind == "metric filter":
                     logs.delete_metric_filter(logGroupName=r.log_group, filterName=r.name)
+                elif r.kind == "dashboard":
+                    cw.delete_dashboards(DashboardNames=[r.name])
+                elif r.kind == "query definition":
+                    insights.delete(logs, r)
                 else:
                     cw.delete_alarms(AlarmNames=[r.name])
                 done.append(f"deleted {label}")

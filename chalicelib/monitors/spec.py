@@ -17,6 +17,9 @@ policy on every alarm.
 ``${stage}`` in any value is replaced by the stage's name (``OPSWATCH_STAGE``), so
 one spec serves every stage: ``/opswatch/${stage}/alb`` is the stage's ALB log
 group. Nothing else is replaced (``${jndi:`` in a pattern stays as it is).
+
+``dashboards`` and ``insights`` entries are declared in ``chalicelib/dashboards/spec.py``; their
+errors read ``FILE:LINE: dashboards.0 (shop-prod): routes: reason``.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib import settings
+from chalicelib.dashboards.spec import Dashboard, InsightsQuery
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
 DEFAULT_FILTER_PREFIX = "opswatch-"
 MANAGED_TAG = "opswatch:managed"
+STAGE_TAG = "opswatch:stage"  # which stage's spec made the alarm: --prune stays within its own stage
 MAX_DIMENSIONS = 3
 MAX_REGEX_FILTERS_PER_GROUP = 5
 MAX_ACTIONS = 5
@@ -366,9 +371,16 @@ class Spec(_Model):
     metric_filters: list[MetricFilter] = Field(default_factory=list)
     alarms: list[Alarm] = Field(default_factory=list)
     log_alarms: list[LogAlarm] = Field(default_factory=list)
+    dashboards: list[Dashboard] = Field(default_factory=list)
+    insights: list[InsightsQuery] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _across(self) -> Spec:
+        for kind, items in (("dashboard", self.dashboards), ("insights query", self.insights)):
+            names = [x.name for x in items]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{kind} {dupes[0]!r} is declared twice")
         names = [f.name for f in self.metric_filters]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -395,6 +407,7 @@ class Loaded:
     spec: Spec
     path: str
     lines: dict[tuple, int]  # YAML path -> line, for messages
+    stage: str = ""  # the stage whose ${stage} was substituted; scopes what --prune may delete
 
     def line_of(self, *path) -> int:
         for k in range(len(path), -1, -1):
@@ -435,10 +448,12 @@ def load(path: str, stage: str | None = None) -> Loaded:
     import yaml
 
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")
     except OSError as exc:
         raise SpecError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError([f"{path}: not UTF-8 text (byte {exc.start}); is it compressed or binary?"]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -448,25 +463,84 @@ def load(path: str, stage: str | None = None) -> Loaded:
     lines: dict[tuple, int] = {}
     if node is not None:
         _node_lines(node, (), lines)
+        repeated = _repeated_keys(node)
+        if repeated:
+            raise SpecError([f"{path}:{line}: {why}" for line, why in repeated])
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SpecError([f"{path}:1: the spec is a mapping with metric_filters, alarms and log_alarms"])
-    data = _substitute(data, stage or settings.stage())
-    loaded = Loaded(Spec.model_construct(), path, lines)
+        raise SpecError(
+            [f"{path}:1: the spec is a mapping with metric_filters, alarms, log_alarms, dashboards and insights"]
+        )
+    stage = stage or settings.stage()
+    data = _substitute(data, stage)
+    loaded = Loaded(Spec.model_construct(), path, lines, stage)
+    declared_twice = [f"{path}:{loaded.line_of(*loc)}: {why}" for loc, why in _declared_twice(data)]
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems = list(declared_twice)
         for err in exc.errors():
             loc = tuple(err["loc"])
+            if declared_twice and not loc and "declared twice" in err["msg"]:
+                continue  # said above, at the second declaration's line
             where = ".".join(str(p) for p in loc)
             msg = err["msg"].removeprefix("Value error, ")
             name = _item_name(data, loc)
+            if loc[:1] in (("dashboards",), ("insights",)) and len(loc) >= 2 and isinstance(loc[1], int):
+                rest = ".".join(str(p) for p in loc[2:])  # dashboards.0 (shop-prod): routes: reason
+                where, msg = f"{loc[0]}.{loc[1]}", f"{rest}: {msg}" if rest else msg
             problems.append(f"{path}:{loaded.line_of(*loc)}: {where or 'spec'}{name}: {msg}")
         raise SpecError(problems) from None
     loaded.spec = spec
     return loaded
+
+
+def _repeated_keys(node) -> list[tuple[int, str]]:
+    """(line, reason) for every key given twice in one mapping.
+
+    YAML forbids it, but PyYAML keeps the last value silently: ``threshold: 10`` then
+    ``threshold: 99`` would pass as 99.
+    """
+    import yaml
+
+    out: list[tuple[int, str]] = []
+    stack = [node]
+    while stack:  # iterative: a deeply nested document cannot exhaust the stack here
+        n = stack.pop()
+        if isinstance(n, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in n.value:
+                k = key.value if isinstance(key, yaml.ScalarNode) else None
+                line = key.start_mark.line + 1
+                if k is not None and k in first:
+                    out.append((line, f"key {k!r} is given twice in one mapping (first at line {first[k]})"))
+                elif k is not None:
+                    first[k] = line
+                stack.append(value)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    return sorted(out)
+
+
+def _declared_twice(data: dict) -> list[tuple[tuple, str]]:
+    """(YAML path of the later declaration, reason) for each metric filter or alarm name used again."""
+    out = []
+    for section, kind in (("metric_filters", "metric filter"), ("alarms", "alarm")):
+        items = data.get(section)
+        if not isinstance(items, list):
+            continue
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in seen:
+                why = f"{kind} {name!r} is declared twice (first: {section}.{seen[name]})"
+                out.append(((section, i), f"{section}.{i} ({name}): {why}"))
+            else:
+                seen[name] = i
+    return out
 
 
 def _item_name(data: dict, loc: tuple) -> str:

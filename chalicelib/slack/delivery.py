@@ -24,26 +24,17 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-from slack_sdk import WebClient, WebhookClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from chalicelib import boundedjson
 from chalicelib.settings import SlackSettings
-from chalicelib.slack.message import SlackMessage
 
-# slack-sdk's clients log the request URL (the webhook is the secret) at ERROR and INFO: they get a logger that
-# prints nothing. What went wrong reaches the caller as a SlackDeliveryError instead.
-_SDK_LOGGER = logging.getLogger("opswatch.slack_sdk")
-_SDK_LOGGER.setLevel(logging.CRITICAL + 1)
-_SDK_LOGGER.propagate = False
-logging.getLogger("slack_sdk").setLevel(logging.CRITICAL + 1)  # its module loggers, should a client fall back
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from chalicelib.slack.message import SlackMessage
+
 _LOGGER = logging.getLogger("opswatch.slack")
 # botocore logs every response body at DEBUG, GetSecretValue's included: with a
 # DEBUG root logger the webhook URL would land in the logs. Keep that logger quiet.
@@ -105,21 +96,6 @@ def check_shape(value: str, mode: str, where: str) -> str:
     if not _TOKEN.fullmatch(value):
         raise SlackConfigError(f"{where} is not a Slack token (xoxb-…): {len(value)} characters")
     return value
-
-
-class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
-    """slack-sdk's handler retries 500 and 503; a 502 or 504 from Slack's edge is as transient."""
-
-    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
-        return response is not None and 500 <= response.status_code <= 599
-
-
-def retry_handlers(retries: int = 3) -> list:
-    return [
-        ConnectionErrorRetryHandler(max_retry_count=retries),
-        RateLimitErrorRetryHandler(max_retry_count=retries),
-        AnyServerErrorRetryHandler(max_retry_count=retries),
-    ]
 
 
 @dataclass(frozen=True)
@@ -200,6 +176,8 @@ def send(
 
 def update(dest: Destination, channel: str, ts: str, payload: dict, retries: int = 3) -> dict:
     """Replace a posted message (bot mode: ``chat.update``). Raises ``SlackDeliveryError``."""
+    from chalicelib.slack.sdk import SlackApiError
+
     body = {k: v for k, v in payload.items() if k in ("text", "attachments", "blocks")}
     try:
         client = _web_client(dest, retries)
@@ -213,8 +191,10 @@ def update(dest: Destination, channel: str, ts: str, payload: dict, retries: int
 
 
 def _send_webhook(dest: Destination, payload: dict, retries: int) -> dict:
+    from chalicelib.slack.sdk import webhook_client
+
     try:
-        client = WebhookClient(dest.secret_value, retry_handlers=retry_handlers(retries), logger=_SDK_LOGGER)
+        client = webhook_client(dest.secret_value, retries)
         resp = client.send_dict(payload)
     except Exception as exc:  # its text may hold the URL: only the type is told
         raise SlackDeliveryError(f"Slack webhook unreachable after retries: {type(exc).__name__}") from None
@@ -233,13 +213,16 @@ def _send_webhook(dest: Destination, payload: dict, retries: int) -> dict:
 
 def _web_client(dest: Destination, retries: int) -> WebClient:
     """The bot-mode Web API client, with the retry handlers and the quiet logger."""
-    kwargs = {"base_url": dest.api_url} if dest.api_url else {}
-    return WebClient(token=dest.secret_value, retry_handlers=retry_handlers(retries), logger=_SDK_LOGGER, **kwargs)
+    from chalicelib.slack.sdk import web_client
+
+    return web_client(dest.secret_value, dest.api_url, retries)
 
 
 def _send_bot(dest: Destination, payload: dict, channel: str | None, retries: int) -> dict:
     if not channel:
         raise SlackConfigError("bot mode needs a channel: set OPSWATCH_SLACK_CHANNEL or a route")
+    from chalicelib.slack.sdk import SlackApiError
+
     try:
         client = _web_client(dest, retries)
         resp = client.chat_postMessage(**payload)
@@ -262,6 +245,8 @@ def _send_bot(dest: Destination, payload: dict, channel: str | None, retries: in
 
 def upload_image(dest: Destination, channel: str, thread_ts: str, png: bytes, filename: str, title: str) -> dict:
     """Attach an image in a thread (bot mode, ``files_upload_v2``). Raises ``SlackDeliveryError``."""
+    from chalicelib.slack.sdk import SlackApiError
+
     try:
         client = _web_client(dest, 1)
         resp = client.files_upload_v2(channel=channel, thread_ts=thread_ts, content=png, filename=filename, title=title)

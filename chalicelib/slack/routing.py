@@ -26,6 +26,7 @@ import re
 from fnmatch import fnmatchcase
 
 from chalicelib import boundedjson
+from chalicelib.settings import SlackSettings
 
 
 class RoutesError(ValueError):
@@ -83,3 +84,8 @@ class Router:
                 channel, mention = ch or channel, men
                 break
         return channel, (mention if severity == "critical" else None)
+
+
+def router_from(cfg: SlackSettings) -> Router:
+    """The stage's router: ``OPSWATCH_SLACK_ROUTES`` with its default channel and mention."""
+    return Router(cfg.routes, cfg.channel, cfg.mention)

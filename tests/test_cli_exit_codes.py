@@ -1,0 +1,180 @@
+"""Every ``opswatch`` command follows one exit-code table (README, "The opswatch command: exit codes").
+
+The walk starts from the click group itself, so a new command cannot skip these checks: it must be
+listed below as reading files (checked with a missing file, a truncated gzip and a binary file) or
+not, and as calling AWS (checked with no Region and with no credentials) or not.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from chalicelib.cli.errors import EXIT_CHANGES, EXIT_USAGE, OpswatchCommand
+from chalicelib.cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_SPEC = str(ROOT / "infra" / "monitors.yaml")
+
+# Commands reading a local file: how to give it one ({path}). Binary input is checked where the input is
+# text; ALB and log files take any bytes line by line (a bad line is rejected or replaced, and counted).
+FILE_INPUTS: dict[str, list[list[str]]] = {
+    "alb parse": [["{path}"]],
+    "filters test": [["--pattern", "x", "--events", "{path}"]],
+    "logs test-rules": [["{path}"]],
+    "logs rules": [["--rules-file", "{path}"]],
+    "logs subscribe": [["/g", "--rules-file", "{path}"]],
+    "slack render": [["{path}"]],
+    "slack send": [["{path}"]],
+    "monitors validate": [["--spec", "{path}"]],
+    "monitors plan": [["--spec", "{path}"]],
+    "monitors apply": [["--spec", "{path}", "--yes"]],
+    "athena run": [["status_codes", "--engine", "local", "--logs", "{path}"]],
+    "athena sql": [["SELECT 1", "--engine", "local", "--logs", "{path}"]],
+}
+TEXT_INPUTS = {"filters test", "logs rules", "logs subscribe", "slack render", "slack send", "monitors validate",
+               "monitors plan", "monitors apply"}  # fmt: skip
+# Commands calling AWS, with arguments that get them to their first call.
+AWS_COMMANDS: dict[str, list[str]] = {
+    "alb ship": ["s3://bucket/prefix/"],
+    "alarms backtest": ["some-alarm"],
+    "alarms audit": [],
+    "logs subscribe": ["/some/group"],
+    "logs unsubscribe": ["/some/group"],
+    "monitors plan": ["--spec", EXAMPLE_SPEC],
+    "monitors apply": ["--spec", EXAMPLE_SPEC, "--yes"],
+    "athena setup": [],
+    "athena run": ["status_codes"],
+    "athena sql": ["SELECT 1"],
+    "failed list": [],
+    "failed replay": ["--yes"],
+    "failed setup": [],
+    "filters test": ["--pattern", "x", "--event", "x", "--remote"],
+    "insights list": [],
+    "insights show": ["some-query"],
+    "insights run": ["some-query"],
+}
+LOCAL_ONLY = {"alarms simulate", "athena list", "athena show", "logs rules", "logs test-rules", "alb parse",
+              "slack render", "slack send", "monitors validate", "policies"}  # fmt: skip
+
+
+def leaf_commands(group: click.Group = cli, prefix: str = "") -> dict[str, click.Command]:
+    """Every command under ``group``, loaded as running it would (the top group loads its groups lazily)."""
+    ctx = click.Context(group)
+    out: dict[str, click.Command] = {}
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        path = f"{prefix}{name}"
+        if isinstance(cmd, click.Group):
+            out.update(leaf_commands(cmd, path + " "))
+        else:
+            out[path] = cmd
+    return out
+
+
+COMMANDS = leaf_commands()
+
+
+def test_every_command_is_classified_and_runs_inside_the_shared_handler():
+    assert set(COMMANDS) == set(FILE_INPUTS) | set(AWS_COMMANDS) | LOCAL_ONLY
+    assert all(isinstance(c, OpswatchCommand) for c in COMMANDS.values()), [
+        n for n, c in COMMANDS.items() if not isinstance(c, OpswatchCommand)
+    ]
+    assert EXIT_CHANGES != EXIT_USAGE
+
+
+def invoke(args: list[str]):
+    result = CliRunner().invoke(cli, args, catch_exceptions=True)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"opswatch {' '.join(args)} raised {result.exception!r}"
+    )
+    return result
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_usage_errors_exit_2(name):
+    r = invoke([*name.split(), "--no-such-option"])
+    assert r.exit_code == EXIT_USAGE and "No such option" in r.output
+
+
+def _inputs(tmp_path: Path) -> dict[str, Path]:
+    lines = b"".join(b"line %d of a log\n" % i for i in range(5000))
+    packed = gzip.compress(lines)
+    truncated = tmp_path / "cut.log.gz"
+    truncated.write_bytes(packed[: len(packed) // 2])
+    binary = tmp_path / "image.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    return {"missing": tmp_path / "missing.log", "truncated gzip": truncated, "binary": binary}
+
+
+@pytest.mark.parametrize("name", sorted(FILE_INPUTS))
+def test_unreadable_inputs_exit_2_naming_the_input(tmp_path, name, monkeypatch):
+    monkeypatch.setenv("OPSWATCH_STAGE", "local")
+    for kind, path in _inputs(tmp_path).items():
+        if kind == "binary" and name not in TEXT_INPUTS:
+            continue
+        for template in FILE_INPUTS[name]:
+            args = [*name.split(), *(a.replace("{path}", str(path)) for a in template)]
+            r = invoke(args)
+            assert r.exit_code == EXIT_USAGE, f"{kind}: opswatch {' '.join(args)}: {r.exit_code}\n{r.output}"
+            assert path.name in r.stderr, f"{kind}: opswatch {' '.join(args)} does not name its input: {r.stderr}"
+            assert "Traceback" not in r.output
+
+
+@pytest.fixture
+def bare_aws(tmp_path, monkeypatch):
+    """No AWS configuration at all, and a fresh boto3 session, so nothing resolved before is reused."""
+    import boto3
+
+    from chalicelib.aws import client
+
+    for k in list(os.environ):
+        if k.startswith("AWS_"):
+            monkeypatch.delenv(k)
+    for k, v in {
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # never AWS itself
+        "OPSWATCH_AWS_MAX_ATTEMPTS": "1",
+        "OPSWATCH_STAGE": "local",
+    }.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    client.cache_clear()
+    yield monkeypatch
+    client.cache_clear()
+
+
+KEYS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s3cr3t"}
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "said"),
+    [
+        ("no Region", KEYS, "no AWS Region"),
+        ("no credentials", {"AWS_DEFAULT_REGION": "eu-west-1"}, "no AWS credentials"),
+        ("no endpoint", {**KEYS, "AWS_DEFAULT_REGION": "eu-west-1"}, "http://127.0.0.1:9"),
+    ],
+)
+def test_aws_configuration_errors_are_one_line_and_exit_2(bare_aws, case, extra, said):
+    for k, v in extra.items():
+        bare_aws.setenv(k, v)
+    for name, args in AWS_COMMANDS.items():
+        import boto3
+
+        from chalicelib.aws import client
+
+        bare_aws.setattr(boto3, "DEFAULT_SESSION", None)
+        client.cache_clear()
+        r = invoke([*name.split(), *args])
+        err = r.stderr.strip()
+        assert r.exit_code == EXIT_USAGE, f"{case}: opswatch {name}: exit {r.exit_code}\n{r.output}"
+        assert "Traceback" not in err and said in err, f"{case}: opswatch {name}: {err}"
+        assert len(err.splitlines()) == 1, f"{case}: opswatch {name}: {err}"
+        assert "s3cr3t" not in r.output
