@@ -691,6 +691,7 @@ def test_function_errors_are_shown(stage):
     item = results["function-errors"]
     assert code == 0 and item["status"] == "warn", item
     assert item["found"] == "last 24 hours: alb_logs Errors 3"
+    assert item["fix"].startswith("aws logs tail /aws/lambda/opswatch-local-alb_logs --since 24h")
 
 
 def test_elb_accounts_match_the_infra_template():
