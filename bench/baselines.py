@@ -1,6 +1,7 @@
 """The approaches opswatch's ALB parser is measured against, each producing typed JSON.
 
-(a) the Athena DDL's regular expression with ``re``, a dict and ``json.dumps``;
+(a) the Athena DDL's regular expression with ``re``, a dict and ``json.dumps``, giving the
+    same JSON as ``opswatch alb parse`` (numbers typed, ``-`` as null, every field);
 (b) ``csv.reader(delimiter=' ')``, a dict and ``json.dumps``, common in Python forwarders;
 (c) gunzip and line iteration alone: the ceiling no parser can pass.
 """
@@ -23,7 +24,7 @@ def athena_regex() -> str:
     """The ``input.regex`` of the project's Athena DDL, as Hive reads it."""
     sql = ATHENA_SQL.read_text()
     m = re.search(r"'input\.regex'\s*=\s*'(.*?)'\s*\)", sql, re.S)
-    return m.group(1).replace('\\"', '"')
+    return re.sub(r"\\(.)", r"\1", m.group(1))  # the SQL literal's escapes: \" and \\
 
 
 def _typed(rec: dict) -> dict:
@@ -36,14 +37,37 @@ def _typed(rec: dict) -> dict:
     return rec
 
 
+# What the Athena regex leaves in its last group: the three transform fields, when present.
+_TRANSFORM = re.compile(r' "([^"]*)" "([^"]*)" "([^"]*)"')
+_NAMES = FIELDS[:34]
+
+
+def _same_output(g: tuple) -> dict:
+    """The Athena regex's groups as the record opswatch gives: every field, "-" as null, numbers typed."""
+    rec = {k: (None if v == "-" or v == "" else v) for k, v in zip(_NAMES, g, strict=False)}
+    if rec["request_proto"]:
+        rec["request_proto"] = rec["request_proto"].rstrip() or None
+        if rec["request_proto"] == "-":
+            rec["request_proto"] = None
+    t = _TRANSFORM.match(g[34]) if g[34] else None
+    for k, v in zip(FIELDS[34:], t.groups() if t else (None, None, None), strict=True):
+        rec[k] = None if v == "-" or v == "" else v
+    return _typed(rec)
+
+
+def regex_doc(rx: re.Pattern, line: str) -> str | None:
+    """One line as baseline (a) renders it: compact JSON, UTF-8, as orjson writes it."""
+    m = rx.match(line)
+    return json.dumps(_same_output(m.groups()), separators=(",", ":"), ensure_ascii=False) if m else None
+
+
 def regex_records(path: Path):
     rx = re.compile(athena_regex())
-    names = FIELDS[:34]
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for line in fh:
-            m = rx.match(line.rstrip("\n"))
-            if m:
-                yield json.dumps(_typed(dict(zip(names, m.groups(), strict=False))))
+            doc = regex_doc(rx, line.rstrip("\n"))
+            if doc is not None:
+                yield doc
 
 
 # csv splits host:port tokens and the request as one field each; map by position.

@@ -10,6 +10,7 @@ an existing bucket; the zip is the same one ``chalice deploy`` uploads.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ class Package:
     size: int  # bytes of the zip
     files: int
     top_level: frozenset[str]  # first path components: packages, modules, *.dist-info
+    runtimes: frozenset[str] = frozenset()  # the Lambda runtimes chalice chose for the functions
 
     def distributions(self) -> set[str]:
         """Top-level importable names and the distributions whose metadata is in the zip, lower-case.
@@ -76,4 +78,10 @@ def build(out: Path, stage: str = "local") -> Package:
 def inspect(path: Path) -> Package:
     with zipfile.ZipFile(path) as zf:
         names = [i.filename for i in zf.infolist() if not i.is_dir()]
-    return Package(path, path.stat().st_size, len(names), frozenset(n.split("/", 1)[0] for n in names))
+    template = path.parent / "chalice.tf.json"
+    runtimes = set()
+    if template.exists():
+        functions = json.loads(template.read_text())["resource"]["aws_lambda_function"]
+        runtimes = {f["runtime"] for f in functions.values()}
+    top = frozenset(n.split("/", 1)[0] for n in names)
+    return Package(path, path.stat().st_size, len(names), top, frozenset(runtimes))

@@ -32,8 +32,11 @@ import re
 
 MAX_DEPTH = 64  # far above any AWS event (SNS, EventBridge, awslogs nest fewer than 10 levels)
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', re.S)
+# A JSON string, or what is left of an unclosed one: every opening quote matches at once, in one pass, so
+# a text of unclosed strings (``"\\"\\"\\"…``) costs linear time, not one scan to the end per quote.
+_STRING_BODY = r'"(?:[^"\\]|\\.|\\\Z)*+(?:"|\Z)'
+_STRING = re.compile(_STRING_BODY, re.S)
+_TOKEN = re.compile(_STRING_BODY + r"|[\[{]|[\]}]", re.S)
 
 
 class UndecodableJSON(ValueError):

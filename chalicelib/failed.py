@@ -184,7 +184,7 @@ def unusable(answer) -> str | None:
     items = answer if isinstance(answer, list) else [answer]
     for item in items:
         if isinstance(item, dict):
-            if "malformed" in item:
+            if isinstance(item.get("malformed"), str):  # log_alerts lists the events it left out: the rest counted
                 return f"not an event the function can use: {item['malformed']}"
             if item.get("status") == "undecodable":
                 return f"not an event the function can use: {item.get('reason')}"

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from chalicelib.slack.outgoing import Outgoing
     from chalicelib.slack.routing import Router
 
-_ALARM_RENDERER = "chalicelib.alarms.events:outgoing_for"  # an alarm, or a readable generic message for the rest
+# The alarm flow's renderer: an alarm, or a readable generic message for anything else. S3 and
+# schedule events post nothing themselves; `slack render` shows them as that generic message.
+_ALARM_RENDERER = "chalicelib.alarms.events:outgoing_for"
 
 
 @dataclass(frozen=True)

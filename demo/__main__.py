@@ -428,16 +428,17 @@ def monitors_as_code(server) -> None:
                 print(f"   | {line}")
         return r.exit_code, lines
 
-    step("monitors as code: infra/monitors.yaml validated, planned and applied; then the daily audit")
+    step("monitors as code: infra/monitors.yaml validated, planned and applied (with its dashboard); the audit")
     code, _ = opswatch("monitors", "validate", "--spec", spec)
     check(code == 0, "the spec is valid and every filter's samples behave as declared")
     code, lines = opswatch("monitors", "plan", "--spec", spec)
     check(
         code == 3 and lines[-1].startswith("Plan: 17 to create"),
-        "the plan: 6 metric filters, 6 alarms, a dashboard and 4 saved queries to create",
+        "the plan: 6 metric filters, 6 alarms, the shop's dashboard and its 4 saved Logs Insights queries",
     )
     code, lines = opswatch("monitors", "apply", "--spec", spec, "--yes", only="Applied")
     check(code == 0 and lines[-1] == "Applied: 17 changes.", "applied")
+    show_dashboard("shop-local")
     code, lines = opswatch("monitors", "plan", "--spec", spec)
     check(
         code == 0 and lines[-1] == "Plan: 0 to create, 0 to change, 0 to delete.", "a second plan finds nothing to do"
@@ -460,6 +461,25 @@ def monitors_as_code(server) -> None:
         code == 1 and "api-errors (by hand): no explicit missing-data policy" in "\n".join(lines),
         "the audit names each finding with its fix",
     )
+
+
+def show_dashboard(name: str) -> None:
+    """The applied dashboard, row by row, as GetDashboard returns it, with its console link."""
+    import boto3
+
+    from chalicelib import console
+
+    body = json.loads(boto3.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+    rows: dict[int, list[str]] = {}
+    for w in body["widgets"]:
+        title = w["properties"].get("title") or "links to alarms, Athena workgroup, log groups"
+        title = title if len(title) <= 30 else title[:27] + "..."
+        rows.setdefault(w["y"], []).append(f"{w['type']}: {title}")
+    print(f"   dashboard {name}: {len(body['widgets'])} widgets in {len(rows)} rows")
+    for _, widgets in sorted(rows.items()):
+        print(f"   | {' | '.join(widgets)}")
+    print(f"   {console.dashboard_url('aws', os.environ.get('AWS_REGION'), name)}")
+    check(len(rows) == 8, "links; traffic, alarms, log alerts, pipeline, functions; two rows of logs questions")
 
 
 def athena_queries(server) -> None:

@@ -105,3 +105,21 @@ def local_bot(slack_server, monkeypatch):
     monkeypatch.setenv("OPSWATCH_SLACK_API_URL", slack_server.api_url)
     monkeypatch.setenv("OPSWATCH_SLACK_CHANNEL", "#alerts")
     return slack_server
+
+
+def opswatch_here(*args: str):
+    """The ``opswatch`` command run in this process (click's runner): the same code, without a new interpreter.
+
+    Answers like ``opswatch`` (returncode, stdout, stderr); an exception the command did not handle is raised.
+    """
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from chalicelib.cli.main import cli
+
+    client.cache_clear()  # clients follow this test's endpoints (a proxy set after the fixture)
+    r = CliRunner().invoke(cli, list(args))
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=r.stderr)

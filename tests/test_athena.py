@@ -196,7 +196,7 @@ def test_cli_local_engine_formats_and_exit_codes(generated, tmp_path):
     r = cli("athena", "sql", "SELECT * FROM alb_access_logs LIMIT 10")
     assert r.returncode == 2 and "without a day predicate" in r.stderr
     r = cli("athena", "run", "status_codes", "--engine", "local", "--logs", str(folder / "missing"))
-    assert r.returncode == 1 and "no such file or folder" in r.stderr
+    assert r.returncode == 2 and "no such file or folder" in r.stderr  # an unreadable input, as in every command
 
 
 def _inject(endpoint: str, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
@@ -324,3 +324,41 @@ def test_named_queries_on_the_reference_lines(tmp_path):
     )
     for name in OUTPUT_COLUMNS:  # every query runs on every generation of line
         _run(con, name, **window)
+
+
+def test_setup_print_says_which_values_are_placeholders(monkeypatch):
+    from click.testing import CliRunner
+
+    from chalicelib.cli.main import cli as opswatch_cli
+
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print"])
+    assert r.exit_code == 0 and "/AWSLogs/123456789012/elasticloadbalancing/us-east-1/" in r.stdout
+    assert r.stderr == (
+        "opswatch: account 123456789012 and Region us-east-1 in the table's location are placeholders: "
+        "pass --account and --region with the load balancer's own\n"
+    )
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print"])
+    assert "/elasticloadbalancing/eu-west-1/" in r.stdout and "opswatch: account 123456789012 in the" in r.stderr
+    r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print", "--account", "210987654321"])
+    assert r.exit_code == 0 and "/AWSLogs/210987654321/elasticloadbalancing/eu-west-1/" in r.stdout
+    assert r.stderr == ""
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_query(tmp_path):
+    from click.testing import CliRunner
+
+    from chalicelib.cli.main import cli as opswatch_cli
+
+    logs = tmp_path / "alb.log"
+    logs.write_text("\n".join(traffic(20, start=datetime(2026, 11, 25, tzinfo=UTC).timestamp())) + "\n")
+    for output, said in [(tmp_path / "no" / "such" / "x.csv", "no such folder")]:
+        for args in (["run", "status_codes"], ["sql", "SELECT count(*) FROM alb_access_logs"]):
+            r = CliRunner().invoke(
+                opswatch_cli, ["athena", *args, "--engine", "local", "--logs", str(logs), "--output", str(output)]
+            )
+            assert r.exit_code == 2 and r.stdout == "", r.output
+            assert r.stderr.startswith(f"opswatch: --output {output}: ") and said in r.stderr, r.stderr
+            assert isinstance(r.exception, SystemExit)

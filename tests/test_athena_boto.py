@@ -12,7 +12,7 @@ import pytest
 from chalicelib.athena import boto as athena_boto
 from chalicelib.athena import remote
 from chalicelib.athena.catalog import bind, load_catalog, typed_values
-from chalicelib.athena.remote import AthenaQueryFailed, AthenaTarget
+from chalicelib.athena.results import AthenaQueryFailed, AthenaTarget
 from tests.faultproxy import FaultProxy
 from tests.test_athena import _inject
 

@@ -57,12 +57,26 @@ def test_parse_usage_and_io_errors_exit_2(tmp_path):
     assert run("alb", "parse", "--format", "xml", "x").returncode == 2
 
 
-def test_parse_truncated_gzip_reports_and_exits_1(tmp_path):
+def test_parse_truncated_gzip_reports_and_exits_2(tmp_path):
+    # An input that cannot be read whole exits 2 in every command (README, exit codes); what was read is printed.
     data = gzip.compress(("\n".join(line() for _ in range(2000)) + "\n").encode())
     f = tmp_path / "cut.log.gz"
     f.write_bytes(data[: len(data) // 2])
     r = run("alb", "parse", str(f))
-    assert r.returncode == 1 and b"gzip stream truncated" in r.stderr
+    assert r.returncode == 2 and b"gzip stream truncated" in r.stderr
+    assert 0 < len(r.stdout.splitlines()) < 2000
+
+
+def test_parse_metrics_summary_on_rejected_lines_says_why_there_are_none(tmp_path):
+    f = tmp_path / "junk.log"
+    f.write_text("nonsense here\nmore nonsense\n")
+    r = run("alb", "parse", str(f), "--format", "metrics")
+    assert r.returncode == 1 and r.stdout == b""
+    summary = r.stderr.decode().splitlines()[-1]
+    assert summary.startswith("2 lines read, 2 rejected; 0 lines -> 0 EMF documents"), summary
+    f.write_text(line() + "\n")
+    summary = run("alb", "parse", str(f), "--format", "metrics").stderr.decode().splitlines()[-1]
+    assert summary.startswith("1 line -> 1 EMF document (0.001 MB of ingestion), 8 distinct metrics"), summary
 
 
 def test_ship_backfills_a_prefix_with_day_bounds(aws, s3, logs):
@@ -93,6 +107,17 @@ def test_ship_reports_refused_old_lines_and_exits_1(aws, s3):
     r = run("alb", "ship", "s3://bkt/AWSLogs/")
     assert r.returncode == 1
     assert "refused by CloudWatch 1: older than 14 days" in r.stdout.decode()
+
+
+def test_ship_exits_2_on_a_truncated_object_after_shipping_the_rest(aws, s3):
+    s3.create_bucket(Bucket="bkt")
+    whole = gzip.compress(("\n".join(line() for _ in range(50)) + "\n").encode())
+    s3.put_object(Bucket="bkt", Key=key("whole"), Body=whole)
+    s3.put_object(Bucket="bkt", Key=key("cut"), Body=whole[: len(whole) // 2])
+    r = run("alb", "ship", "s3://bkt/AWSLogs/")
+    out = r.stdout.decode()
+    assert r.returncode == 2, out + r.stderr.decode()  # an unreadable input, as in alb parse
+    assert "objects: 2 shipped from" in out and "gzip stream truncated" in out
 
 
 def test_ship_bad_arguments(aws):

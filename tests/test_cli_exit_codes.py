@@ -55,14 +55,21 @@ AWS_COMMANDS: dict[str, list[str]] = {
     "failed replay": ["--yes"],
     "failed setup": [],
     "filters test": ["--pattern", "x", "--event", "x", "--remote"],
+    "insights list": [],
+    "insights show": ["some-query"],
+    "insights run": ["some-query"],
+    "doctor": [],
 }
 LOCAL_ONLY = {"alarms simulate", "athena list", "athena show", "logs rules", "logs test-rules", "alb parse",
               "slack render", "slack send", "monitors validate", "policies"}  # fmt: skip
 
 
 def leaf_commands(group: click.Group = cli, prefix: str = "") -> dict[str, click.Command]:
+    """Every command under ``group``, loaded as running it would (the top group loads its groups lazily)."""
+    ctx = click.Context(group)
     out: dict[str, click.Command] = {}
-    for name, cmd in group.commands.items():
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
         path = f"{prefix}{name}"
         if isinstance(cmd, click.Group):
             out.update(leaf_commands(cmd, path + " "))

@@ -105,3 +105,24 @@ def test_a_gzip_events_file_is_read_and_a_binary_one_refused(tmp_path):
     )
     r = cli("filters", "test", "--pattern", "ERROR", "--event", "x")
     assert r.stdout.splitlines()[-1] == "0 of 1 event matched"  # not "1 events"
+
+
+def test_hints_for_a_malformed_json_event_and_a_pattern_without_its_brace():
+    r = cli("filters", "test", "--pattern", "{ $.status = 500 }", "--event", '{"status": 500', "--event", "[1]",
+            "--event", '{"status": 500}')  # fmt: skip
+    lines = r.stdout.splitlines()
+    assert (
+        lines[0]
+        == 'no     1: {"status": 500   (not valid JSON at character 15: a JSON pattern matches JSON objects only)'
+    )
+    assert lines[1] == "no     2: [1]   (not a JSON object: a JSON pattern matches JSON objects only)"
+    assert lines[2] == 'MATCH  3: {"status": 500}' and r.returncode == 0
+    r = cli("filters", "test", "--pattern", "{ $.status = 500 }", "--event", "{bad", "--format", "json")
+    assert json.loads(r.stdout) == {"matches": []} and r.returncode == 1
+    assert "opswatch: hint: event 1: not valid JSON at character 2" in r.stderr
+    for pattern in ("$.status = 500 }", "$.status = 500"):
+        r = cli("filters", "test", "--pattern", pattern, "--event", '{"status": 500}')
+        assert r.returncode == 1
+        assert "read as unstructured terms, not as a JSON pattern" in r.stderr and "'{ $.status = 500 }'" in r.stderr
+    r = cli("filters", "test", "--pattern", "ERROR", "--event", "ERROR")
+    assert r.stderr == ""  # no hint where none helps

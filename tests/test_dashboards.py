@@ -21,7 +21,7 @@ from chalicelib.dashboards import check
 from chalicelib.dashboards.body import Context, build, is_managed
 from chalicelib.dashboards.spec import Dashboard
 from chalicelib.monitors.spec import SpecError, load
-from tests.conftest import opswatch
+from tests.conftest import opswatch, opswatch_here
 from tests.faultproxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,6 @@ def test_the_example_dashboard_builds_a_valid_body_with_every_section():
     b = body()
     assert check.problems(b) == []
     titles = [w["properties"].get("title") for w in b["widgets"]]
-    assert "Requests by route: shop-prod" not in titles  # titles say which routes
     assert "Requests, busiest 10 routes: shop-prod" in titles and "Alarms of the spec" in titles
     assert {"ALB log lines", "Functions: Duration p99", "5xx by path", "Status codes"} <= set(titles)
     assert b["widgets"][0]["type"] == "text" and is_managed(b)
@@ -195,6 +194,11 @@ def test_dashboard_wide_limits():
         ({"sections": ["logs", "logs"]}, "a section is listed twice"),
         ({"log_groups": ["/bad group"]}, "'/bad group' is not a log group name"),
         ({"colour": "red"}, "dashboards.0 (shop): colour: Extra inputs are not permitted"),
+        ({"routes": ["/a", "/a"]}, "a route is listed twice"),
+        ({"routes": [f"/r{i}" for i in range(101)]}, "routes: between 1 and 100 route names"),
+        ({"load_balancers": [LB, LB]}, "a load balancer is listed twice"),
+        ({"alarm_graphs": 9}, "alarm_graphs: Input should be less than or equal to 8"),
+        ({"log_groups": []}, "log_groups: 1 to 50 log groups"),
     ],
 )
 def test_a_malformed_dashboard_entry_names_file_line_and_item(tmp_path, entry, says):
@@ -232,16 +236,21 @@ def test_a_dashboard_whose_body_breaks_a_limit_is_refused_before_any_call(tmp_pa
     path = spec_file(tmp_path, {"dashboards": [{"name": "wide", "load_balancers": [LB], "routes": routes}]})
     # No moto here: every client points at a closed port, so any AWS call would fail differently.
     for command in ("validate", "plan", "apply"):
-        r = opswatch("monitors", command, "--spec", str(path), *(["--yes"] if command == "apply" else []))
+        r = opswatch_here("monitors", command, "--spec", str(path), *(["--yes"] if command == "apply" else []))
         assert r.returncode in (1, 2) and "Traceback" not in r.stderr, r.stderr
         assert f"{path}:2: dashboards.0 (wide): widget 1 (Requests, chosen routes: shop-prod): metrics[0]:" in r.stderr
         assert "characters; at most 2048" in r.stderr and "reading CloudWatch failed" not in r.stderr
 
 
-def test_two_dashboards_of_one_name_are_refused(tmp_path):
+def test_two_dashboards_or_saved_queries_of_one_name_are_refused(tmp_path):
     d = {"name": "shop", "load_balancers": [LB]}
     with pytest.raises(SpecError, match="dashboard 'shop' is declared twice"):
         load(str(spec_file(tmp_path, {"dashboards": [d, d]})))
+    q = {"name": "shop/status_codes", "log_groups": ["/g"], "query": "fields @message"}
+    path = spec_file(tmp_path, {"dashboards": [d], "insights": [q]})
+    r = opswatch_here("monitors", "validate", "--spec", str(path))
+    assert r.returncode == 2
+    assert f"{path}:6: saved query opswatch/shop/status_codes is also made at line 2; rename one" in r.stderr
 
 
 # --- plan, apply, prune on moto ----------------------------------------------------------------------
@@ -264,14 +273,14 @@ def spec(aws, tmp_path, monkeypatch):
 
 
 def test_apply_creates_the_dashboards_and_a_second_plan_is_empty(spec):
-    r = opswatch("monitors", "plan", "--spec", str(spec), "--format", "json")
-    assert r.returncode == 2, r.stderr
+    r = opswatch("monitors", "plan", "--spec", str(spec), "--format", "json")  # as a user runs it
+    assert r.returncode == 3, r.stderr  # changes pending
     dash = [c for c in json.loads(r.stdout)["changes"] if c["kind"] == "dashboard"]
     assert [(c["action"], c["name"]) for c in dash] == [("create", "shop-local"), ("create", "ops-local")]
     assert dash[0]["url"] == (
         "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/shop-local"
     )
-    r = opswatch("monitors", "apply", "--spec", str(spec), "--yes")
+    r = opswatch_here("monitors", "apply", "--spec", str(spec), "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "created dashboard shop-local" in r.stdout and "created dashboard ops-local" in r.stdout
     cw = boto3.client("cloudwatch")
@@ -287,18 +296,18 @@ def test_apply_creates_the_dashboards_and_a_second_plan_is_empty(spec):
         }
     )
     assert is_managed(stored) and "monitors.yaml" in stored["widgets"][0]["properties"]["markdown"]
-    r = opswatch("monitors", "plan", "--spec", str(spec))
+    r = opswatch_here("monitors", "plan", "--spec", str(spec))
     assert r.returncode == 0 and r.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to change, 0 to delete.", r.stdout
     assert "  dashboard shop-local   [unchanged]" in r.stdout and "#dashboards/dashboard/shop-local" in r.stdout
 
 
 def test_a_route_added_shows_as_a_change_of_those_widgets_only(spec):
-    assert opswatch("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    assert opswatch_here("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
     data = yaml.safe_load(spec.read_text())
     data["dashboards"][0]["routes"].append("/api/cart")
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    r = opswatch("monitors", "plan", "--spec", str(spec))
-    assert r.returncode == 2, r.stdout + r.stderr
+    r = opswatch_here("monitors", "plan", "--spec", str(spec))
+    assert r.returncode == 3, r.stdout + r.stderr  # changes pending
     lines = r.stdout.splitlines()
     at = lines.index("~ dashboard shop-local")
     changed = [x.strip() for x in lines[at + 1 :] if x.startswith("    widget ")]
@@ -308,7 +317,7 @@ def test_a_route_added_shows_as_a_change_of_those_widgets_only(spec):
         "widget Target latency p50/p90/p99: shop-prod: changed",
     ]
     assert "DashboardBody" not in r.stdout  # never one giant JSON diff
-    assert opswatch("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    assert opswatch_here("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
     stored = json.loads(boto3.client("cloudwatch").get_dashboard(DashboardName="shop-local")["DashboardBody"])
     [[requests]] = stored["widgets"][1]["properties"]["metrics"]
     assert '(Route="/api/orders" OR Route="/api/cart")' in requests["expression"]
@@ -319,16 +328,16 @@ def test_prune_deletes_a_removed_dashboard_and_never_a_hand_made_one(spec):
     hand = {"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 2, "properties": {"markdown": "mine"}}]}
     cw.put_dashboard(DashboardName="team-made", DashboardBody=json.dumps(hand))
     cw.put_dashboard(DashboardName="ops-local", DashboardBody=json.dumps(hand))  # a hand-made one of a spec name
-    r = opswatch("monitors", "plan", "--spec", str(spec))
+    r = opswatch_here("monitors", "plan", "--spec", str(spec))
     assert "~ dashboard ops-local   [hand-made dashboard of this name: apply takes it over]" in r.stdout
     assert "team-made" not in r.stdout
-    assert opswatch("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    assert opswatch_here("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
     data = yaml.safe_load(spec.read_text())
     data["dashboards"] = data["dashboards"][:1]
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    r = opswatch("monitors", "plan", "--spec", str(spec))
+    r = opswatch_here("monitors", "plan", "--spec", str(spec))
     assert "? dashboard ops-local   [managed by opswatch, not in the spec; apply --prune deletes it]" in r.stdout
-    r = opswatch("monitors", "apply", "--spec", str(spec), "--prune", "--yes")
+    r = opswatch_here("monitors", "apply", "--spec", str(spec), "--prune", "--yes")
     assert r.returncode == 0 and "deleted dashboard ops-local" in r.stdout, r.stdout + r.stderr
     names = {d["DashboardName"] for d in cw.list_dashboards()["DashboardEntries"]}
     assert names == {"shop-local", "team-made"}
@@ -365,7 +374,7 @@ def test_a_body_cloudwatch_refuses_fails_apply_with_its_messages(cw_proxy, spec)
             "dashboardValidationMessages": [{"DataPath": "/widgets/1/properties", "Message": "Should have region"}],
         },
     )
-    r = opswatch("monitors", "apply", "--spec", str(spec), "--yes")
+    r = opswatch_here("monitors", "apply", "--spec", str(spec), "--yes")
     assert r.returncode == 1, r.stdout + r.stderr
     assert (
         "FAILED dashboard shop-local: InvalidParameterInput: The field DashboardBody must be a valid JSON object "
@@ -378,6 +387,46 @@ def test_putdashboard_warnings_are_shown(cw_proxy, spec):
     cw_proxy.answer[PUT] = _answer(
         200, {"DashboardValidationMessages": [{"DataPath": "/widgets/3", "Message": "Metric not found"}]}
     )
-    r = opswatch("monitors", "apply", "--spec", str(spec), "--yes")
+    r = opswatch_here("monitors", "apply", "--spec", str(spec), "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "created dashboard shop-local (CloudWatch warns: /widgets/3: Metric not found)" in r.stdout
+
+
+def test_without_read_permission_a_spec_without_dashboards_still_plans(cw_proxy, spec, tmp_path):
+    cw_proxy.fail_target, cw_proxy.fail_times = "GraniteServiceVersion20100801.ListDashboards", -1
+    cw_proxy.status, cw_proxy.error_type = 403, "AccessDenied"
+    r = opswatch_here("monitors", "plan", "--spec", str(spec))
+    assert r.returncode == 2 and "reading CloudWatch failed" in r.stderr and "AccessDenied" in r.stderr  # AWS refused
+    alarms_only = spec_file(tmp_path, {"alarms": [ALARM]})
+    r = opswatch_here("monitors", "plan", "--spec", str(alarms_only))
+    assert r.returncode == 3 and "+ alarm shop-5xx" in r.stdout, r.stdout + r.stderr  # changes pending
+    assert "note: dashboards not read (AccessDenied: injected by the test)" in r.stdout
+
+
+def test_the_lines_log_alarms_matched_are_listed_from_their_own_groups():
+    from chalicelib.filters import compile_pattern
+    from chalicelib.insights.patterns import condition
+
+    oom = condition([compile_pattern('?"OutOfMemoryError" ?"Killed process"'), compile_pattern("%heap[/_]space%")])
+    assert (
+        oom == '(@message like "OutOfMemoryError" or @message like "Killed process") or @message like /heap[\\/_]space/'
+    )
+    assert condition([compile_pattern('{ $.level = "ERROR" }')]) is None  # JSON patterns have no translation
+    ctx = Context(
+        "local",
+        "aws",
+        "us-east-1",
+        "1",
+        (),
+        "/g",
+        "q",
+        "wg",
+        matched=(("/ecs/a.b", oom), ("/ecs/c", '@message like "x"')),
+    )
+    b = build(Dashboard(name="x", load_balancers=[LB], sections=["log_alerts"]), ctx)
+    assert check.problems(b) == []
+    [w] = [w for w in b["widgets"] if w["properties"].get("title") == "Last lines the log alarms matched"]
+    query = w["properties"]["query"]
+    assert query.startswith("SOURCE '/ecs/a.b' | SOURCE '/ecs/c' | fields @timestamp, @log, @message | filter ")
+    assert '(@log like /:\\/ecs\\/a\\.b$/ and ((@message like "OutOfMemoryError"' in query
+    assert [x["width"] for x in b["widgets"][1:]] == [8, 8, 8]

@@ -15,7 +15,7 @@ from pathlib import Path
 from chalicelib import failed, kinds, policies
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOWS = ("alb", "logalerts", "alarms", "monitors", "athena")
+FLOWS = ("alb", "logalerts", "alarms", "monitors", "athena", "dashboards", "insights")
 # Below the flows: what several flows share. They import no flow at run time.
 SHARED = ("slack", "filters", "cwlogs", "aws", "settings", "state", "console", "redact")
 # The entry-point layer may import any handler: it is where they are wired.

@@ -55,7 +55,7 @@ def problems(tmp_path, data: dict) -> str:
 def test_the_shipped_example_is_valid_and_its_samples_hold():
     r = cli("monitors", "validate", "--spec", str(EXAMPLE))
     assert r.returncode == 0, r.stderr
-    assert "4 metric filters, 5 alarms, 1 log alarms; 12 samples behave as declared" in r.stdout
+    assert "4 metric filters, 5 alarms, 1 log alarm; 12 samples behave as declared" in r.stdout
 
 
 def test_one_spec_serves_each_stage_with_its_own_group_namespace_alarms_and_topic():
@@ -435,3 +435,12 @@ def test_daily_digest_reaches_slack_only_when_something_is_found(aws, local_webh
     text = msg.readable()
     assert "opswatch audit: 3 findings in 123456789012" in text
     assert "*alarms on the implicit missing-data policy* (1)" in text and "<!channel>" not in json.dumps(msg.body)
+
+
+def test_validate_summary_says_1_alarm_not_1_alarms(tmp_path):
+    spec = spec_file(
+        tmp_path, {"metric_filters": [{**FILTER, "samples": {"match": ['{"status": 502}']}}], "alarms": [ALARM]}
+    )
+    r = cli("monitors", "validate", "--spec", spec)
+    assert r.returncode == 0
+    assert "valid: 1 metric filter, 1 alarm, 0 log alarms; 1 sample behaves as declared; " in r.stdout

@@ -7,6 +7,7 @@ The dependencies are built once per ``requirements.txt`` and reused (``.chalice/
 
 from __future__ import annotations
 
+import sys
 import zipfile
 
 import pytest
@@ -35,3 +36,8 @@ def test_the_package_holds_every_function_and_what_it_needs(package):
         names = set(zf.namelist())
     assert "chalicelib/athena/boto.py" in names
     assert "chalicelib/athena/sql/queries/top_5xx_paths.sql" in names
+
+
+def test_chalice_picks_the_runtime_of_the_python_that_runs_it(package):
+    """The README's claim: the functions run on the Lambda runtime matching the build's Python."""
+    assert package.runtimes == {f"python{sys.version_info.major}.{sys.version_info.minor}"}

@@ -160,6 +160,27 @@ def test_cli_render_prints_one_payload_per_message(tmp_path):
     assert run_cli("slack", "render", str(tmp_path / "missing.json")).returncode == 2
 
 
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"", "is empty: nothing to render"),
+        (b" \n\n", "is empty: nothing to render"),
+        (b"{}", "holds an empty JSON object: nothing to render"),
+        (b"[]\n", "holds an empty JSON list: nothing to render"),
+        (b"\x1f\x8b\x08\x00\xff", "not UTF-8 text (byte 1); is it compressed or binary?"),
+    ],
+    ids=["empty", "blank", "empty object", "empty list", "binary"],
+)
+def test_cli_render_warns_on_an_event_that_says_nothing(tmp_path, content, said):
+    f = tmp_path / "event.json"
+    f.write_bytes(content)
+    for command in ("render", "send"):
+        r = run_cli("slack", command, str(f), *(["--webhook-url", "http://127.0.0.1:9/x"] if command == "send" else []))
+        assert r.returncode == 2 and r.stdout == "", r.stdout
+        assert r.stderr.strip().startswith("opswatch: ") and said in r.stderr and str(f) in r.stderr, r.stderr
+        assert len(r.stderr.splitlines()) == 1
+
+
 def test_cli_send_with_webhook_url(slack_server):
     import os
 

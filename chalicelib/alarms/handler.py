@@ -19,13 +19,13 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from chalicelib import settings
-from chalicelib.alarms import dedup, threads
+from chalicelib.alarms import dedup
 from chalicelib.alarms.events import Outgoing, outgoing_for
-from chalicelib.alarms.graph import graph_png
 from chalicelib.alarms.render import render_alarm
 from chalicelib.alarms.shape import recent_shape
 from chalicelib.slack.delivery import Destination, SlackDeliveryError, destination, send, update, upload_image
 from chalicelib.slack.routing import router_from
+from chalicelib.slack.text import plain
 
 logger = Logger(service="opswatch-alarms")
 
@@ -77,6 +77,8 @@ def _post(dest: Destination, item: Outgoing, key: dict | None, graphs: bool) -> 
             message = render_alarm(alarm, item.mention, shape)
     if dest.mode != "bot" or key is None:
         return send(dest, message, item.channel)
+    from chalicelib.alarms import threads  # bot mode only: webhook deliveries never load it
+
     if alarm.new_state == "ALARM":
         answer = send(dest, message, item.channel)
         threads.remember(alarm.arn, answer["channel"], answer["ts"], answer["payload"], key["at"])
@@ -100,10 +102,12 @@ def _post(dest: Destination, item: Outgoing, key: dict | None, graphs: bool) -> 
 
 def _attach_graph(dest: Destination, alarm, channel: str, ts: str) -> None:
     """The metric's graph in the thread; never at the alert's expense (any failure is logged and skipped)."""
+    from chalicelib.alarms.graph import graph_png  # only with OPSWATCH_SLACK_GRAPHS on, in bot mode
+
     png = graph_png(alarm)
     if png is None:
         return
     try:
-        upload_image(dest, channel, ts, png, "metric.png", f"{alarm.name}: last 3 hours")
+        upload_image(dest, channel, ts, png, "metric.png", plain(f"{alarm.name}: last 3 hours"))
     except SlackDeliveryError as exc:
         logger.warning(f"graph not attached: {exc}", extra={"alarm": alarm.name})

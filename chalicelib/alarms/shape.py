@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from aws_lambda_powertools import Logger
 
 from chalicelib.alarms.notification import Alarm
-from chalicelib.slack.text import duration
+from chalicelib.slack.text import duration, escape
 
 logger = Logger(service="opswatch-alarms")
 BARS = "▁▂▃▄▅▆▇█"
@@ -98,6 +98,6 @@ def recent_shape(alarm: Alarm, now: datetime | None = None) -> str | None:
     line = sparkline(
         values, low=min([*real, alarm.threshold or real[0]]), high=max([*real, alarm.threshold or real[0]])
     )
-    unit = f" {alarm.unit}" if alarm.unit and alarm.unit != "None" else ""
+    unit = f" {escape(alarm.unit)}" if alarm.unit and alarm.unit != "None" else ""  # the event's text: escaped
     thr = f", threshold {alarm.threshold:g}{unit}" if alarm.threshold is not None else ""
     return f"*Recent shape* ({window}, {duration(period)} periods): `{line}` last {real[-1]:g}{unit}{thr}"

@@ -5,9 +5,11 @@ holds:
 
 - ``line``: a sync point. Every line up to it is accounted for in every stream
   (lines, rejected, metric documents), with the line counts as of that point;
-- per stream, the highest line CloudWatch has answered for (``through``) and
-  the shipped and refused counts, which may run past ``line``: a retry re-reads
-  from ``line`` and does not send those events again;
+- per stream, the highest line whose events CloudWatch has all answered for
+  (``through``), how many events of the next line it already holds (``partial``:
+  a line can be several events, cut across calls) and the shipped and refused
+  counts, which may run past ``line``: a retry re-reads from ``line`` and does
+  not send those events again;
 - ``status`` (``running`` or ``done``), and a lease (``owner``, ``lease_until``)
   so two invocations never ship the same object at once.
 

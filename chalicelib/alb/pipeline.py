@@ -7,8 +7,11 @@ four counts, and ``ObjectReport.balanced`` checks they add up:
 - ``shipped``: accepted by CloudWatch Logs;
 - ``filtered``: left out on purpose: by the stage's ship filter, or because the
   ``metrics`` format ships route metrics instead of lines;
-- ``rejected``: not an ALB entry (or too large for one CloudWatch event); the
-  line is still shipped, with the reason, to the ``rejected/...`` stream;
+- ``rejected``: not an ALB entry (or too large for one CloudWatch event, or
+  longer than ``MAX_LINE_BYTES``); the line is still shipped, with the reason,
+  to the ``rejected/...`` stream, up to ``MAX_REJECTS_SHIPPED`` lines an object
+  (the rest are counted in ``rejects_over_cap``), so that junk cannot run up a
+  CloudWatch ingestion bill;
 - ``refused``: sent, but refused by CloudWatch (too old, too new, past retention).
 """
 
@@ -18,14 +21,13 @@ import time as _time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from itertools import islice
 
 import orjson
 
 from chalicelib.alb.checkpoint import Checkpoint, Progress
 from chalicelib.alb.keys import LogObject
 from chalicelib.alb.parser import ParseError, parse_line, quick_time, time_ms
-from chalicelib.alb.reader import StreamStatus, iter_lines
+from chalicelib.alb.reader import MAX_LINE_BYTES, BlankLines, LongLine, StreamStatus, iter_lines, skip_lines
 from chalicelib.alb.routemetrics import RouteMetrics, metric_count
 from chalicelib.alb.shipfilter import Predicate
 from chalicelib.cwlogs.batches import MAX_EVENT_BYTES, split_message
@@ -34,6 +36,11 @@ from chalicelib.cwlogs.writer import StreamWriter
 FORMATS = ("json", "alb", "metrics")
 REJECTED_PREFIX = "rejected/"
 METRICS_PREFIX = "metrics/"
+# Rejected lines an object ships to its rejected/ stream; past it they are only counted. A
+# format change that rejects every line shows in the first ones; a corrupt object cannot
+# turn into gigabytes of ingestion (at most this many lines of at most MAX_LINE_BYTES each).
+MAX_REJECTS_SHIPPED = 1000
+LONG_LINE = "line over the length limit"
 
 
 @dataclass
@@ -55,6 +62,7 @@ def render_lines(
     encoded: bool = False,
     metrics: RouteMetrics | None = None,
     tick: Callable[[int], int] | None = None,
+    reject_limit: int | None = None,
 ) -> LineCounts:
     """Turn raw lines into CloudWatch events: ``emit(ts_ms, message, size)`` or ``reject(lineno, text, reason)``.
 
@@ -67,7 +75,11 @@ def render_lines(
     output), which saves decoding and re-encoding every line. ``tick(done)`` is
     called between lines (``done`` lines handled) and returns the line count at
     which to call it again; ``counts.lines`` is the current line while ``emit``
-    runs.
+    runs. ``reject`` is called for the first ``reject_limit`` rejected lines
+    (counting those in ``counts`` already); the rest are only counted.
+
+    A ``LongLine`` (over the reader's length limit) is rejected with its first bytes;
+    a ``BlankLines`` run is counted in one step, however many lines it holds.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -78,19 +90,48 @@ def render_lines(
     dumps = orjson.dumps
     lineno = counts.lines
     next_tick = tick(lineno) if tick is not None else -1
+    limit = reject_limit if reject_limit is not None else 1 << 62
     for raw in lines:
         if lineno == next_tick:
             counts.lines = lineno
             next_tick = tick(lineno)
         lineno += 1
         counts.lines = lineno
+        if not raw:
+            counts.rejected += 1
+            counts.reasons["empty line"] += 1
+            if counts.rejected <= limit:
+                reject(lineno, "", "empty line")
+            left = raw.count - 1 if raw.__class__ is BlankLines else 0
+            while left:  # the rest of a run, in steps that stop at each tick
+                if lineno == next_tick:
+                    next_tick = tick(lineno)
+                step = min(left, next_tick - lineno) if next_tick > lineno else left
+                calls = max(0, min(step, limit - counts.rejected))  # lines still under the limit
+                for i in range(calls):
+                    counts.rejected += 1
+                    reject(lineno + 1 + i, "", "empty line")
+                counts.rejected += step - calls
+                counts.reasons["empty line"] += step
+                lineno += step
+                counts.lines = lineno
+                left -= step
+            continue
+        if raw.__class__ is LongLine:
+            counts.rejected += 1
+            counts.reasons[LONG_LINE] += 1
+            if counts.rejected <= limit:
+                reason = f"{LONG_LINE}: {raw.length} bytes, over {MAX_LINE_BYTES}; only the first {len(raw)} are kept"
+                reject(lineno, raw.decode("utf-8", "backslashreplace"), reason)
+            continue
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            reason = f"not UTF-8 text: byte {exc.start + 1} is 0x{raw[exc.start]:02x}"
             counts.rejected += 1
             counts.reasons["not UTF-8 text"] += 1
-            reject(lineno, raw.decode("utf-8", "backslashreplace"), reason)
+            if counts.rejected <= limit:
+                reason = f"not UTF-8 text: byte {exc.start + 1} is 0x{raw[exc.start]:02x}"
+                reject(lineno, raw.decode("utf-8", "backslashreplace"), reason)
             continue
         try:
             if full_parse:
@@ -102,7 +143,8 @@ def render_lines(
         except ParseError as exc:
             counts.rejected += 1
             counts.reasons[exc.reason.split(":", 1)[0]] += 1
-            reject(lineno, text, exc.reason)
+            if counts.rejected <= limit:
+                reject(lineno, text, exc.reason)
             continue
         if add_metric is not None:
             add_metric(rec)
@@ -122,7 +164,8 @@ def render_lines(
         if size > MAX_EVENT_BYTES:
             counts.rejected += 1
             counts.reasons["too large for one CloudWatch event"] += 1
-            reject(lineno, text, f"event of {size} bytes is over CloudWatch's {MAX_EVENT_BYTES}-byte limit")
+            if counts.rejected <= limit:
+                reject(lineno, text, f"event of {size} bytes is over CloudWatch's {MAX_EVENT_BYTES}-byte limit")
             continue
         counts.accepted += 1
         emit(ts, message, size)
@@ -147,6 +190,9 @@ class ObjectReport:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     refused_reasons: dict[str, int] = field(default_factory=dict)
     rejects_not_stored: int = 0
+    # Rejected lines past the cap: counted in ``rejected``, not shipped to the rejected/ stream.
+    rejects_over_cap: int = 0
+    rejects_cap: int = MAX_REJECTS_SHIPPED
     object_error: str | None = None
     compressed: bool = False
     # Route metrics (when on): lines counted in them, EMF documents written to the
@@ -174,8 +220,17 @@ class ObjectReport:
 
 
 def reject_messages(source: str, lineno: int, text: str, reason: str) -> Iterator[str]:
-    """The ``rejected/...`` stream's events for one line: JSON, split when the line is huge."""
-    head = {"source": source, "line": lineno, "reason": reason}
+    """The ``rejected/...`` stream's events for one line: JSON, split when the line is huge.
+
+    At most ``MAX_LINE_BYTES`` of the text (UTF-8) are shipped: a binary line comes as
+    ``\\xNN`` escapes, four characters a byte, and would otherwise ship several times its size.
+    """
+    head: dict = {"source": source, "line": lineno, "reason": reason}
+    if len(text) > MAX_LINE_BYTES // 4:  # at most 4 bytes a character: shorter text always fits
+        data = text.encode("utf-8")
+        if len(data) > MAX_LINE_BYTES:
+            text = data[:MAX_LINE_BYTES].decode("utf-8", "ignore")
+            head["truncated"] = True
     budget = MAX_EVENT_BYTES - len(orjson.dumps(head)) - 200  # room for keys, part numbers, escaping
     whole = orjson.dumps({**head, "raw": text})
     if len(whole) <= MAX_EVENT_BYTES:
@@ -301,7 +356,9 @@ def ship_object(
 
     # Metric documents of a range are written at its end: a retry must close the same range,
     # or the documents already written would count its lines twice.
-    forced = docs.counts.through if docs is not None and docs.counts.through > progress.line else 0
+    # A range whose documents were only partly written ends at that open line.
+    docs_mark = (docs.counts.open_line or docs.counts.through) if docs is not None else 0
+    forced = docs_mark if docs_mark > progress.line else 0
     last_sync = _time.monotonic()
 
     def tick(done: int) -> int:
@@ -320,12 +377,14 @@ def ship_object(
         return min(nxt, forced) if done < forced else nxt
 
     status = StreamStatus()
-    lines = iter_lines(chunks, status)
+    lines = iter_lines(chunks, status, runs=True)
     if progress.line:
-        lines = islice(lines, progress.line, None)  # accounted for by an earlier invocation
+        lines = skip_lines(lines, progress.line)  # accounted for by an earlier invocation
     continue_from = None
     try:
-        counts = render_lines(lines, fmt, ship_filter, emit, reject, counts, metrics=metrics, tick=tick)
+        counts = render_lines(
+            lines, fmt, ship_filter, emit, reject, counts, metrics=metrics, tick=tick, reject_limit=MAX_REJECTS_SHIPPED
+        )
         sync(counts.lines)
     except Continue as handed_on:
         continue_from = handed_on.line
@@ -357,6 +416,7 @@ def ship_object(
         reject_reasons=dict(counts.reasons.most_common(10)),
         refused_reasons=ev.refused_reasons,
         rejects_not_stored=rj.refused,
+        rejects_over_cap=max(0, counts.rejected - MAX_REJECTS_SHIPPED),
         object_error=status.error,
         compressed=status.compressed,
         aggregated=aggregated_before,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 from chalicelib.athena.catalog import athena_literal
-from chalicelib.athena.remote import AthenaQueryFailed, AthenaResult, AthenaTarget
+from chalicelib.athena.results import AthenaQueryFailed, AthenaResult, AthenaTarget
 
 FIRST_POLL_SECONDS = 0.2
 MAX_POLL_SECONDS = 5.0

@@ -77,7 +77,7 @@ def load(con, paths: list[str]) -> Loaded:
     import orjson
 
     from chalicelib.alb.parser import ParseError, parse_line
-    from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
+    from chalicelib.alb.reader import LongLine, StreamStatus, file_chunks, iter_lines
 
     lines = rows = 0
     with tempfile.TemporaryDirectory(prefix="opswatch-athena-") as tmp:
@@ -91,10 +91,12 @@ def load(con, paths: list[str]) -> Loaded:
                 except OSError as exc:
                     raise LogsUnreadable(f"{f}: cannot read: {exc.strerror}") from None
                 with fh:
-                    for raw in iter_lines(file_chunks(fh), status):
+                    for raw in iter_lines(file_chunks(fh), status, runs=True):
                         if not raw.strip():
                             continue
                         lines += 1
+                        if raw.__class__ is LongLine:
+                            continue  # over the line length limit: counted below as not an entry
                         try:
                             rec = parse_line(raw.decode("utf-8"))
                         except (UnicodeDecodeError, ParseError):

@@ -2,59 +2,23 @@
 
 Parameters go as Athena execution parameters (pyathena's ``qmark`` style), each
 as SQL literal text (``catalog.athena_literal``): never pasted into the query.
-Athena bills 5 USD per TB scanned, rounded up to the MB, with a 10 MB minimum
-per query; failed queries and DDL cost nothing.
+What a query costs, its result and its failure are ``results``'s, shared with the
+daily report's client (``boto``).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from chalicelib.athena.catalog import athena_literal
+from chalicelib.athena.results import AthenaQueryFailed, AthenaResult, AthenaTarget, cost_usd
 
-USD_PER_TB = 5.0
-MB = 1_000_000
-TB = 1_000_000_000_000
-MIN_BILLED_BYTES = 10 * MB
+__all__ = ["AthenaQueryFailed", "AthenaResult", "AthenaTarget", "cost_usd", "execute_ddl", "run"]
+
 # pyathena logs a traceback when a query cannot start; opswatch reports the error itself, once.
 logging.getLogger("pyathena").setLevel(logging.CRITICAL)
-
-
-def cost_usd(scanned_bytes: int | None) -> float:
-    """What a successful query costs: 10 MB at least, rounded up to the MB."""
-    billed = max(MIN_BILLED_BYTES, math.ceil((scanned_bytes or 0) / MB) * MB)
-    return billed / TB * USD_PER_TB
-
-
-class AthenaQueryFailed(RuntimeError):
-    """The query ended FAILED or CANCELLED; the message is Athena's reason."""
-
-    def __init__(self, state: str, reason: str | None, query_id: str) -> None:
-        super().__init__(f"query {query_id} {state}: {reason or 'no reason given'}")
-        self.state, self.reason, self.query_id = state, reason, query_id
-
-
-@dataclass(frozen=True)
-class AthenaTarget:
-    database: str
-    workgroup: str
-    output: str  # s3://bucket/prefix/ for results
-
-
-@dataclass
-class AthenaResult:
-    columns: list[str]
-    rows: list[tuple]
-    query_id: str
-    scanned_bytes: int
-
-    @property
-    def cost(self) -> float:
-        return cost_usd(self.scanned_bytes)
 
 
 def run(

@@ -16,8 +16,7 @@ from aws_lambda_powertools import Logger
 from chalicelib import settings
 from chalicelib.athena.boto import run
 from chalicelib.athena.catalog import bind, load_catalog, typed_values
-from chalicelib.athena.remote import AthenaQueryFailed, AthenaTarget
-from chalicelib.athena.table import aligned
+from chalicelib.athena.results import AthenaQueryFailed, AthenaTarget, aligned
 from chalicelib.slack.delivery import destination, send
 from chalicelib.slack.message import SlackMessage
 from chalicelib.slack.routing import Router

@@ -13,6 +13,9 @@ fields, ``conn_trace_id``, the transform fields, and fields AWS adds later
 from __future__ import annotations
 
 from chalicelib.alb.fields import FIELDS, FLOAT_FIELDS, INT_FIELDS
+from chalicelib.athena.results import aligned  # the CLI's import place; the report imports results directly
+
+__all__ = ["COLUMNS", "REGEX", "aligned", "column_type", "location", "render_ddl"]
 
 # A "-" field takes no part in its group, so it is NULL in Athena (RegexSerDe), in the
 # local engine and in the parser alike.
@@ -88,14 +91,3 @@ def render_ddl(database: str, bucket: str, prefix: str, account: str, region: st
             body = body.replace("{" + key + "}", value)
         out.append(body.strip())
     return out
-
-
-def aligned(columns: list[str], rows: list[tuple], cell=str) -> list[str]:
-    """Query results as lines of left-aligned columns (the CLI's table, the daily report's block).
-
-    >>> aligned(["code", "n"], [(200, 42), (502, None)])
-    ['code  n', '200   42', '502']
-    """
-    cells = [["" if v is None else cell(v) for v in r] for r in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(columns)]
-    return ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in [columns, *cells]]

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from chalicelib.cli.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, OpswatchGroup
+from chalicelib.cli.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, OpswatchGroup, plural
 from chalicelib.monitors.evaluator import COMPARISONS, POLICIES, STATES
 
 
@@ -133,10 +133,13 @@ def backtest(alarm_name: str, hours: float, fmt: str) -> None:
         f"{alarm['Threshold']:g}, {alarm.get('DatapointsToAlarm') or n} of {n} periods of {result.period}s, "
         f"treats missing data as {alarm.get('TreatMissingData', 'missing')} today"
     )
-    click.echo(f"{len(result.values)} periods over {hours:g} h, {result.missing} without data")
+    click.echo(f"{plural(len(result.values), 'period')} over {hours:g} h, {result.missing} without data")
     for tl in result.timelines:
         mark = " (current)" if tl.policy == alarm.get("TreatMissingData", "missing") else ""
-        click.echo(f"\n{tl.policy}{mark}: {tl.alarm_periods} periods in ALARM, {len(tl.transitions)} state changes")
+        click.echo(
+            f"\n{tl.policy}{mark}: {plural(tl.alarm_periods, 'period')} in ALARM, "
+            f"{plural(len(tl.transitions), 'state change')}"
+        )
         for t, state in tl.transitions[:50]:
             click.echo(f"  {t:%Y-%m-%d %H:%M} -> {state}")
         if len(tl.transitions) > 50:

@@ -14,7 +14,7 @@ from chalicelib import settings
 from chalicelib.alb import routemetrics
 from chalicelib.alb.checkpoint import AlreadyShipped, Checkpoint, ObjectBusy
 from chalicelib.alb.keys import classify
-from chalicelib.alb.pipeline import FORMATS, LineCounts, ObjectReport, render_lines, ship_object
+from chalicelib.alb.pipeline import FORMATS, MAX_REJECTS_SHIPPED, LineCounts, ObjectReport, render_lines, ship_object
 from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
 from chalicelib.alb.shipfilter import FilterError, compile_filter
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_REJECTED
@@ -42,7 +42,8 @@ def alb() -> None:
 def parse(files: tuple[str, ...], fmt: str) -> None:
     """Parse local ALB log FILES (gzip or plain; - is stdin) to standard output.
 
-    Rejected lines go to standard error with file, line number and reason.
+    Rejected lines go to standard error with file, line number and reason (the
+    first 1,000 of a file; the rest are counted in one closing line).
     With --format metrics, the stage's route settings (OPSWATCH_ALB_ROUTES,
     OPSWATCH_ALB_ROUTE_LIMIT) apply, and a cost summary goes to standard error.
     Exit status: 0 every line parsed, 1 some were rejected, 2 usage error or a file that
@@ -83,7 +84,7 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
         status = StreamStatus()
         try:
             counts = render_lines(
-                iter_lines(file_chunks(fh), status),
+                iter_lines(file_chunks(fh), status, runs=True),
                 fmt,
                 None,
                 emit,
@@ -91,6 +92,7 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
                 LineCounts(),
                 encoded=True,
                 metrics=metrics,
+                reject_limit=MAX_REJECTS_SHIPPED,  # a file of junk is summed up, not listed
             )
             write_lines()
         except OSError as exc:
@@ -101,6 +103,12 @@ def parse(files: tuple[str, ...], fmt: str) -> None:
                 fh.close()
         rejected += counts.rejected
         lines += counts.lines
+        if counts.rejected > MAX_REJECTS_SHIPPED:
+            click.echo(
+                f"{label}: {counts.rejected - MAX_REJECTS_SHIPPED:,} more rejected lines not listed "
+                f"(at most {MAX_REJECTS_SHIPPED:,} are listed per file)",
+                err=True,
+            )
         if status.error:
             click.echo(f"{label}: {status.error}", err=True)
             unreadable += 1
@@ -207,8 +215,9 @@ def ship(
     everything (a re-run then ships again).
 
     Exit status: 0 every line shipped or filtered, 1 some lines were rejected or
-    refused or an object could not be read whole, 2 usage or AWS errors, 130
-    interrupted (progress saved).
+    refused, 2 usage or AWS errors or an object that could not be read whole (a
+    truncated gzip: its lines before the damage are shipped, and the other objects
+    too), 130 interrupted (progress saved).
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -241,7 +250,7 @@ def ship(
     try:
         with click.progressbar(
             keys,
-            label=f"shipping {len(keys)} objects",
+            label=f"shipping {plural(len(keys), 'object')}",
             file=sys.stderr,
             item_show_func=lambda k: k[0].rsplit("/", 1)[-1][-48:] if k else "",
         ) as bar:
@@ -299,7 +308,7 @@ def ship(
     click.echo("lines: " + ", ".join(f"{v} {k}" for k, v in total.items()))
     if any(r.aggregated for r in reports):
         click.echo(
-            f"route metrics: {sum(r.aggregated for r in reports)} lines, "
+            f"route metrics: {plural(sum(r.aggregated for r in reports), 'line')}, "
             f"{sum(r.metric_documents for r in reports)} EMF documents, "
             f"{sum(r.metric_documents_refused for r in reports)} refused by CloudWatch"
         )
@@ -311,7 +320,14 @@ def ship(
             click.echo(f"  {r.source}: {r.object_error}")
     for why, n in refused.items():
         click.echo(f"  refused by CloudWatch {n}: {why}")
+    for r in reports:
+        if r.rejects_over_cap:
+            click.echo(
+                f"  {r.source}: {r.rejects_over_cap} rejected lines counted but not shipped to the rejected/ "
+                f"stream (at most {r.rejects_cap} are shipped per object)"
+            )
     for b in busy:
         click.echo(f"  not shipped now, another process holds it: {b}")
-    bad = total["rejected"] or total["refused"] or any(r.object_error for r in reports) or busy
-    sys.exit(EXIT_REJECTED if bad else EXIT_OK)
+    if any(r.object_error for r in reports):  # an unreadable input: 2, as in every command (after the others)
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_REJECTED if total["rejected"] or total["refused"] or busy else EXIT_OK)

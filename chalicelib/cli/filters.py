@@ -72,6 +72,11 @@ def test_pattern(pattern_text: str, events: tuple[str, ...], events_file: str | 
         click.echo(f"opswatch: hint: {hint}", err=True)
     if fmt == "json":
         click.echo(json.dumps(result, ensure_ascii=False))
+        matched = {m["eventNumber"] for m in result["matches"]}
+        for number, message in numbered:  # the response stays TestMetricFilter's; the hints go to stderr
+            why = None if number in matched or pattern is None else _miss_hint(pattern, message)
+            if why:
+                click.echo(f"opswatch: hint: event {number}: {why}", err=True)
     else:
         matched = {m["eventNumber"]: m for m in result["matches"]}
         for number, message in numbered:

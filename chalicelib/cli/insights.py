@@ -9,10 +9,11 @@ import sys
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
+from chalicelib.cli.errors import EXIT_USAGE, OpswatchGroup
 
 
-@click.group()
+@click.group(cls=OpswatchGroup)
 def insights() -> None:
     """Saved Logs Insights queries (made by `opswatch monitors apply`): list, show, run."""
 
@@ -23,15 +24,15 @@ def _fail(message: str, code: int) -> None:
 
 
 def _definitions() -> dict[str, dict]:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ClientError
 
     from chalicelib.aws import client
     from chalicelib.insights.run import definitions, reason
 
     try:
         return definitions(client("logs"))
-    except (ClientError, BotoCoreError) as exc:
-        _fail(f"reading the saved queries failed: {reason(exc)}", EXIT_FAILED)
+    except ClientError as exc:  # refused; no Region, credentials or endpoint: the shared handler says which
+        _fail(f"reading the saved queries failed: {reason(exc)}", EXIT_USAGE)
     return {}
 
 

@@ -156,7 +156,10 @@ def subscribe(log_groups: tuple[str, ...], names: str | None, rules_file: str | 
             failed += 1
             click.echo(f"NOT subscribed: {exc}", err=True)
             continue
-        click.echo(f"{outcome}: {group} -> {fn.name} ({len(rules.rules)} rules, pattern {len(derived.pattern)} chars)")
+        click.echo(
+            f"{outcome}: {group} -> {fn.name} "
+            f"({plural(len(rules.rules), 'rule')}, pattern {len(derived.pattern)} chars)"
+        )
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 

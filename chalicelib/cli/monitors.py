@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from chalicelib.cli.errors import EXIT_CHANGES, EXIT_OK, EXIT_USAGE, OpswatchGroup
+from chalicelib.cli.errors import EXIT_CHANGES, EXIT_OK, EXIT_USAGE, OpswatchGroup, plural
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
 
 _spec_option = click.option(
@@ -53,9 +53,11 @@ def validate(spec_path: str) -> None:
     s = loaded.spec
     samples = sum(len(f.samples.match) + len(f.samples.no_match) for f in s.metric_filters if f.samples)
     click.echo(
-        f"{spec_path}: valid: {len(s.metric_filters)} metric filters, {len(s.alarms)} alarms, "
-        f"{len(s.log_alarms)} log alarms; {samples} samples behave as declared; "
-        f"{len(s.dashboards)} dashboards and {len(s.insights)} saved queries within CloudWatch's rules"
+        f"{spec_path}: valid: {plural(len(s.metric_filters), 'metric filter')}, {plural(len(s.alarms), 'alarm')}, "
+        f"{plural(len(s.log_alarms), 'log alarm')}; {plural(samples, 'sample')} "
+        f"{'behaves' if samples == 1 else 'behave'} as declared; "
+        f"{plural(len(s.dashboards), 'dashboard')} and {plural(len(s.insights), 'saved query', 'saved queries')} "
+        "within CloudWatch's rules"
     )
 
 
@@ -132,8 +134,9 @@ def _backtest(cw, resource) -> str:
     [tl] = [t for t in result.timelines if t.policy == params["TreatMissingData"]]
     fired = sum(1 for _, s in tl.transitions if s == "ALARM")
     return (
-        f"backtest over {resource.backtest_hours:g} h ({len(result.values)} periods, {result.missing} without data): "
-        f"would have fired {fired} time{'s' if fired != 1 else ''}, {tl.alarm_periods} periods in ALARM "
+        f"backtest over {resource.backtest_hours:g} h ({plural(len(result.values), 'period')}, "
+        f"{result.missing} without data): would have fired {plural(fired, 'time')}, "
+        f"{plural(tl.alarm_periods, 'period')} in ALARM "
         f"under {params['TreatMissingData']}"
     )
 
@@ -222,4 +225,4 @@ def apply(spec_path: str, prune: bool, yes: bool) -> None:
     if result.failed:
         click.echo(f"{len(result.done)} applied, {len(result.failed)} failed; run apply again once fixed.", err=True)
         sys.exit(EXIT_FAILED)
-    click.echo(f"Applied: {len(result.done)} changes.")
+    click.echo(f"Applied: {plural(len(result.done), 'change')}.")

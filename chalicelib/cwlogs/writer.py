@@ -22,17 +22,28 @@ class StreamCounts:
     refused: int = 0
     calls: int = 0
     refused_reasons: dict[str, int] = field(default_factory=dict)
-    # The highest source line whose events CloudWatch has answered for: with the events
+    # The highest source line whose events CloudWatch has all answered for: with the events
     # handed over in line order, every event of a line up to it is accounted for.
     through: int = 0
+    # How many events of line ``through + 1`` CloudWatch has answered for already. One line can
+    # become several events (the parts of a huge rejected line, the metric documents of one
+    # sync) and a full batch can be cut between them: the line is not passed until its last
+    # event is answered, and a retry skips only the events of it counted here.
+    partial: int = 0
 
     def as_dict(self) -> dict:
         return {
             "shipped": self.shipped,
             "refused": self.refused,
             "through": self.through,
+            "partial": self.partial,
             "refused_reasons": dict(self.refused_reasons),
         }
+
+    @property
+    def open_line(self) -> int:
+        """The line whose events were only partly answered (0 when none): a retry must end its range there."""
+        return self.through + 1 if self.partial else 0
 
     @classmethod
     def from_dict(cls, d: dict | None) -> StreamCounts:
@@ -41,6 +52,7 @@ class StreamCounts:
             shipped=int(d.get("shipped", 0)),
             refused=int(d.get("refused", 0)),
             through=int(d.get("through", 0)),
+            partial=int(d.get("partial", 0)),
             refused_reasons={k: int(v) for k, v in (d.get("refused_reasons") or {}).items()},
         )
 
@@ -83,8 +95,10 @@ class StreamWriter:
     """Batch events for one log stream and put them, creating the stream when missing.
 
     ``resume`` carries the counts of an earlier invocation for the same object:
-    events of lines up to its ``through`` are already in CloudWatch and are not
-    sent again, which is what makes a retry ship each line once.
+    events of lines up to its ``through``, and the first ``partial`` events of the
+    line after it, are already in CloudWatch and are not sent again, which is what
+    makes a retry ship each line once. Events must be added in line order, and the
+    events of one line in the same order on a retry.
     """
 
     def __init__(
@@ -99,13 +113,23 @@ class StreamWriter:
         self._ready = False
         self.counts = resume or StreamCounts()
         self._skip_through = self.counts.through
+        self._skip_partial = self.counts.partial  # events of line _skip_through + 1 already stored
+        self._line = 0  # the line of the last event added, and how many events it has had
+        self._line_events = 0
 
     def add(self, ts: int, message: str, size: int, line: int = 0) -> None:
+        if line != self._line:
+            self._line, self._line_events = line, 0
+        self._line_events += 1
         if line and line <= self._skip_through:
             return  # already in CloudWatch from an earlier invocation
+        if line and line == self._skip_through + 1 and self._line_events <= self._skip_partial:
+            return  # this part of the line is already in CloudWatch
         calls = self._batcher.add(ts, message, size, line)
         if calls:
-            self._put_all(calls)
+            # The event just added waits in the next batch: its line stays open, with the
+            # events of it added before this one (all answered now) counted as done.
+            self._put_all(calls, open_line=line, open_done=self._line_events - 1)
 
     def flush(self) -> StreamCounts:
         """Put everything pending: afterwards ``counts.through`` covers every event added."""
@@ -116,14 +140,21 @@ class StreamWriter:
 
     close = flush
 
-    def _put_all(self, calls: list[list[Event]]) -> None:
+    def _put_all(self, calls: list[list[Event]], open_line: int = 0, open_done: int = 0) -> None:
         # One flush's calls together: sorting by time may have spread a line range over
         # them, so the progress mark moves only once all of them are answered. (Several
         # calls come only from events over 24 hours apart; a failure between them can
         # repeat the first ones on a retry, as a lost answer can.)
         for call in calls:
             self._put(call)
-        self.counts.through = max(self.counts.through, max(e[3] for call in calls for e in call))
+        done = max(e[3] for call in calls for e in call)
+        c = self.counts
+        if open_line and done >= open_line:
+            # Part of the open line is answered, the rest still waits: stop just before it.
+            if open_line - 1 >= c.through:
+                c.through, c.partial = open_line - 1, open_done
+        elif done > c.through:
+            c.through, c.partial = done, 0
 
     def _ensure_stream(self) -> None:
         from botocore.exceptions import ClientError  # AWS path only: `alb parse` stays light

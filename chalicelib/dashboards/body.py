@@ -43,6 +43,7 @@ class Context:
     workgroup: str = ""
     spec_path: str = "monitors.yaml"
     app_name: str = "opswatch"
+    matched: tuple[tuple[str, str], ...] = ()  # (log group, Logs Insights condition) of each log alarm
 
     def function(self, name: str) -> str:
         return f"{self.app_name}-{self.stage}-{name}"  # Chalice's function naming: app-stage-name
@@ -194,6 +195,22 @@ def _log_query(groups: list[str], query: str) -> str:
     return " | ".join([*(f"SOURCE '{g}'" for g in groups), query])
 
 
+def _group_regex(group: str) -> str:
+    """A log group name (letters, digits, . _ - / #) inside a /regex/: '.' and '/' escaped."""
+    return group.replace(".", "\\.").replace("/", "\\/")
+
+
+def _matched_query(ctx: Context) -> str:
+    """The last lines the spec's log alarms matched, in their own groups."""
+    groups = list(dict.fromkeys(g for g, _ in ctx.matched))
+    if len(groups) == 1:
+        where = " or ".join(c for _, c in ctx.matched)
+    else:  # each rule in its own group: @log is ACCOUNT:GROUP
+        where = " or ".join(f"(@log like /:{_group_regex(g)}$/ and ({c}))" for g, c in ctx.matched)
+    body = f"fields @timestamp, @log, @message | filter {where} | sort @timestamp desc | limit 50"
+    return _log_query(groups, body)
+
+
 def _log_alerts(d: Dashboard, ctx: Context) -> list[tuple[int, int, str, dict]]:
     ns = d.metrics_namespace
     group = f"/aws/lambda/{ctx.function('log_alerts')}"
@@ -202,9 +219,10 @@ def _log_alerts(d: Dashboard, ctx: Context) -> list[tuple[int, int, str, dict]]:
         ' | filter message in ["delivered to Slack", "held back by the cooldown"]'
         " | sort @timestamp desc | limit 50"
     )
-    return [
+    width = 8 if ctx.matched else 12
+    row = [
         (
-            12,
+            width,
             6,
             "metric",
             _metric_props(
@@ -219,12 +237,27 @@ def _log_alerts(d: Dashboard, ctx: Context) -> list[tuple[int, int, str, dict]]:
             ),
         ),
         (
-            12,
+            width,
             6,
             "log",
             {"title": "Last log alerts", "region": ctx.region, "view": "table", "query": _log_query([group], query)},
         ),
     ]
+    if ctx.matched:
+        row.append(
+            (
+                width,
+                6,
+                "log",
+                {
+                    "title": "Last lines the log alarms matched",
+                    "region": ctx.region,
+                    "view": "table",
+                    "query": _matched_query(ctx),
+                },
+            )
+        )
+    return row
 
 
 def _pipeline(d: Dashboard, ctx: Context) -> list[tuple[int, int, str, dict]]:

@@ -18,15 +18,24 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import console, settings
 from chalicelib.dashboards import body as bodies
 from chalicelib.dashboards import check
-from chalicelib.monitors.plan import Change, Resource
+from chalicelib.monitors.changes import Change, Resource
 from chalicelib.monitors.spec import Loaded, SpecError
 
 KIND = "dashboard"
 
 
 def context(loaded: Loaded, partition: str, region: str, account: str) -> bodies.Context:
+    from chalicelib.insights.patterns import condition
+    from chalicelib.logalerts.rules import active_rules
+
     spec = loaded.spec
     alarms = [a.name for a in spec.alarms] + [f"{la.rule} {la.log_group}" for la in spec.log_alarms]
+    rules = {r.name: r for r in active_rules().rules} if spec.log_alarms else {}
+    matched = []
+    for la in spec.log_alarms:
+        where = condition(rules[la.rule].patterns) if la.rule in rules else None
+        if where:
+            matched.append((la.log_group, where))
     return bodies.Context(
         stage=settings.stage(),
         partition=partition,
@@ -37,6 +46,7 @@ def context(loaded: Loaded, partition: str, region: str, account: str) -> bodies
         failed_queue=settings.failed_queue(),
         workgroup=settings.athena().workgroup,
         spec_path=os.path.basename(loaded.path),  # the same body whichever directory apply runs from
+        matched=tuple(matched),
     )
 
 
@@ -55,11 +65,14 @@ def desired(loaded: Loaded, ctx: bodies.Context) -> list[Resource]:
 
 
 def problems(loaded: Loaded, region: str | None = None, account: str | None = None) -> list[str]:
-    """The body problems of every dashboard, without any AWS call (``validate``)."""
+    """The body problems of every dashboard, and clashing saved-query names, without any AWS call."""
     region = region or settings.region() or "us-east-1"
     ctx = context(loaded, console.partition_of(region), region, account or settings.account_id() or "123456789012")
+    from chalicelib.insights import plan as insights
+
     try:
         desired(loaded, ctx)
+        insights.desired(loaded, ctx)  # two saved queries of one name
     except SpecError as exc:
         return exc.problems
     return []
@@ -74,7 +87,7 @@ def live(cw) -> tuple[dict[str, dict], set[str]]:
             text = cw.get_dashboard(DashboardName=name).get("DashboardBody") or "{}"
             try:
                 parsed = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # a hand-made body opswatch cannot read is not one of its own
                 parsed = {}
             if isinstance(parsed, dict) and bodies.is_managed(parsed):
                 managed[name] = parsed

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from chalicelib.dashboards import body as bodies
 from chalicelib.insights.questions import QUESTIONS
-from chalicelib.monitors.plan import Change, Resource, other_stage_group
+from chalicelib.monitors.changes import Change, Resource, other_stage_group
 from chalicelib.monitors.spec import Loaded, SpecError
 
 FOLDER = "opswatch/"

@@ -11,17 +11,15 @@ to screen readers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from slack_sdk.models.blocks import (
-    Block,
-    ContextBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
+from chalicelib.slack.text import plain, truncate
 
-from chalicelib.slack.text import truncate
+if TYPE_CHECKING:
+    from slack_sdk.models.blocks import Block
+
+# slack-sdk's Block Kit models are imported where a block is made, not here: any part of slack-sdk
+# loads its Web API client and asyncio, which a function that ends up sending nothing never needs.
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -60,12 +58,16 @@ class SlackMessage:
         """A plain-text title. Slack does not parse plain text for mentions; angle
         brackets are swapped for look-alikes all the same, so no reader of the
         payload (or future Slack client) can take them for markup."""
-        t = truncate(text.replace("<", "‹").replace(">", "›"), HEADER_MAX)
+        from slack_sdk.models.blocks import HeaderBlock, PlainTextObject
+
+        t = truncate(plain(text), HEADER_MAX)
         self._add(HeaderBlock(text=PlainTextObject(text=t, emoji=True)), len(t))
         return self
 
     def section(self, mrkdwn: str) -> SlackMessage:
         """A section of mrkdwn; the caller has escaped every untrusted part."""
+        from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
+
         if not mrkdwn.strip():
             return self
         t = truncate(mrkdwn, self._room(SECTION_MAX))
@@ -76,6 +78,8 @@ class SlackMessage:
 
     def fields(self, pairs: list[tuple[str, str]]) -> SlackMessage:
         """Label/value pairs shown two per row; values are mrkdwn, already escaped."""
+        from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
+
         pairs = [(k, v) for k, v in pairs if v not in (None, "")]
         for start in range(0, len(pairs), FIELDS_MAX):
             objs, chars = [], 0
@@ -89,6 +93,8 @@ class SlackMessage:
         return self
 
     def context(self, parts: list[str]) -> SlackMessage:
+        from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
+
         parts = [p for p in parts if p][:CONTEXT_MAX]
         objs = [MarkdownTextObject(text=truncate(p, self._room(FIELD_MAX))) for p in parts]
         self._add(ContextBlock(elements=objs), sum(len(o.text) for o in objs))
@@ -96,6 +102,8 @@ class SlackMessage:
 
     def payload(self, channel: str | None = None) -> dict:
         """The JSON body for an incoming webhook or ``chat.postMessage``."""
+        from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
+
         blocks = [b.to_dict() for b in self.blocks]  # slack-sdk validates every limit here
         if self._dropped:
             blocks.append(

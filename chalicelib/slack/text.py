@@ -24,6 +24,18 @@ def escape(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def plain(text: object) -> str:
+    """Text for Slack's plain-text places (headers, file titles): Slack parses no markup there, but angle
+    brackets are swapped for look-alikes all the same, so no reader of the payload takes them for markup.
+
+    >>> plain("<!channel>")
+    '‹!channel›'
+    """
+    if text is None:
+        return ""
+    return str(text).replace("<", "‹").replace(">", "›")
+
+
 def truncate(text: str, limit: int, marker: str = MARKER) -> str:
     """Cut ``text`` to at most ``limit`` characters, ending with a visible marker.
 

@@ -356,3 +356,93 @@ def test_alb_ship_with_cloudwatch_down_says_so_and_the_rerun_resumes(proxy):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert_each_once(k, 3000)
+
+
+def small_batches(monkeypatch, max_bytes: int) -> None:
+    """PutLogEvents calls of at most ``max_bytes``: a stand-in for the 1 MB limit, so a few events fill a call."""
+    from functools import partial
+
+    from chalicelib.cwlogs.batches import Batcher
+
+    monkeypatch.setattr("chalicelib.cwlogs.writer.Batcher", partial(Batcher, max_bytes=max_bytes))
+
+
+def all_events(stream: str) -> list[dict]:
+    logs, out, token = direct("logs"), [], None
+    while True:
+        kw = {"nextToken": token} if token else {}
+        resp = logs.get_log_events(logGroupName=GROUP, logStreamName=stream, startFromHead=True, **kw)
+        out += [json.loads(e["message"]) for e in resp["events"]]
+        if resp["nextForwardToken"] == token or not resp["events"]:
+            return out
+        token = resp["nextForwardToken"]
+
+
+@pytest.mark.parametrize(
+    ("size", "kept"),
+    [
+        (900_000, 900_000),  # under the 1 MiB line limit: shipped whole, in parts
+        (3 << 20, 1 << 20),  # over it: only its first 1 MiB is kept, in parts
+    ],
+    ids=["900 KB", "3 MB"],
+)
+def test_a_huge_junk_line_cut_across_calls_lands_whole_after_a_failure_between_its_parts(
+    proxy, monkeypatch, size, kept
+):
+    # A huge line that is no ALB entry becomes many events of one line number in the rejected/
+    # stream. The third PutLogEvents call fails part-way through them: the retry must ship every
+    # part the first run had not stored, once, and the numbered lines around it once each.
+    small_batches(monkeypatch, 200_000)  # about four parts a call
+    n, at = 1000, 100  # the lines before it fill no call: the first calls are its parts
+    k = key(f"huge-junk-{size}")
+    start = time.time() - 900
+    lines = [line(start + i / 100, path=f"n/{i}") for i in range(n)]
+    lines.insert(at, "junk " + "x" * (size - 5))
+    direct("s3").put_object(Bucket=BUCKET, Key=k, Body=gzip.compress("\n".join(lines).encode()))
+    event = s3_event(k)
+    proxy.fail_target, proxy.pass_first, proxy.fail_times = PUT, 2, -1
+    proxy.status, proxy.error_type = 500, "ServiceUnavailableException"
+    with pytest.raises(Exception, match="ServiceUnavailable"):
+        handle_s3_event(event)
+    stored_first = [m for m in all_events("rejected/" + stream_of(k)) if m["line"] == at + 1]
+    assert 0 < len(stored_first) < stored_first[0]["parts"]  # the failure fell between the line's parts
+    proxy.fail_times = 0
+    [r] = handle_s3_event(event)
+    assert r["balanced"] and r["lines"] == n + 1 and r["rejected"] == 1 and r["shipped"] == n
+    parts = [m for m in all_events("rejected/" + stream_of(k)) if m["line"] == at + 1]
+    total = parts[0]["parts"]
+    assert total > 8
+    assert sorted(m["part"] for m in parts) == list(range(1, total + 1)), "a part lost or stored twice"
+    raw = "".join(m["raw"] for m in sorted(parts, key=lambda m: m["part"]))
+    assert len(raw) == kept and raw.startswith("junk xxx") and set(raw[5:]) == {"x"}
+    if size > kept:
+        assert parts[0]["reason"].startswith(f"line over the length limit: {size} bytes")
+    events = all_events(stream_of(k))
+    assert sorted(int(e["request_url"].rsplit("/", 1)[-1]) for e in events) == list(range(n))
+
+
+def test_route_metric_documents_of_one_sync_cut_across_calls_all_land_after_a_failure(proxy, monkeypatch):
+    # Metrics only: 120 requests, each in its own minute, so one sync writes 120 EMF documents, all
+    # carrying the sync's line. Small calls cut them into many; the third call fails. After the
+    # retry, the stored documents must count every request once.
+    monkeypatch.setenv("OPSWATCH_ALB_FORMAT", "metrics")
+    small_batches(monkeypatch, 4_000)
+    n = 120
+    k = key("metric-docs")
+    start = (int(time.time()) // 60) * 60 - 3 * 3600
+    body = "\n".join(line(start + 60 * i + 1, path="api/orders") for i in range(n))
+    direct("s3").put_object(Bucket=BUCKET, Key=k, Body=gzip.compress(body.encode()))
+    event = s3_event(k)
+    proxy.fail_target, proxy.pass_first, proxy.fail_times = PUT, 2, -1
+    proxy.status, proxy.error_type = 500, "ServiceUnavailableException"
+    with pytest.raises(Exception, match="ServiceUnavailable"):
+        handle_s3_event(event)
+    first = all_events("metrics/" + stream_of(k))
+    assert 0 < sum(d["Requests"] for d in first) < n  # part of the documents are stored
+    proxy.fail_times = 0
+    [r] = handle_s3_event(event)
+    assert r["balanced"] and r["aggregated"] == n and r["filtered"] == n
+    docs = all_events("metrics/" + stream_of(k))
+    assert sum(d["Requests"] for d in docs) == n
+    per_minute = Counter((d["Route"], d["_aws"]["Timestamp"]) for d in docs)
+    assert max(per_minute.values()) == 1, "a document stored twice"

@@ -97,3 +97,14 @@ def test_the_worst_shape_under_the_bounds_still_fits(tmp_path):
 def test_decode_names_the_bound_it_refuses():
     with pytest.raises(PayloadError, match="refused after gunzip: JSON nested deeper than 64 levels"):
         decode(_event((HEAD + '"logEvents":' + "[" * 100_000 + "]" * 100_000 + "}").encode()))
+
+
+def test_an_unclosed_string_of_escaped_quotes_is_refused_in_linear_time(tmp_path):
+    """``"\\"\\"\\"…`` never closes: a string-skipping regex that rescans from every quote takes quadratic time."""
+    decoded = (HEAD + '"logEvents":"' + '\\"' * 3_000_000).encode()
+    assert len(decoded) < MAX_DECODED_BYTES
+    got = _handle_in_child(_event(decoded), tmp_path)  # within the child's 120 s; quadratic would take hours
+    assert got.returncode == 0, got.stderr[-2000:]
+    answer = _line(got, "RESULT")
+    assert answer["status"] == "undecodable" and "not JSON after gunzip" in answer["reason"]
+    assert got.peak_rss_mb < FUNCTION_MB, got.peak_rss_mb

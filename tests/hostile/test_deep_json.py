@@ -23,6 +23,7 @@ from chalicelib.logalerts.handler import handle_logs_event
 from tests.bounded import run_code, run_opswatch
 from tests.conftest import opswatch
 from tests.faults.test_dead_letters import SNS_EVENT, alarm_event, lambda_async, stage  # noqa: F401 (fixture)
+from tests.test_log_alerts_e2e import event as awslogs_event
 
 DEEP = "[" * 100_000 + "]" * 100_000
 DEEP_OBJECT = '{"a":' * 50_000 + "1" + "}" * 50_000
@@ -109,6 +110,7 @@ def test_failed_list_and_replay_go_on_past_deep_records(stage, local_webhook):  
     lambda_async("alarm_bridge", down, _sns(DEEP), stage)
     lambda_async("log_alerts", down, _awslogs('{"messageType":"DATA_MESSAGE","logEvents":' + DEEP + "}"), stage)
     lambda_async("alarm_bridge", down, alarm_event("api latency", "ALARM", "OK", 1_700_000_000), stage)
+    lambda_async("log_alerts", down, awslogs_event(["java.lang.OutOfMemoryError: Java heap space"]), stage)
     import boto3
 
     boto3.client("sqs").send_message(QueueUrl=stage, MessageBody=DEEP)  # not even an invocation record
@@ -116,7 +118,7 @@ def test_failed_list_and_replay_go_on_past_deep_records(stage, local_webhook):  
     r = opswatch("failed", "list")
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
-    assert "4 event(s) in opswatch-local-failed" in r.stdout
+    assert "5 event(s) in opswatch-local-failed" in r.stdout
     assert "alarm api latency" in r.stdout
     assert "undecodable record: JSON nested deeper than 64 levels" in r.stdout
     assert "an undecodable CloudWatch Logs payload (awslogs.data is refused after gunzip" in r.stdout
@@ -127,4 +129,5 @@ def test_failed_list_and_replay_go_on_past_deep_records(stage, local_webhook):  
     assert "replayed and deleted: alarm_bridge SNS" in r.stdout and "alarm api latency" in r.stdout
     assert "not an event the function can use: awslogs.data is refused after gunzip" in r.stdout
     assert "no handler for function 'unknown'" in r.stdout
-    assert "2 replayed, 2 kept" in r.stdout  # the deep SNS message was posted as text, the alarm as an alarm
+    assert "replayed and deleted: log_alerts log group /ecs/shop-api (1 events)" in r.stdout
+    assert "3 replayed, 2 kept" in r.stdout  # the deep SNS message was posted as text, the alarm as an alarm
