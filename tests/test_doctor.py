@@ -431,6 +431,7 @@ def test_log_group_that_never_expires_warns(stage):
     [
         ({"webhookUrl": "https://hooks.slack.com/services/T0/B0/SECRETPART"}, "holds 'webhookUrl', not 'webhook_url'"),
         ("this is not json", "is not JSON"),
+        ({"webhook_url": "xoxb-1-SECRETPART"}, "holds a Slack token (xox…), but OPSWATCH_SLACK_MODE is webhook"),
         ('{"webhook_url": "https://hooks.slack.com/services/T0/B0/SECRETPART"', "is not valid JSON"),
     ],
 )
