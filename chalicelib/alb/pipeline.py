@@ -13,6 +13,16 @@ four counts, and ``ObjectReport.balanced`` checks they add up:
   (the rest are counted in ``rejects_over_cap``), so that junk cannot run up a
   CloudWatch ingestion bill;
 - ``refused``: sent, but refused by CloudWatch (too old, too new, past retention).
+
+``ship_object`` runs named steps that share one ``Shipment`` (writers, counts, saved
+progress) and one ``Pace`` (when to save, when to hand on):
+
+1. ``open_shipment``: the writers and counts where the last sync point left them;
+2. ``ship_lines``: ``render_lines`` turns each line into an event (``Shipment.emit``) or a
+   rejected line (``Shipment.reject``); between lines ``tick`` decides on a ``sync_point``
+   (flush the streams, ``write_route_metrics``, save the progress) or a hand-on;
+   at the end the checkpoint is finished or released;
+3. ``object_report``: the account of every line.
 """
 
 from __future__ import annotations
@@ -187,16 +197,15 @@ def render_lines(
             continue
         try:
             text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            _reject_undecodable(rejects, lineno, raw, exc)
-            continue
-        try:
             if full_parse:
                 rec = parse_line(text)
                 ts = time_ms(rec["time"])
             else:
                 ts = quick_time(text)
                 rec = None
+        except UnicodeDecodeError as exc:  # only the decoding raises it: the parser reads text
+            _reject_undecodable(rejects, lineno, raw, exc)
+            continue
         except ParseError as exc:
             _reject_unparsable(rejects, lineno, text, exc)
             continue
@@ -311,11 +320,6 @@ def _snapshot(counts: LineCounts, aggregated: int) -> dict:
         "aggregated": aggregated,
         "reasons": dict(counts.reasons),
     }
-
-
-# ship_object's steps: open_shipment, then ship_lines (render_lines calling Shipment.emit and
-# Shipment.reject for each line, and tick between lines, which calls sync_point, which calls
-# write_route_metrics), then object_report.
 
 
 @dataclass(slots=True)
