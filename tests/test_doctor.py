@@ -557,6 +557,15 @@ def test_log_subscriptions_to_another_function_fail_and_an_old_pattern_warns(sta
         )
 
 
+def test_log_subscriptions_follow_the_configured_function(stage):
+    """OPSWATCH_LOG_ALERT_FUNCTION names the function `logs subscribe` points at: doctor checks that one."""
+    code, results, _ = doctor(stage, OPSWATCH_LOG_ALERT_FUNCTION="opswatch-local-alarm_bridge")
+    item = results["log-subscriptions"]
+    assert code == 1 and item["status"] == "fail", item
+    assert "1 of 1 subscriptions do not reach opswatch-local-alarm_bridge" in item["found"]
+    assert f"{APP_GROUP} -> opswatch-local-log_alerts" in item["found"]
+
+
 def test_state_table_without_ttl(stage):
     ddb = boto3.client("dynamodb")
     ddb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": False, "AttributeName": "expiration"})
@@ -684,6 +693,7 @@ def test_function_errors_are_shown(stage):
             {
                 "MetricName": "Errors",
                 "Dimensions": [{"Name": "FunctionName", "Value": "opswatch-local-alb_logs"}],
+                "Timestamp": datetime.now(UTC) - timedelta(minutes=5),
                 "Value": 3,
             }
         ],
