@@ -85,10 +85,12 @@ def setup(bucket: str, prefix: str, account: str | None, region: str | None, sta
         for sql in statements:
             execute_ddl(target, sql)
             click.echo(sql.splitlines()[0])
-    except (ValueError, AthenaQueryFailed) as exc:
+    except AthenaQueryFailed as exc:  # a DDL statement Athena ran and failed
         _fail(str(exc), EXIT_FAILED)
-    except ClientError as exc:
-        _fail(f"Athena call failed: {exc}", EXIT_FAILED)
+    except ValueError as exc:  # a bucket, prefix, account or Region the DDL cannot hold
+        _fail(str(exc))
+    except ClientError as exc:  # refused (access, limits): nothing was created past this point
+        _fail(f"Athena call failed: {exc}")
     click.echo(f"table {target.database}.alb_access_logs is ready")
 
 
@@ -184,8 +186,8 @@ def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...],
             _fail(str(exc))
         except local.LocalError as exc:
             _fail(str(exc), EXIT_FAILED)
-        except ClientError as exc:  # an s3:// prefix that cannot be read
-            _fail(f"reading the logs from S3 failed: {exc}", EXIT_FAILED)
+        except ClientError as exc:  # an s3:// prefix that cannot be read: an unreadable input
+            _fail(f"reading the logs from S3 failed: {exc}")
         _write(columns, rows, fmt, output)
         return
     from botocore.exceptions import ClientError
@@ -202,8 +204,8 @@ def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...],
         result = run(_target(), sql, params, progress)
     except AthenaQueryFailed as exc:
         _fail(str(exc), EXIT_FAILED)
-    except ClientError as exc:
-        _fail(f"Athena call failed: {exc}", EXIT_FAILED)
+    except ClientError as exc:  # refused outside the query itself (access, throttling past the retries)
+        _fail(f"Athena call failed: {exc}")
     except KeyboardInterrupt:
         _fail("cancelled (StopQueryExecution sent)", EXIT_FAILED)
     _write(result.columns, result.rows, fmt, output)
@@ -228,7 +230,7 @@ _out = click.option("--output", type=click.Path(dir_okay=False), help="Write the
 @_fmt
 @_out
 def run_named(name: str, params: tuple[str, ...], engine: str, logs, fmt: str, output: str | None) -> None:
-    """Run a named query. Exit 0 done, 1 the query failed or was cancelled, 2 usage (nothing was sent)."""
+    """Run a named query. Exit 0 done, 1 the query failed or was cancelled, 2 usage, unreadable logs or AWS errors."""
     from chalicelib.athena.catalog import QueryError, bind, typed_values
 
     q = _query(name)
