@@ -89,6 +89,41 @@ def test_aws_doc_lambda_examples():
     assert parse_line(AWS_DOC[2])["redirect_url"] == "https://example.com:80/"
 
 
+def test_every_documented_line_takes_the_fast_path():
+    """AWS's own examples once missed the fast regex (they end at classification_reason) and cost 5x."""
+    from chalicelib.alb import parser
+
+    before = parser.slow_path_lines
+    for ln in AWS_DOC * 3:
+        parse_line(ln)
+    assert parser.slow_path_lines == before
+
+
+def test_every_reference_line_but_a_malformed_one_takes_the_fast_path():
+    """2018 lines (end at lambda_error_reason), 2020 lines (bare target lists), TID_, IPv6, "-" requests."""
+    from chalicelib.alb import parser
+
+    lines = [c["line"] for c in VECTOR] + _lines("elastic_beats_application-lb-http.log")
+    lines += _lines("elastic_beats_example-alb-http.log") + _lines("elastic_integrations_test-alb.log")[:2]
+    slow = []
+    for ln in lines:
+        before = parser.slow_path_lines
+        parse_line(ln)
+        if parser.slow_path_lines != before:
+            slow.append(ln)
+    # Filebeat's fixture line with no space between a quoted field and the priority ('"-"1').
+    assert slow == [FILEBEAT_LINES[4]]
+
+
+def test_an_empty_quoted_field_is_null_on_both_paths():
+    from chalicelib.alb.parser import parse_tokens
+
+    ln = AWS_DOC[1].replace('"curl/7.46.0"', '""').replace('"www.example.com"', '""')
+    rec = parse_line(ln)
+    assert rec["user_agent"] is None and rec["domain_name"] is None
+    assert parse_tokens(ln) == rec
+
+
 # --- Vector's parser cases ----------------------------------------------------------------
 
 VECTOR = [

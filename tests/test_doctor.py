@@ -329,6 +329,16 @@ def test_bucket_notification_lost_to_another_function(stage):
         s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration=saved)
 
 
+def test_bucket_notification_without_the_configured_suffix(stage):
+    """OPSWATCH_ALB_KEY_SUFFIX set after the deploy: the live notification has no such filter (S3 would send every
+    object, the ELB test file included, or none of the new ones)."""
+    code, results, _ = doctor(stage, OPSWATCH_ALB_KEY_SUFFIX=".log.gz")
+    item = results["bucket-notification"]
+    assert code == 1 and item["status"] == "fail", item
+    assert item["found"] == "the notification has no suffix filter '.log.gz' (OPSWATCH_ALB_KEY_SUFFIX)"
+    assert item["fix"] == "chalice deploy --stage local"
+
+
 def test_a_malformed_notification_configuration_is_a_fail_with_its_reason(stage, aws_proxy):
     body = (
         b'<?xml version="1.0" encoding="UTF-8"?><NotificationConfiguration><CloudFunctionConfiguration>'
@@ -421,6 +431,7 @@ def test_log_group_that_never_expires_warns(stage):
     [
         ({"webhookUrl": "https://hooks.slack.com/services/T0/B0/SECRETPART"}, "holds 'webhookUrl', not 'webhook_url'"),
         ("this is not json", "is not JSON"),
+        ({"webhook_url": "xoxb-1-SECRETPART"}, "holds a Slack token (xox…), but OPSWATCH_SLACK_MODE is webhook"),
         ('{"webhook_url": "https://hooks.slack.com/services/T0/B0/SECRETPART"', "is not valid JSON"),
     ],
 )
@@ -681,6 +692,7 @@ def test_function_errors_are_shown(stage):
     item = results["function-errors"]
     assert code == 0 and item["status"] == "warn", item
     assert item["found"] == "last 24 hours: alb_logs Errors 3"
+    assert item["fix"].startswith("aws logs tail /aws/lambda/opswatch-local-alb_logs --since 24h")
 
 
 def test_elb_accounts_match_the_infra_template():
