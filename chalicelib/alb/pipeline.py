@@ -79,12 +79,12 @@ def _mode(fmt: str, ship_filter: Predicate | None, metrics: RouteMetrics | None)
     return json_mode, lines_off, full_parse
 
 
-@dataclass
+@dataclass(slots=True)
 class _Rejects:
     """Every rejected line is counted under its reason; only the first ``limit`` are handed to ``report``.
 
-    One place for the cap, so a corrupt object costs counts, not calls; callers build a
-    reason's text (which may quote the line) only when ``take`` says it will be reported.
+    One place for the cap, so a corrupt object costs counts, not calls: callers build a
+    reason's text only when ``take`` says it will be reported.
     """
 
     counts: LineCounts
@@ -99,30 +99,14 @@ class _Rejects:
         return counts.rejected <= self.limit
 
 
-def _reject_long(rejects: _Rejects, lineno: int, raw: LongLine) -> None:
-    """A line over the reader's length limit: reported with the first bytes the reader kept."""
-    if rejects.take(LONG_LINE):
-        reason = f"{LONG_LINE}: {raw.length} bytes, over {MAX_LINE_BYTES}; only the first {len(raw)} are kept"
-        rejects.report(lineno, raw.decode("utf-8", "backslashreplace"), reason)
+def _long_reason(raw: LongLine) -> str:
+    """Why a line over the reader's length limit is rejected, and how much of it is kept."""
+    return f"{LONG_LINE}: {raw.length} bytes, over {MAX_LINE_BYTES}; only the first {len(raw)} are kept"
 
 
-def _reject_undecodable(rejects: _Rejects, lineno: int, raw: bytes, exc: UnicodeDecodeError) -> None:
-    """A line that is not UTF-8: the reason names the first bad byte and where it is."""
-    if rejects.take("not UTF-8 text"):
-        reason = f"not UTF-8 text: byte {exc.start + 1} is 0x{raw[exc.start]:02x}"
-        rejects.report(lineno, raw.decode("utf-8", "backslashreplace"), reason)
-
-
-def _reject_unparsable(rejects: _Rejects, lineno: int, text: str, exc: ParseError) -> None:
-    """Not an ALB entry: counted under the reason's first part, so counts group by kind, not by field value."""
-    if rejects.take(exc.reason.split(":", 1)[0]):
-        rejects.report(lineno, text, exc.reason)
-
-
-def _reject_too_large(rejects: _Rejects, lineno: int, text: str, size: int) -> None:
-    """A rendered event CloudWatch would refuse: rejected here, where it is still counted and kept."""
-    if rejects.take("too large for one CloudWatch event"):
-        rejects.report(lineno, text, f"event of {size} bytes is over CloudWatch's {MAX_EVENT_BYTES}-byte limit")
+def _undecodable_reason(raw: bytes, exc: UnicodeDecodeError) -> str:
+    """Why a line that is not UTF-8 is rejected: the first bad byte and where it is."""
+    return f"not UTF-8 text: byte {exc.start + 1} is 0x{raw[exc.start]:02x}"
 
 
 def _empty_lines(
@@ -175,10 +159,11 @@ def render_lines(
     again; ``counts.lines`` is the current line while ``emit`` runs. ``reject`` is called
     for the first ``reject_limit`` rejected lines (those in ``counts`` included); the rest
     are only counted. The loop keeps the path of a good line inline (it runs for every
-    line); each kind of bad line has its own step above.
+    line); a bad line costs one call to ``take`` (which counts it) while it is not reported.
     """
     json_mode, lines_off, full_parse = _mode(fmt, ship_filter, metrics)
     rejects = _Rejects(counts, reject, reject_limit if reject_limit is not None else 1 << 62)
+    take = rejects.take
     add_metric = metrics.add if metrics is not None else None
     dumps = orjson.dumps
     lineno = counts.lines
@@ -193,7 +178,8 @@ def render_lines(
             lineno, next_tick = _empty_lines(raw, lineno, next_tick, tick, rejects)
             continue
         if raw.__class__ is LongLine:
-            _reject_long(rejects, lineno, raw)
+            if take(LONG_LINE):
+                reject(lineno, raw.decode("utf-8", "backslashreplace"), _long_reason(raw))
             continue
         try:
             text = raw.decode("utf-8")
@@ -204,10 +190,12 @@ def render_lines(
                 ts = quick_time(text)
                 rec = None
         except UnicodeDecodeError as exc:  # only the decoding raises it: the parser reads text
-            _reject_undecodable(rejects, lineno, raw, exc)
+            if take("not UTF-8 text"):
+                reject(lineno, raw.decode("utf-8", "backslashreplace"), _undecodable_reason(raw, exc))
             continue
         except ParseError as exc:
-            _reject_unparsable(rejects, lineno, text, exc)
+            if take(exc.reason.split(":", 1)[0]):  # counted by kind, not by the field's value
+                reject(lineno, text, exc.reason)
             continue
         if add_metric is not None:
             add_metric(rec)
@@ -222,7 +210,8 @@ def render_lines(
             size = len(raw)
             message = raw if encoded else text
         if size > MAX_EVENT_BYTES:
-            _reject_too_large(rejects, lineno, text, size)
+            if take("too large for one CloudWatch event"):
+                reject(lineno, text, f"event of {size} bytes is over CloudWatch's {MAX_EVENT_BYTES}-byte limit")
             continue
         counts.accepted += 1
         emit(ts, message, size)
