@@ -83,8 +83,8 @@ def _mode(fmt: str, ship_filter: Predicate | None, metrics: RouteMetrics | None)
 class _Rejects:
     """Every rejected line is counted under its reason; only the first ``limit`` are handed to ``report``.
 
-    One place for the cap, so a corrupt object costs counts, not calls: callers build a
-    reason's text only when ``take`` says it will be reported.
+    One place for the cap: a corrupt object is counted in full, but only its first lines
+    reach ``report``, and callers build a reason's text only when ``take`` says so.
     """
 
     counts: LineCounts
@@ -123,7 +123,7 @@ def _empty_lines(
         rejects.report(lineno, "", "empty line")
     left = raw.count - 1 if raw.__class__ is BlankLines else 0
     while left:  # the rest of a run, in steps that stop at each tick
-        if lineno == next_tick:
+        if lineno == next_tick:  # never without a tick: next_tick is then -1
             next_tick = tick(lineno)
         step = min(left, next_tick - lineno) if next_tick > lineno else left
         calls = max(0, min(step, rejects.limit - counts.rejected))  # lines still under the limit
