@@ -4,7 +4,8 @@ A cold start loads ``app`` (the triggers) and, on the first event, the one handl
 the function's body imports. Each is a fresh interpreter, its CPU time from exec to exit, against
 ``python -c "import boto3"`` on the same interpreter (the floor any function that calls AWS
 pays). Runs are interleaved (boto3, then each function, again and again) so a noisy
-neighbour slows them alike; the figure is the median of each.
+neighbour slows them alike; each function's figure is the median of its ratios to the
+``import boto3`` run of the same round (paired medians).
 
 ``FUNCTIONS`` is the one list of what each function imports on its path; the test over
 ``sys.modules`` (tests/test_cold_start.py) uses it too.
@@ -33,8 +34,17 @@ FUNCTIONS = {
 }
 
 
+# What the first event then loads on top (boto3 for its AWS calls, slack-sdk for its message): shown
+# beside the target figure, so that figure is not read as the whole first invocation.
+FIRST_EVENT = {f: "import boto3, slack_sdk" for f in FUNCTIONS} | {"alb_logs": "import boto3"}
+
+
 def statement(function: str) -> str:
-    return f"import app, {FUNCTIONS[function]}"
+    return f"import app, chalicelib.kinds, {FUNCTIONS[function]}"  # app.py's body: the registry, then the handler
+
+
+def first_event_statement(function: str) -> str:
+    return f"{statement(function)}; {FIRST_EVENT[function]}"
 
 
 def environment() -> dict[str, str]:
@@ -56,30 +66,50 @@ def process_seconds(stmt: str) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(runs: int = 11) -> tuple[float, dict[str, float]]:
-    """(median seconds of ``import boto3``, {function: median seconds of its cold start})."""
-    for stmt in [BASELINE, *map(statement, FUNCTIONS)]:
+def measure(runs: int = 11) -> tuple[float, dict[str, float], dict[str, float], dict[str, float]]:
+    """Paired medians over ``runs`` rounds, each round ``import boto3`` then every variant once.
+
+    Returns the median CPU seconds of ``import boto3``, of each function's cold start, and, for
+    each function, the median of its per-round ratios to that round's ``import boto3`` (the
+    target figure) and the same for its cold start plus ``FIRST_EVENT``. Pairing each run
+    with the baseline run next to it cancels the slow and fast spells of a shared machine.
+    """
+    stmts = {"boto3": BASELINE}
+    for f in FUNCTIONS:
+        stmts[f] = statement(f)
+        stmts[f + "+"] = first_event_statement(f)
+    for stmt in stmts.values():
         process_seconds(stmt)  # warm the file cache and write the bytecode first
-    base: list[float] = []
-    samples: dict[str, list[float]] = {f: [] for f in FUNCTIONS}
+    samples: dict[str, list[float]] = {k: [] for k in stmts}
     for _ in range(runs):
-        base.append(process_seconds(BASELINE))
-        for f in FUNCTIONS:
-            samples[f].append(process_seconds(statement(f)))
-    return statistics.median(base), {f: statistics.median(s) for f, s in samples.items()}
+        for key, stmt in stmts.items():
+            samples[key].append(process_seconds(stmt))
+
+    def paired(key: str) -> float:
+        return statistics.median(x / b for x, b in zip(samples[key], samples["boto3"], strict=True))
+
+    return (
+        statistics.median(samples["boto3"]),
+        {f: statistics.median(samples[f]) for f in FUNCTIONS},
+        {f: paired(f) for f in FUNCTIONS},
+        {f: paired(f + "+") for f in FUNCTIONS},
+    )
 
 
 def report(runs: int = 11) -> bool:
     """Print each function's figure; True when every one meets the target."""
-    base, figures = measure(runs)
-    print(f"  python -c 'import boto3' {base * 1000:.0f} ms (median of {runs} processes)")
+    base, seconds, ratios, first = measure(runs)
+    print(f"  python -c 'import boto3' {base * 1000:.0f} ms CPU (median of {runs} processes)")
+    print(f"  {'function':<15} {'imports on its path':<42} {'CPU ms':>6} {'vs boto3':>8}   + first event's")
     ok = True
-    for f, seconds in figures.items():
-        ratio = seconds / base
+    for f, ratio in ratios.items():
         ok &= ratio <= TARGET
-        mark = "" if ratio <= TARGET else "  OVER"
-        print(f"  {f:<15} import app, {FUNCTIONS[f]:<28} {seconds * 1000:5.0f} ms {ratio:5.2f}x{mark}")
-    print(f"  target <= {TARGET}x for every function: " + ("met" if ok else "MISSED"))
+        mark = "" if ratio <= TARGET else " OVER"
+        path = f"import app, {FUNCTIONS[f]}"
+        print(
+            f"  {f:<15} {path:<42} {seconds[f] * 1000:6.0f} {ratio:7.2f}x{mark:<5} {first[f]:5.2f}x ({FIRST_EVENT[f]})"
+        )
+    print(f"  target <= {TARGET}x for every function (paired medians): " + ("met" if ok else "MISSED"))
     return ok
 
 

@@ -17,13 +17,29 @@ from dataclasses import dataclass
 
 _MARK = "__opswatch_peak_rss_kb__"
 
+# The peak is read from /proc/self/status (VmHWM, this process image's own high-water mark).
+# getrusage's ru_maxrss would not do: Linux carries the forked parent's peak across exec into
+# it, so a child of a large pytest process would report the parent's size, not its own.
+_PEAK = """
+def _peak_kb():
+    try:
+        with open("/proc/self/status") as fh:
+            for ln in fh:
+                if ln.startswith("VmHWM:"):
+                    return int(ln.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
 _WRAPPER = """
 import resource, sys
+{peak}
 try:
     {body}
 finally:
     sys.stdout.flush()
-    print({mark!r}, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr, flush=True)
+    print({mark!r}, _peak_kb(), file=sys.stderr, flush=True)
 """
 
 
@@ -53,7 +69,7 @@ def run_code(
 ) -> Bounded:
     """Run ``code`` (Python source) in a new interpreter; raises ``subprocess.TimeoutExpired`` past ``seconds``."""
     body = "\n    ".join(code.strip().splitlines())
-    script = _WRAPPER.format(body=body, mark=_MARK)
+    script = _WRAPPER.format(peak=_PEAK, body=body, mark=_MARK)
     proc = subprocess.run(
         [sys.executable, "-c", script],
         input=stdin,
@@ -83,7 +99,7 @@ try:
 except SystemExit as exc:
     code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     sys.stdout.flush()
-    print({_MARK!r}, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr, flush=True)
+    print({_MARK!r}, _peak_kb(), file=sys.stderr, flush=True)
     import os
     os._exit(code)
 """

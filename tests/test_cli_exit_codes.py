@@ -36,8 +36,9 @@ FILE_INPUTS: dict[str, list[list[str]]] = {
     "monitors apply": [["--spec", "{path}", "--yes"]],
     "athena run": [["status_codes", "--engine", "local", "--logs", "{path}"]],
     "athena sql": [["SELECT 1", "--engine", "local", "--logs", "{path}"]],
+    "doctor": [["--spec", "{path}"]],
 }
-TEXT_INPUTS = {"filters test", "logs rules", "logs subscribe", "slack render", "slack send", "monitors validate",
+TEXT_INPUTS = {"doctor", "filters test", "logs rules", "logs subscribe", "slack render", "slack send", "monitors validate",
                "monitors plan", "monitors apply"}  # fmt: skip
 # Commands calling AWS, with arguments that get them to their first call.
 AWS_COMMANDS: dict[str, list[str]] = {
@@ -58,6 +59,7 @@ AWS_COMMANDS: dict[str, list[str]] = {
     "insights list": [],
     "insights show": ["some-query"],
     "insights run": ["some-query"],
+    "doctor": [],
 }
 LOCAL_ONLY = {"alarms simulate", "athena list", "athena show", "logs rules", "logs test-rules", "alb parse",
               "slack render", "slack send", "monitors validate", "policies"}  # fmt: skip
@@ -178,3 +180,17 @@ def test_aws_configuration_errors_are_one_line_and_exit_2(bare_aws, case, extra,
         assert "Traceback" not in err and said in err, f"{case}: opswatch {name}: {err}"
         assert len(err.splitlines()) == 1, f"{case}: opswatch {name}: {err}"
         assert "s3cr3t" not in r.output
+
+
+def test_an_aws_refusal_is_one_line_without_the_secret_it_quotes():
+    from botocore.exceptions import ClientError
+
+    from chalicelib.cli.errors import describe_aws
+
+    refused = ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": "not for https://hooks.slack.com/services/T0/B0/abc123"}},
+        "GetSecretValue",
+    )
+    said = describe_aws(refused)
+    assert said == "AWS refused GetSecretValue: AccessDenied: not for https://hooks.slack.com/services/[redacted]"
+    assert describe_aws(ValueError("not an AWS error")) is None

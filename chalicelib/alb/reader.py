@@ -48,8 +48,14 @@ class BlankLines(bytes):
 
 
 RUN_MIN = 64
-_RUN_PROBE = b"\n" * RUN_MIN
-_RUN = re.compile(rb"(\n{%d,})" % RUN_MIN)
+# LF or CRLF line ends. Possessive: a plain repeat of the group keeps a backtracking
+# point per repetition, over 100 MB for a block of newlines.
+_RUN = re.compile(rb"((?:\r?\n){%d,}+)" % RUN_MIN)
+
+
+def _may_hold_a_run(block: bytes) -> bool:
+    """A cheap look before the regular expression: ALB's own text never has two line ends in a row."""
+    return b"\n\n\n\n" in block or b"\n\r\n\r\n" in block
 
 
 def blank_lines(count: int) -> BlankLines:
@@ -201,13 +207,13 @@ def iter_lines(
             cr = tail[-1] == 13
 
     for block in decoded_chunks(chunks, status, min(STEP_BYTES, max_line)):
-        if runs and _RUN_PROBE in block:
-            # Text and runs of newlines alternate: a run's first newline ends the line in
+        if runs and _may_hold_a_run(block):
+            # Text and runs of line ends alternate: a run's first line end ends the line in
             # progress (perhaps an empty one), the others are empty lines.
             for j, part in enumerate(_RUN.split(block)):
                 if j % 2:
-                    yield from take(b"\n")
-                    yield blank_lines(len(part) - 1)
+                    yield from take(part[: part.index(b"\n") + 1])
+                    yield blank_lines(part.count(b"\n") - 1)
                 elif part:
                     yield from take(part)
         else:

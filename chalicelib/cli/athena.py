@@ -15,17 +15,13 @@ import click
 
 from chalicelib import settings
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
-from chalicelib.cli.errors import EXIT_USAGE, OpswatchGroup, require_aws
+from chalicelib.cli.errors import EXIT_INTERRUPTED, OpswatchGroup, require_aws
+from chalicelib.cli.errors import fail as _fail
 
 
 @click.group(cls=OpswatchGroup)
 def athena() -> None:
     """Query the ALB logs in S3: Athena (partition-projected table) or the local engine (DuckDB)."""
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"opswatch: {message}", err=True)
-    sys.exit(code)
 
 
 def _target():
@@ -85,10 +81,12 @@ def setup(bucket: str, prefix: str, account: str | None, region: str | None, sta
         for sql in statements:
             execute_ddl(target, sql)
             click.echo(sql.splitlines()[0])
-    except (ValueError, AthenaQueryFailed) as exc:
+    except AthenaQueryFailed as exc:  # a DDL statement Athena ran and failed
         _fail(str(exc), EXIT_FAILED)
-    except ClientError as exc:
-        _fail(f"Athena call failed: {exc}", EXIT_FAILED)
+    except ValueError as exc:  # a bucket, prefix, account or Region the DDL cannot hold
+        _fail(str(exc))
+    except ClientError as exc:  # refused (access, limits): nothing was created past this point
+        _fail(f"Athena call failed: {exc}")
     click.echo(f"table {target.database}.alb_access_logs is ready")
 
 
@@ -184,8 +182,8 @@ def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...],
             _fail(str(exc))
         except local.LocalError as exc:
             _fail(str(exc), EXIT_FAILED)
-        except ClientError as exc:  # an s3:// prefix that cannot be read
-            _fail(f"reading the logs from S3 failed: {exc}", EXIT_FAILED)
+        except ClientError as exc:  # an s3:// prefix that cannot be read: an unreadable input
+            _fail(f"reading the logs from S3 failed: {exc}")
         _write(columns, rows, fmt, output)
         return
     from botocore.exceptions import ClientError
@@ -202,10 +200,10 @@ def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...],
         result = run(_target(), sql, params, progress)
     except AthenaQueryFailed as exc:
         _fail(str(exc), EXIT_FAILED)
-    except ClientError as exc:
-        _fail(f"Athena call failed: {exc}", EXIT_FAILED)
+    except ClientError as exc:  # refused outside the query itself (access, throttling past the retries)
+        _fail(f"Athena call failed: {exc}")
     except KeyboardInterrupt:
-        _fail("cancelled (StopQueryExecution sent)", EXIT_FAILED)
+        _fail("cancelled (StopQueryExecution sent)", EXIT_INTERRUPTED)
     _write(result.columns, result.rows, fmt, output)
     click.echo(
         f"query {result.query_id}: {result.scanned_bytes / 1e6:,.1f} MB scanned, ${result.cost:.4f} "
@@ -228,7 +226,7 @@ _out = click.option("--output", type=click.Path(dir_okay=False), help="Write the
 @_fmt
 @_out
 def run_named(name: str, params: tuple[str, ...], engine: str, logs, fmt: str, output: str | None) -> None:
-    """Run a named query. Exit 0 done, 1 the query failed or was cancelled, 2 usage (nothing was sent)."""
+    """Run a named query. Exit 0 done, 1 the query failed or was cancelled, 2 usage, unreadable logs or AWS errors."""
     from chalicelib.athena.catalog import QueryError, bind, typed_values
 
     q = _query(name)

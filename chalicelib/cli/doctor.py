@@ -87,8 +87,8 @@ def doctor(stage: str | None, load_balancers: tuple[str, ...], spec_path: str | 
 
     with _stage_env(stage):
         name = stage or settings.stage()
+        loaded = _spec(spec_path, name)  # a bad spec is named before any AWS call
         account, region, caller = _where()
-        loaded = _spec(spec_path, name)
         results = _run(name, account, region, caller, list(load_balancers), loaded, spec_path, send_test)
     if fmt == "json":
         for r in results:

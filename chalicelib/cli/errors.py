@@ -6,8 +6,10 @@ A script reads the exit code, so each code means one thing in every command:
 0     done; something matched; nothing to change
 1     done, and the answer is "no" or "not all": a finding, no match, some items
       rejected or not delivered, a query that failed on the engine
-2     nothing was done: a usage error, bad or unreadable input, missing AWS
-      configuration (Region, credentials), or an AWS call refused or unreachable
+2     bad input or usage: a usage error, bad or unreadable input, missing AWS
+      configuration (Region, credentials), or an AWS call refused or unreachable;
+      nothing was done, except in ``alb parse`` and ``alb ship``, which go on past
+      a damaged file or object and exit 2 at the end
 3     ``monitors plan``: changes are pending (kept apart from 2, a usage error)
 130   interrupted (Ctrl-C); progress is saved where the command keeps any
 ====  ==========================================================================

@@ -14,7 +14,6 @@ from chalicelib.doctor.check import Check, Context, fail, ok, warn
 
 NAME = "slack-secret"
 KEY_OF = {"webhook": "webhook_url", "bot": "bot_token"}
-_PLAIN_FORM = {"webhook": ("https://", "http://"), "bot": ("xox",)}  # http: the loopback Slack
 
 
 def _create_fix(ctx: Context, mode: str, name: str) -> str:
@@ -45,13 +44,29 @@ def _read(ctx: Context, ref: str) -> tuple[str | None, str | None]:
 
 
 def _judge(value: str, mode: str, name: str) -> str | None:
-    """What is wrong with the secret's text for ``mode``, or None."""
+    """What is wrong with the secret's text for ``mode``, or None. The value's shape is judged by delivery's own
+    ``check_shape``, so doctor passes exactly what the functions accept."""
+    from chalicelib.slack.delivery import SlackConfigError, check_shape
+
     want = KEY_OF[mode]
     text = value.strip()
-    if not text.startswith(("{", "[")):
-        if text.startswith(_PLAIN_FORM[mode]):
-            return None  # a plain value: delivery takes it as it is
-        return f'the secret {name} is not JSON (expected {{"{want}": ...}})'
+    try:
+        if not text.startswith(("{", "[")):
+            if text.lower().startswith(("http", "xox")):  # a plain value: delivery takes it as it is
+                check_shape(text, mode, f"the secret {name}")
+                return None
+            return f'the secret {name} is not JSON (expected {{"{want}": ...}})'
+        problem = _parse(text, want, mode, name)
+        if isinstance(problem, str):
+            return problem
+        check_shape(problem[want].strip(), mode, f"the secret {name} ({want})")
+    except SlackConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _parse(text: str, want: str, mode: str, name: str) -> dict | str:
+    """The secret's JSON object holding ``want``, or what is wrong with it."""
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -63,9 +78,7 @@ def _judge(value: str, mode: str, name: str) -> str | None:
     if not isinstance(data.get(want), str) or not data[want].strip():
         keys = ", ".join(sorted(repr(str(k)[:40]) for k in data)[:10]) or "no key"
         return f"the secret {name} holds {keys}, not {want!r} ({mode} mode)"
-    if not data[want].strip().startswith(_PLAIN_FORM[mode]):
-        return f"the secret {name}'s {want} does not look like a Slack {mode} {'URL' if mode == 'webhook' else 'token'}"
-    return None
+    return data
 
 
 def slack_secret(ctx: Context) -> Check:

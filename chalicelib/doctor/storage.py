@@ -111,11 +111,10 @@ def function_errors(ctx: Context) -> Check:
     counts = {r["Label"]: int(sum(r.get("Values", []))) for r in resp.get("MetricDataResults", [])}
     bad = {k: v for k, v in counts.items() if v}
     if bad:
-        worst = ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
+        worst = max(bad, key=bad.get).split(" ", 1)[0]
         return warn(
             name,
-            f"last 24 hours: {worst}",
-            f"aws logs tail /aws/lambda/{ctx.function_name('FUNCTION')} --since 24h; "
-            f"{ctx.env_prefix()}opswatch failed list",
+            "last 24 hours: " + ", ".join(f"{k} {v}" for k, v in sorted(bad.items())),
+            f"aws logs tail /aws/lambda/{ctx.function_name(worst)} --since 24h; {ctx.env_prefix()}opswatch failed list",
         )
     return ok(name, f"no errors or throttles in the last 24 hours ({len(FUNCTIONS)} functions)")

@@ -22,8 +22,9 @@ _CHILD = """
 import logging, os, sys
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 from moto.server import ThreadedMotoServer
-from chalicelib.embedded import motologs
+from chalicelib.embedded import motoatomic, motologs
 motologs.install()  # the Logs calls moto lacks: query definitions, StopQuery
+motoatomic.install()  # conditional writes atomic, as DynamoDB's are
 s = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 s.start()
 print(s.get_host_and_port()[1], flush=True)

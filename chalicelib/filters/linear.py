@@ -159,24 +159,74 @@ def _parse(body: str) -> list[list[tuple]]:
     return alternatives
 
 
+class _States:
+    """The automaton's states built so far (sets of nodes, as numbers) and the moves between them."""
+
+    def __init__(self, nodes: list[tuple]):
+        self.nodes = nodes
+        self.ids: dict[frozenset, int] = {}
+        self.sets: list[frozenset] = []
+        self.accepting: list[bool] = []
+        self.closed: dict[tuple[int, bool, bool], int] = {}
+        self.step: dict[tuple[int, str], int] = {}
+        self.lock = threading.Lock()  # new states are made under it (the CLI and tests match from threads)
+
+    def id(self, nodes: frozenset) -> int:
+        got = self.ids.get(nodes)
+        if got is None:
+            got = self.ids[nodes] = len(self.sets)
+            self.sets.append(nodes)
+            self.accepting.append(any(self.nodes[n][0] == _ACCEPT for n in nodes))
+        return got
+
+    def close(self, kernel: int, at_start: bool, at_end: bool) -> int:
+        """The state after the moves that read nothing (optional atoms, ``^`` at the start, ``$`` at the end)."""
+        key = (kernel, at_start, at_end)
+        got = self.closed.get(key)
+        if got is not None:
+            return got
+        with self.lock:
+            seen = set(self.sets[kernel])
+            todo = list(seen)
+            while todo:
+                n = todo.pop()
+                kind = self.nodes[n][0]
+                follows = kind in (_OPT, _STAR) or (kind == _BOL and at_start) or (kind == _EOL and at_end)
+                if follows and n + 1 not in seen:
+                    seen.add(n + 1)
+                    todo.append(n + 1)
+            got = self.closed[key] = self.id(frozenset(seen))
+        return got
+
+    def advance(self, closed: int, ch: str, starts: frozenset) -> int:
+        """The state after reading ``ch`` (a new match may start at every character: ``starts``)."""
+        with self.lock:
+            nxt = set(starts)
+            for n in self.sets[closed]:
+                kind, match = self.nodes[n]
+                if kind in (_ONE, _OPT, _STAR) and match(ch):
+                    nxt.add(n if kind == _STAR else n + 1)
+            got = self.step[(closed, ch)] = self.id(frozenset(nxt))
+        return got
+
+
 class LinearRegex:
     """``re.search(body, text) is not None`` for CloudWatch's regex subset, in time linear in ``text``.
 
     ``pattern`` is the regex's text, as on ``re.Pattern``. ``search`` answers a bool. What the
-    automaton does not cover (groups, possessive quantifiers, ``\b``, back-references) runs on ``re``.
+    automaton does not cover (groups, possessive quantifiers, ``\\b``, back-references) runs on ``re``.
     """
 
     def __init__(self, body: str):
         self.pattern = body
         self._re = re.compile(body)  # the reference, and what runs what the automaton leaves
+        self._nodes: list[tuple] | None = None
         try:
             alternatives = _parse(body)
         except _Unsupported:
-            self._nodes = None
             return
-        nodes: list[tuple] = []  # (kind, matcher)
+        nodes: list[tuple] = []  # (kind, matcher); each alternative ends in an _ACCEPT node
         starts = []
-        accepts = []
         for alt in alternatives:
             starts.append(len(nodes))
             for item in alt:
@@ -191,15 +241,12 @@ class LinearRegex:
                 else:
                     nodes.extend((_OPT, match) for _ in range(hi - lo))
                 if len(nodes) > _MAX_NODES:
-                    self._nodes = None
                     return
-            accepts.append(len(nodes))
             nodes.append((_ACCEPT, None))
         self._nodes = nodes
         self._starts = frozenset(starts)
         self._needles = self._literals(alternatives)
-        self._lock = threading.RLock()  # new states are made under it (the CLI and tests match from threads)
-        self._reset()
+        self._states = _States(nodes)
 
     @staticmethod
     def _literals(alternatives) -> tuple[str, ...] | None:
@@ -221,69 +268,19 @@ class LinearRegex:
             needles.append(best)
         return tuple(needles)
 
-    def _reset(self) -> None:
-        self._ids: dict[frozenset, int] = {}
-        self._sets: list[frozenset] = []
-        self._accepting: list[bool] = []
-        self._closed: dict[tuple[int, bool, bool], int] = {}
-        self._step: dict[tuple[int, str], int] = {}
-
-    def _id(self, nodes: frozenset) -> int:
-        got = self._ids.get(nodes)
-        if got is None:
-            got = self._ids[nodes] = len(self._sets)
-            self._sets.append(nodes)
-            self._accepting.append(any(self._nodes[n][0] == _ACCEPT for n in nodes))
-        return got
-
-    def _close(self, kernel: int, at_start: bool, at_end: bool) -> int:
-        key = (kernel, at_start, at_end)
-        got = self._closed.get(key)
-        if got is not None:
-            return got
-        with self._lock:
-            return self._close_locked(kernel, at_start, at_end, key)
-
-    def _close_locked(self, kernel: int, at_start: bool, at_end: bool, key: tuple) -> int:
-        seen = set(self._sets[kernel])
-        todo = list(seen)
-        while todo:
-            n = todo.pop()
-            kind = self._nodes[n][0]
-            if (kind in (_OPT, _STAR) or (kind == _BOL and at_start) or (kind == _EOL and at_end)) and (
-                n + 1 not in seen
-            ):
-                seen.add(n + 1)
-                todo.append(n + 1)
-        got = self._closed[key] = self._id(frozenset(seen))
-        return got
-
-    def _advance(self, closed: int, ch: str) -> int:
-        with self._lock:
-            return self._advance_locked(closed, ch)
-
-    def _advance_locked(self, closed: int, ch: str) -> int:
-        nxt = set(self._starts)
-        for n in self._sets[closed]:
-            kind, match = self._nodes[n]
-            if kind in (_ONE, _OPT, _STAR) and match(ch):
-                nxt.add(n if kind == _STAR else n + 1)
-        got = self._step[(closed, ch)] = self._id(frozenset(nxt))
-        return got
-
     def search(self, text: str) -> bool:
         if self._nodes is None:
             return self._re.search(text) is not None
         if self._needles is not None and not any(n in text for n in self._needles):
             return False
-        if len(self._sets) > _MAX_CACHE or len(self._step) > _MAX_CACHE:
-            with self._lock:
-                self._reset()
+        states = self._states
+        if len(states.sets) > _MAX_CACHE or len(states.step) > _MAX_CACHE:
+            states = self._states = _States(self._nodes)  # a search still running keeps the one it has
         n = len(text)
         eol_from = n - 1 if n and text[-1] == "\n" else n
-        close, step, accepting = self._close, self._step, self._accepting
-        with self._lock:
-            kernel = self._id(self._starts)
+        close, step, accepting, starts = states.close, states.step, states.accepting, self._starts
+        with states.lock:
+            kernel = states.id(starts)
         for p in range(n + 1):
             state = close(kernel, p == 0, p >= eol_from)
             if accepting[state]:
@@ -293,5 +290,5 @@ class LinearRegex:
             ch = text[p]
             kernel = step.get((state, ch))
             if kernel is None:
-                kernel = self._advance(state, ch)
+                kernel = states.advance(state, ch, starts)
         return False

@@ -39,6 +39,7 @@ def objects(tmp_path_factory):
     d = tmp_path_factory.mktemp("hostile-alb")
     newline_mib = 49  # 49 MiB of newlines compress to about 48 KB
     (d / "newlines.log.gz").write_bytes(_gzip_of(b"\n" * (1 << 20) for _ in range(newline_mib)))
+    (d / "crlf.log.gz").write_bytes(_gzip_of(b"\r\n" * (1 << 19) for _ in range(newline_mib)))  # half the lines
     # Request URLs are whoever sends the requests' to choose: 16 KB of them, varied a little per line.
     rng = random.Random(17)
     c = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
@@ -93,14 +94,15 @@ def parse(path) -> tuple[dict, list[str], float]:
     return json.loads(result[0][7:]), [ln for ln in lines if not ln.startswith("RESULT ")], r.peak_rss_mb
 
 
-def test_alb_parse_a_gzip_of_newlines(objects):
-    path = objects["dir"] / "newlines.log.gz"
-    assert path.stat().st_size < 50_000
+@pytest.mark.parametrize(("name", "per_mib"), [("newlines.log.gz", 1 << 20), ("crlf.log.gz", 1 << 19)])
+def test_alb_parse_a_gzip_of_newlines(objects, name, per_mib):
+    path = objects["dir"] / name
+    assert path.stat().st_size < 60_000
     result, err, peak = parse(path)
     assert peak < RSS_MB and result == {"code": 1, "lines": 0}
     listed = [ln for ln in err if ln.endswith(": empty line")]
     assert len(listed) == 1000 and listed[0] == f"{path}:1: empty line" and listed[-1] == f"{path}:1000: empty line"
-    more = objects["newlines"] - 1000
+    more = objects["newlines"] // (1 << 20) * per_mib - 1000
     assert err[-1] == f"{path}: {more:,} more rejected lines not listed (at most 1,000 are listed per file)"
 
 
@@ -205,3 +207,19 @@ def test_a_binary_line_ships_at_most_a_mebibyte_of_text_to_the_rejected_stream()
     assert len(raw.encode()) == 1 << 20 and text.startswith(raw)
     assert all(p["truncated"] and p["line"] == 7 for p in parts)
     assert sum(len(json.dumps(p)) for p in parts) < 1.5 * (1 << 20)  # what CloudWatch ingests
+
+
+def test_alb_ship_of_a_single_line_of_300_mb_ships_its_first_mebibyte(objects, aws):
+    from tests.alb_lines import key
+
+    r = run_code(
+        _SHIP.format(path=str(objects["dir"] / "one-line.log.gz"), key=key("one-line")),
+        seconds=SECONDS,
+        address_space_mb=400,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    assert report["balanced"] and report["lines"] == 2 and report["rejected"] == 2
+    assert report["reject_reasons"]["line over the length limit"] == 1
+    assert 20 < report["stored"] < 40  # 1 MiB of the line in parts, and the line after it
+    assert r.peak_rss_mb < 160, r.peak_rss_mb

@@ -31,7 +31,7 @@ for name, value in json.loads(sys.stdin.read()).items():
     assert said["deep"] == "the secret opswatch/prod/slack is JSON nested too deeply to read"
     assert said["binary"] == 'the secret opswatch/prod/slack is not JSON (expected {"webhook_url": ...})'
     assert said["many-keys"].endswith("not 'webhook_url' (webhook mode)")
-    assert "does not look like a Slack webhook URL" in said["huge-url"]
+    assert said["huge-url"].startswith("the secret opswatch/prod/slack (webhook_url) is not a webhook URL")
     for reason in said.values():
         assert len(reason) < 800 and "a" * 100 not in reason
     assert "SECRETPART" not in said["huge-url"]
