@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from chalicelib import settings
+from chalicelib import boundedyaml, settings
 from chalicelib.dashboards.spec import Dashboard, InsightsQuery
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
@@ -455,8 +455,9 @@ def load(path: str, stage: str | None = None) -> Loaded:
     except UnicodeDecodeError as exc:
         raise SpecError([f"{path}: not UTF-8 text (byte {exc.start}); is it compressed or binary?"]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = boundedyaml.load(text)
+    except boundedyaml.UnsafeYAML as exc:
+        raise SpecError([f"{path}: refused: {exc}"]) from None
     except yaml.YAMLError as exc:
         line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1
         raise SpecError([f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
