@@ -182,6 +182,17 @@ def test_aws_configuration_errors_are_one_line_and_exit_2(bare_aws, case, extra,
         assert "s3cr3t" not in r.output
 
 
+def test_aws_region_alone_is_a_region(bare_aws):
+    """The "no AWS Region" message says to set AWS_REGION; boto3 alone reads only AWS_DEFAULT_REGION."""
+    for k, v in {**KEYS, "AWS_REGION": "eu-west-1"}.items():
+        bare_aws.setenv(k, v)
+    bare_aws.delenv("AWS_DEFAULT_REGION", raising=False)  # restored after the test
+    for name in ("alarms audit", "insights list", "logs subscribe"):
+        r = invoke([*name.split(), *AWS_COMMANDS[name]])
+        assert r.exit_code == EXIT_USAGE and "no AWS Region" not in r.stderr, f"opswatch {name}: {r.stderr}"
+        assert "http://127.0.0.1:9" in r.stderr, f"opswatch {name}: {r.stderr}"
+
+
 def test_an_aws_refusal_is_one_line_without_the_secret_it_quotes():
     from botocore.exceptions import ClientError
 
