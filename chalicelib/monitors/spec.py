@@ -31,7 +31,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib import boundedyaml, settings
-from chalicelib.dashboards.spec import Dashboard, InsightsQuery
+from chalicelib.dashboards.spec import Dashboard, InsightsQuery, no_bool_for_a_number
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
 DEFAULT_FILTER_PREFIX = "opswatch-"
@@ -105,6 +105,11 @@ class SpecError(ValueError):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, v, info):
+        return no_bool_for_a_number(cls, v, info)
 
 
 def _log_group(v: str) -> str:
