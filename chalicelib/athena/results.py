@@ -10,6 +10,7 @@ module nor the ALB flow. Athena bills 5 USD per TB scanned, rounded up to the MB
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 USD_PER_TB = 5.0
@@ -51,12 +52,29 @@ class AthenaResult:
         return cost_usd(self.scanned_bytes)
 
 
+# C0, DEL and C1 control characters: in a log line they are the writer's, and on a terminal an escape sequence
+# (ESC ] 0; sets the window title, ESC [ 2J clears the screen...) would act instead of being shown.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def shown(text: str) -> str:
+    r"""``text`` with its control characters written as escapes, so a cell is one inert line.
+
+    >>> shown("a\x1b]0;title\x07\nb")
+    'a\\x1b]0;title\\x07\\nb'
+    """
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def aligned(columns: list[str], rows: list[tuple], cell=str) -> list[str]:
     """Query results as lines of left-aligned columns (the CLI's table, the daily report's block).
+
+    Control characters in the values are shown as escapes (``shown``): the values come from log lines.
 
     >>> aligned(["code", "n"], [(200, 42), (502, None)])
     ['code  n', '200   42', '502']
     """
-    cells = [["" if v is None else cell(v) for v in r] for r in rows]
+    columns = [shown(c) for c in columns]
+    cells = [["" if v is None else shown(cell(v)) for v in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(columns)]
     return ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in [columns, *cells]]

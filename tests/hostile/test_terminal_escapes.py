@@ -1,0 +1,25 @@
+"""Control characters from log lines in the CLI's result tables (`athena run`/`sql`, `insights run`).
+
+A user agent or URL is the client's text. Printed raw on a terminal, ``ESC ] 0;...BEL`` would set the
+window title and ``ESC [ 2J`` clear the screen; a newline would break the table. Shown as escapes instead.
+"""
+
+from __future__ import annotations
+
+from tests.bounded import run_opswatch
+from tests.conftest import DATA
+
+HOSTILE_AGENT = "curl\x1b]0;pwned\x07\x1b[2J\x0bx"  # a vertical tab: a newline would end the log line
+
+
+def test_a_hostile_user_agent_is_shown_escaped_in_the_table(tmp_path):
+    line = (DATA / "alb" / "aws_doc_examples_2023-04.log").read_text().splitlines()[0]
+    assert '"curl/7.46.0"' in line
+    log = tmp_path / "esc.log"
+    log.write_text(line.replace("curl/7.46.0", HOSTILE_AGENT) + "\n")
+    r = run_opswatch(
+        "athena", "sql", "SELECT user_agent FROM alb_access_logs WHERE day >= '2000/01/01'",
+        "--engine", "local", "--logs", str(log),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.splitlines() == ["user_agent", "curl\\x1b]0;pwned\\x07\\x1b[2J\\x0bx", "(1 row)"], r.stdout
