@@ -10,8 +10,9 @@ module nor the ALB flow. Athena bills 5 USD per TB scanned, rounded up to the MB
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
+
+from chalicelib.printable import shown
 
 USD_PER_TB = 5.0
 MB = 1_000_000
@@ -50,20 +51,6 @@ class AthenaResult:
     @property
     def cost(self) -> float:
         return cost_usd(self.scanned_bytes)
-
-
-# C0, DEL and C1 control characters: in a log line they are the writer's, and on a terminal an escape sequence
-# (ESC ] 0; sets the window title, ESC [ 2J clears the screen...) would act instead of being shown.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def shown(text: str) -> str:
-    r"""``text`` with its control characters written as escapes, so a cell is one inert line.
-
-    >>> shown("a\x1b]0;title\x07\nb")
-    'a\\x1b]0;title\\x07\\nb'
-    """
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def aligned(columns: list[str], rows: list[tuple], cell=str) -> list[str]:

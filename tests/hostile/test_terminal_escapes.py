@@ -23,3 +23,13 @@ def test_a_hostile_user_agent_is_shown_escaped_in_the_table(tmp_path):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.splitlines() == ["user_agent", "curl\\x1b]0;pwned\\x07\\x1b[2J\\x0bx", "(1 row)"], r.stdout
+
+
+def test_hostile_log_lines_are_shown_escaped_by_test_rules_and_filters_test(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text(f"java.lang.OutOfMemoryError: Java heap space {HOSTILE_AGENT}\n")
+    escaped = "java.lang.OutOfMemoryError: Java heap space curl\\x1b]0;pwned\\x07\\x1b[2J\\x0bx"
+    r = run_opswatch("logs", "test-rules", str(log))
+    assert r.returncode == 0 and r.stdout.splitlines()[0].endswith(f": {escaped}"), r.stdout + r.stderr
+    r = run_opswatch("filters", "test", "--pattern", "OutOfMemoryError", "--events", str(log))
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == f"MATCH  1: {escaped}", r.stdout + r.stderr
