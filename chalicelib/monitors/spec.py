@@ -445,6 +445,9 @@ def _substitute(value, stage: str):
     return value
 
 
+MAX_SPEC_BYTES = 4 * 1024 * 1024  # hundreds of alarms and dashboards take well under 1 MB
+
+
 def load(path: str, stage: str | None = None) -> Loaded:
     """Read, parse and validate ``path`` for ``stage`` (default: ``OPSWATCH_STAGE``).
 
@@ -454,7 +457,10 @@ def load(path: str, stage: str | None = None) -> Loaded:
 
     try:
         with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8")
+            raw = fh.read(MAX_SPEC_BYTES + 1)  # bounded: a huge file would be read, parsed and walked whole
+        if len(raw) > MAX_SPEC_BYTES:
+            raise SpecError([f"{path}: larger than {MAX_SPEC_BYTES:,} bytes, more than any monitors spec needs"])
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise SpecError([f"{path}: cannot read: {exc.strerror}"]) from None
     except UnicodeDecodeError as exc:

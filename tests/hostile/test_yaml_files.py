@@ -56,3 +56,12 @@ def test_a_rule_that_is_a_huge_value_gets_a_short_message(tmp_path):
     r = run_opswatch("logs", "test-rules", "--rules-file", str(rules), str(log), seconds=60)
     assert r.returncode == 2 and "a rule must be a mapping" in r.stderr, r.stderr[-2000:]
     assert len(r.stderr) < 2000, len(r.stderr)
+
+
+def test_a_huge_monitors_spec_is_refused_before_it_is_read_whole(tmp_path):
+    spec = tmp_path / "monitors.yaml"
+    spec.write_text('alarms: "' + " " * 50_000_000 + '"\n')  # 50 MB took over a minute and hundreds of MB
+    r = run_opswatch("monitors", "validate", "--spec", str(spec), seconds=60, address_space_mb=1024)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert f"{spec}: larger than 4,194,304 bytes, more than any monitors spec needs" in r.stderr
+    assert r.peak_rss_mb < 100, r.peak_rss_mb
