@@ -193,6 +193,14 @@ def test_aws_region_alone_is_a_region(bare_aws):
         assert "http://127.0.0.1:9" in r.stderr, f"opswatch {name}: {r.stderr}"
 
 
+def test_backtest_hours_out_of_range_is_a_usage_error():
+    # 1e12 and inf were OverflowError and ValueError tracebacks, 0 and -1 ran, 100000 asked for 11 years.
+    for hours in ("1e12", "inf", "nan", "0", "-1", "100000"):
+        r = invoke(["alarms", "backtest", "some-alarm", "--hours", hours])
+        assert r.exit_code == EXIT_USAGE and "Traceback" not in r.output, (hours, r.output)
+        assert "more than 0 and at most 336 (14 days)" in r.stderr, (hours, r.stderr)
+
+
 def test_an_aws_refusal_is_one_line_without_the_secret_it_quotes():
     from botocore.exceptions import ClientError
 

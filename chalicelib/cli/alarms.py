@@ -11,6 +11,8 @@ import click
 from chalicelib.cli.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, OpswatchGroup, plural
 from chalicelib.monitors.evaluator import COMPARISONS, POLICIES, STATES
 
+MAX_BACKTEST_HOURS = 24 * 14
+
 
 @click.group(cls=OpswatchGroup)
 def alarms() -> None:
@@ -87,10 +89,13 @@ def simulate(points, values, threshold, comparison, n, m, policy, initial_state,
 
 @alarms.command()
 @click.argument("alarm_name")
-@click.option("--hours", type=float, default=24, show_default=True)
+@click.option("--hours", type=float, default=24, show_default=True, help="More than 0, at most 336 (14 days).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def backtest(alarm_name: str, hours: float, fmt: str) -> None:
     """Replay ALARM_NAME over its metric's last HOURS under each missing-data policy."""
+    if not 0 < hours <= MAX_BACKTEST_HOURS:  # nan fails too; the spec's backtest.hours has the same bound
+        click.echo(f"opswatch: --hours {hours:g}: more than 0 and at most {MAX_BACKTEST_HOURS} (14 days)", err=True)
+        sys.exit(EXIT_USAGE)
     from botocore.exceptions import ClientError
 
     from chalicelib.aws import client
