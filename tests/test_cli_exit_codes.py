@@ -201,6 +201,16 @@ def test_backtest_hours_out_of_range_is_a_usage_error():
         assert "more than 0 and at most 336 (14 days)" in r.stderr, (hours, r.stderr)
 
 
+def test_simulate_evaluation_periods_out_of_range_is_a_usage_error():
+    # 10**8 took 2.5 GB of memory; 10**20 was an OverflowError traceback.
+    for n in ("0", "8641", "100000000", "99999999999999999999"):
+        args = ["alarms", "simulate", "--evaluation-periods", n, "--points", "X X X"]
+        r = invoke(args)
+        assert r.exit_code == EXIT_USAGE and "Traceback" not in r.output, (n, r.output)
+        assert f"--evaluation-periods {n}: expected 1 to 8,640" in r.stderr, (n, r.stderr)
+    assert invoke(["alarms", "simulate", "--evaluation-periods", "8640", "--points", "X X X"]).exit_code == 0
+
+
 def test_an_aws_refusal_is_one_line_without_the_secret_it_quotes():
     from botocore.exceptions import ClientError
 
