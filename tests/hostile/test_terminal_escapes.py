@@ -33,3 +33,27 @@ def test_hostile_log_lines_are_shown_escaped_by_test_rules_and_filters_test(tmp_
     assert r.returncode == 0 and r.stdout.splitlines()[0].endswith(f": {escaped}"), r.stdout + r.stderr
     r = run_opswatch("filters", "test", "--pattern", "OutOfMemoryError", "--events", str(log))
     assert r.returncode == 0 and r.stdout.splitlines()[0] == f"MATCH  1: {escaped}", r.stdout + r.stderr
+
+
+def test_failed_list_shows_the_records_text_escaped(aws):
+    import json
+
+    import boto3
+
+    from tests.conftest import opswatch
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="opswatch-local-failed")["QueueUrl"]
+    record = {
+        "requestContext": {
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:opswatch-local-alarm_bridge:$LATEST",
+            "condition": "RetriesExhausted",
+        },
+        "responsePayload": {"errorType": "Boom", "errorMessage": f"bad line {HOSTILE_AGENT}"},
+        "timestamp": "2026-12-01T00:00:00Z",
+        "requestPayload": {"Records": [{"Sns": {"TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": "{}"}}]},
+    }
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+    r = opswatch("failed", "list", OPSWATCH_STAGE="local")
+    assert r.returncode == 0 and "\x1b" not in r.stdout, r.stdout + r.stderr
+    assert "    Boom: bad line curl\\x1b]0;pwned\\x07\\x1b[2J\\x0bx" in r.stdout.splitlines(), r.stdout
