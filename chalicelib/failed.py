@@ -152,21 +152,26 @@ def receive(function: str | None = None, hold_seconds: int = 60) -> list[Failed]
     """
     sqs = client("sqs")
     url = queue_url(sqs)
-    mine: list[Failed] = []
-    others: list[Failed] = []
+    # By message id: a record whose hold ran out while the queue was read (a long queue, or hold_seconds
+    # shorter than the reading) comes back; kept once, with its newest receipt, it is replayed once, and
+    # the reading ends when a whole batch brings nothing new (it would never end otherwise).
+    mine: dict[str, Failed] = {}
+    others: dict[str, Failed] = {}
     try:
         while True:
             resp = sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds, WaitTimeSeconds=0
             )
             msgs = resp.get("Messages") or []
-            if not msgs:
-                return mine
+            fresh = False
             for m in msgs:
                 f = _parse(m)
-                (mine if function is None or f.function == function else others).append(f)
+                fresh = fresh or (f.message_id not in mine and f.message_id not in others)
+                (mine if function is None or f.function == function else others)[f.message_id] = f
+            if not fresh:
+                return list(mine.values())
     finally:
-        for f in others:
+        for f in others.values():
             release(f)
 
 

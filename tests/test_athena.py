@@ -255,6 +255,7 @@ def test_a_failed_query_exits_1_with_athenas_reason(aws, monkeypatch):
         query = "SELECT nope FROM alb_access_logs WHERE day = '2026/11/25'"
         r = cli("athena", "sql", query, env=env)  # the workgroup does not exist yet: Athena will not start it
         assert r.returncode == 1 and "NOT STARTED" in r.stderr and "WorkGroup does not exist" in r.stderr
+        assert "WorkGroup does not exist (run `opswatch athena setup` first)" in r.stderr
         assert "Traceback" not in r.stderr
         assert (
             cli("athena", "setup", env={**os.environ, "OPSWATCH_STAGE": "local"}).returncode == 0

@@ -120,6 +120,20 @@ def test_ship_exits_2_on_a_truncated_object_after_shipping_the_rest(aws, s3):
     assert "objects: 2 shipped from" in out and "gzip stream truncated" in out
 
 
+def test_ship_refuses_reversed_days_and_lists_a_wide_range_once(aws, s3):
+    s3.create_bucket(Bucket="bkt")
+    s3.put_object(Bucket="bkt", Key=key("in", day="2026/11/21"), Body=gzip.compress((line() + "\n").encode()))
+    prefix = "s3://bkt/AWSLogs/123456789012/elasticloadbalancing/us-east-2/"
+    r = run("alb", "ship", prefix, "--since", "2026-11-22", "--until", "2026-11-21")
+    assert r.returncode == 2 and b"2026-11-21 is before --since 2026-11-22" in r.stderr  # was: nothing shipped, exit 0
+    # One listing per day would be 3.65 million prefixes (hundreds of MB, hours): the prefix is listed once.
+    from tests.bounded import run_opswatch
+
+    r = run_opswatch("alb", "ship", prefix, "--since", "0001-01-01", "--until", "9999-12-31", seconds=60)
+    assert r.returncode == 0 and "objects: 1 shipped from" in r.stdout, r.stderr[-2000:]
+    assert r.peak_rss_mb < 200, r.peak_rss_mb
+
+
 def test_ship_bad_arguments(aws):
     assert run("alb", "ship", "not-a-uri").returncode == 2
     assert run("alb", "ship", "s3://b/", "--since", "yesterday").returncode == 2

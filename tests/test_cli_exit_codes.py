@@ -182,6 +182,35 @@ def test_aws_configuration_errors_are_one_line_and_exit_2(bare_aws, case, extra,
         assert "s3cr3t" not in r.output
 
 
+def test_aws_region_alone_is_a_region(bare_aws):
+    """The "no AWS Region" message says to set AWS_REGION; boto3 alone reads only AWS_DEFAULT_REGION."""
+    for k, v in {**KEYS, "AWS_REGION": "eu-west-1"}.items():
+        bare_aws.setenv(k, v)
+    bare_aws.delenv("AWS_DEFAULT_REGION", raising=False)  # restored after the test
+    for name in ("alarms audit", "insights list", "logs subscribe"):
+        r = invoke([*name.split(), *AWS_COMMANDS[name]])
+        assert r.exit_code == EXIT_USAGE and "no AWS Region" not in r.stderr, f"opswatch {name}: {r.stderr}"
+        assert "http://127.0.0.1:9" in r.stderr, f"opswatch {name}: {r.stderr}"
+
+
+def test_backtest_hours_out_of_range_is_a_usage_error():
+    # 1e12 and inf were OverflowError and ValueError tracebacks, 0 and -1 ran, 100000 asked for 11 years.
+    for hours in ("1e12", "inf", "nan", "0", "-1", "100000"):
+        r = invoke(["alarms", "backtest", "some-alarm", "--hours", hours])
+        assert r.exit_code == EXIT_USAGE and "Traceback" not in r.output, (hours, r.output)
+        assert "more than 0 and at most 336 (14 days)" in r.stderr, (hours, r.stderr)
+
+
+def test_simulate_evaluation_periods_out_of_range_is_a_usage_error():
+    # 10**8 took 2.5 GB of memory; 10**20 was an OverflowError traceback.
+    for n in ("0", "8641", "100000000", "99999999999999999999"):
+        args = ["alarms", "simulate", "--evaluation-periods", n, "--points", "X X X"]
+        r = invoke(args)
+        assert r.exit_code == EXIT_USAGE and "Traceback" not in r.output, (n, r.output)
+        assert f"--evaluation-periods {n}: expected 1 to 8,640" in r.stderr, (n, r.stderr)
+    assert invoke(["alarms", "simulate", "--evaluation-periods", "8640", "--points", "X X X"]).exit_code == 0
+
+
 def test_an_aws_refusal_is_one_line_without_the_secret_it_quotes():
     from botocore.exceptions import ClientError
 

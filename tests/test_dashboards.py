@@ -323,6 +323,15 @@ def test_a_route_added_shows_as_a_change_of_those_widgets_only(spec):
     assert '(Route="/api/orders" OR Route="/api/cart")' in requests["expression"]
 
 
+def test_only_the_top_widget_marks_a_dashboard_as_managed():
+    # A hand-made dashboard with a copied header further down was taken as opswatch's, so --prune deleted it.
+    mark = {"type": "text", "x": 0, "y": 9, "width": 6, "height": 2, "properties": {"markdown": "opswatch:managed"}}
+    mine = {"type": "text", "x": 0, "y": 0, "width": 6, "height": 2, "properties": {"markdown": "mine"}}
+    assert not is_managed({"widgets": [mine, mark]})
+    assert is_managed({"widgets": [{**mark, "y": 0}, mine]})
+    assert not is_managed({"widgets": []}) and not is_managed({"widgets": "x"}) and not is_managed({})
+
+
 def test_prune_deletes_a_removed_dashboard_and_never_a_hand_made_one(spec):
     cw = boto3.client("cloudwatch")
     hand = {"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 2, "properties": {"markdown": "mine"}}]}

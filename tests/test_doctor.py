@@ -450,6 +450,16 @@ def test_slack_secret_with_the_wrong_key_or_no_json(stage, slack_server_module, 
         )
 
 
+def test_a_secret_whose_key_is_not_text_says_so():
+    from chalicelib.doctor.slackflow import _judge
+
+    for value, kind in (['["https://hooks.slack.com/services/T0/B0/SECRETPART"]', "list"], ["5", "int"]):
+        said = _judge('{"webhook_url": ' + value + "}", "webhook", "opswatch/prod/slack")
+        assert (
+            said == f"the secret opswatch/prod/slack holds 'webhook_url', but as JSON {kind}, not text (webhook mode)"
+        )
+
+
 def test_send_test_goes_through_the_real_delivery_to_slack(stage, slack_server_module):
     before = len(slack_server_module.messages)
     code, results, _ = doctor(stage, "--send-test")

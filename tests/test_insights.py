@@ -196,3 +196,7 @@ def test_the_time_window():
     for since, start, end in (("0h", None, None), (None, "2026-11-24T11:00:00", "2026-11-24T10:00:00")):
         with pytest.raises(ValueError):
             window(since, start, end)
+    # Before 1970 (StartQuery's minimum), or past year 1 (an OverflowError traceback): refused, exit 2.
+    for since, start in (("99999999d", None), ("999999999999999d", None), (None, "0001-01-01T00:00:00Z")):
+        with pytest.raises(ValueError, match="the start is before 1970-01-01"):
+            window(since, start, None)

@@ -180,6 +180,19 @@ def test_a_key_given_twice_is_an_error_at_its_line(tmp_path):
         load(str(p))
 
 
+def test_true_or_yes_where_a_number_belongs_is_an_error(tmp_path):
+    # pydantic's lax mode would read true (and YAML 1.1's yes/on) as 1: threshold: true passed as valid.
+    p = tmp_path / "m.yaml"
+    p.write_text("alarms:\n" + ONE_ALARM.format(name="a").replace("threshold: 10", "threshold: true"))
+    with pytest.raises(SpecError) as err:
+        load(str(p))
+    assert err.value.problems == [f"{p}:7: alarms.0.threshold (a): expected a number, not true"]
+    p.write_text("dashboards:\n  - name: d\n    load_balancers: [app/shop/50dc6c495c0c9188]\n    routes: yes\n")
+    with pytest.raises(SpecError) as err:
+        load(str(p))
+    assert err.value.problems == [f"{p}:4: dashboards.0 (d): routes: expected a number, not true"]
+
+
 def test_an_alarm_declared_twice_is_reported_at_its_second_declaration(tmp_path):
     p = tmp_path / "m.yaml"
     p.write_text("alarms:\n" + ONE_ALARM.format(name="a") + ONE_ALARM.format(name="b") + ONE_ALARM.format(name="a"))

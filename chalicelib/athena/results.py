@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from chalicelib.printable import shown
+
 USD_PER_TB = 5.0
 MB = 1_000_000
 TB = 1_000_000_000_000
@@ -54,9 +56,12 @@ class AthenaResult:
 def aligned(columns: list[str], rows: list[tuple], cell=str) -> list[str]:
     """Query results as lines of left-aligned columns (the CLI's table, the daily report's block).
 
+    Control characters in the values are shown as escapes (``shown``): the values come from log lines.
+
     >>> aligned(["code", "n"], [(200, 42), (502, None)])
     ['code  n', '200   42', '502']
     """
-    cells = [["" if v is None else cell(v) for v in r] for r in rows]
+    columns = [shown(c) for c in columns]
+    cells = [["" if v is None else shown(cell(v)) for v in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(columns)]
     return ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in [columns, *cells]]

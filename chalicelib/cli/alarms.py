@@ -11,6 +11,9 @@ import click
 from chalicelib.cli.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, OpswatchGroup, plural
 from chalicelib.monitors.evaluator import COMPARISONS, POLICIES, STATES
 
+MAX_BACKTEST_HOURS = 24 * 14
+MAX_EVALUATION_PERIODS = 86400 // 10  # period x evaluation_periods <= 1 day under an hour's period (spec.py)
+
 
 @click.group(cls=OpswatchGroup)
 def alarms() -> None:
@@ -55,8 +58,11 @@ def simulate(points, values, threshold, comparison, n, m, policy, initial_state,
             pts = parse_points(points)
         if not pts:
             raise EvaluationError(f"--{'values' if values is not None else 'points'} is empty: give at least one")
-        if n < 1:
-            raise EvaluationError(f"--evaluation-periods {n}: expected at least 1")
+        if not 1 <= n <= MAX_EVALUATION_PERIODS:  # 10**8 took 2.5 GB; 10**20 was an OverflowError traceback
+            raise EvaluationError(
+                f"--evaluation-periods {n}: expected 1 to {MAX_EVALUATION_PERIODS:,} "
+                "(a day of 10-second periods, the most CloudWatch evaluates)"
+            )
         if m is not None and not 1 <= m <= n:
             raise EvaluationError(f"--datapoints-to-alarm {m}: expected 1 to --evaluation-periods ({n})")
         m = n if m is None else m
@@ -87,10 +93,13 @@ def simulate(points, values, threshold, comparison, n, m, policy, initial_state,
 
 @alarms.command()
 @click.argument("alarm_name")
-@click.option("--hours", type=float, default=24, show_default=True)
+@click.option("--hours", type=float, default=24, show_default=True, help="More than 0, at most 336 (14 days).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def backtest(alarm_name: str, hours: float, fmt: str) -> None:
     """Replay ALARM_NAME over its metric's last HOURS under each missing-data policy."""
+    if not 0 < hours <= MAX_BACKTEST_HOURS:  # nan fails too; the spec's backtest.hours has the same bound
+        click.echo(f"opswatch: --hours {hours:g}: more than 0 and at most {MAX_BACKTEST_HOURS} (14 days)", err=True)
+        sys.exit(EXIT_USAGE)
     from botocore.exceptions import ClientError
 
     from chalicelib.aws import client

@@ -175,6 +175,9 @@ def install_interrupt() -> threading.Event:
     return flag
 
 
+MAX_DAY_LISTINGS = 366
+
+
 def list_keys(s3, bucket: str, prefix: str, since: date | None, until: date | None):
     """Keys under prefix whose ALB day folder lies in [since, until].
 
@@ -182,7 +185,9 @@ def list_keys(s3, bucket: str, prefix: str, since: date | None, until: date | No
     days' folders are listed, which keeps a backfill of a busy bucket cheap.
     """
     prefixes = [prefix]
-    if since and until and _REGION_DIR.search(prefix):
+    # One listing per day, up to a year of days; a wider range (0001-01-01 to 9999-12-31 built 3.65 million
+    # prefixes and listed them one by one) lists the prefix once, keeping the days in range.
+    if since and until and _REGION_DIR.search(prefix) and (until - since).days < MAX_DAY_LISTINGS:
         prefixes = [f"{prefix}{since + timedelta(days=i):%Y/%m/%d}/" for i in range((until - since).days + 1)]
     pages = s3.get_paginator("list_objects_v2")
     for p in prefixes:
@@ -228,6 +233,8 @@ def ship(
         raise click.BadParameter("expected s3://BUCKET/PREFIX", param_hint="URI")
     bucket, prefix = m.groups()
     first, last = _day(since, "--since"), _day(until, "--until")
+    if first and last and first > last:  # it shipped nothing and said done
+        raise click.BadParameter(f"{until} is before --since {since}", param_hint="--until")
     cfg = settings.alb()
     try:
         predicate = compile_filter(ship_filter if ship_filter is not None else cfg.ship_filter)

@@ -199,7 +199,8 @@ def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...],
     try:
         result = run(_target(), sql, params, progress)
     except AthenaQueryFailed as exc:
-        _fail(str(exc), EXIT_FAILED)
+        missing = exc.state == "NOT STARTED" and "does not exist" in (exc.reason or "")  # workgroup, database
+        _fail(str(exc) + (" (run `opswatch athena setup` first)" if missing else ""), EXIT_FAILED)
     except ClientError as exc:  # refused outside the query itself (access, throttling past the retries)
         _fail(f"Athena call failed: {exc}")
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from chalicelib import failed as store
 from chalicelib import kinds
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_SOME_FAILED
 from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, describe_aws
+from chalicelib.printable import shown
 from chalicelib.redact import redact
 
 
@@ -53,8 +54,8 @@ def list_(function: str | None, fmt: str) -> None:
         click.echo(f"nothing in {store.queue_name()}" + (f" for {function}" if function else ""))
         return
     for f in items:
-        click.echo(f"{f.time}  {f.function:<13} {f.condition or '-':<17} {f.source}")
-        click.echo(f"    {f.error}")
+        click.echo(shown(f"{f.time}  {f.function:<13} {f.condition or '-':<17} {f.source}"))
+        click.echo(f"    {shown(f.error)}")
     click.echo(f"{len(items)} event(s) in {store.queue_name()}; `opswatch failed replay` sends them back through")
 
 
@@ -73,7 +74,7 @@ def replay(function: str | None, yes: bool) -> None:
         click.echo(f"nothing to replay in {store.queue_name()}")
         return
     for f in items:
-        click.echo(f"  {f.function:<13} {f.source}")
+        click.echo(f"  {f.function:<13} {shown(f.source)}")
     if not yes and not click.confirm(f"replay these {len(items)} event(s)?", default=False):
         for f in items:
             store.release(f)
@@ -92,13 +93,13 @@ def replay(function: str | None, yes: bool) -> None:
         except Exception as exc:
             why = redact(f"{type(exc).__name__}: {exc}")
         if why:  # kept: a record is deleted only once its event did what it was for
-            click.echo(f"  failed again, kept: {f.function} {f.source}: {why}")
+            click.echo(f"  failed again, kept: {f.function} {shown(f.source)}: {shown(why)}")
             store.release(f)
             bad += 1
             continue
         store.delete(f)
         ok += 1
-        click.echo(f"  replayed and deleted: {f.function} {f.source}")
+        click.echo(f"  replayed and deleted: {f.function} {shown(f.source)}")
     click.echo(f"{ok} replayed, {bad} kept")
     sys.exit(EXIT_SOME_FAILED if bad else EXIT_OK)
 

@@ -10,6 +10,7 @@ import click
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
 from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, fail, plural
 from chalicelib.cli.lines import numbered_lines
+from chalicelib.printable import shown
 
 
 @click.group(cls=OpswatchGroup)
@@ -82,8 +83,8 @@ def test_pattern(pattern_text: str, events: tuple[str, ...], events_file: str | 
         for number, message in numbered:
             hit = matched.get(number)
             why = "" if hit or pattern is None else _miss_hint(pattern, message)
-            shown = message.replace("\r", "\\r")  # a lone CR would overwrite the line on a terminal
-            click.echo(f"{'MATCH ' if hit else 'no    '} {number}: {shown}" + (f"   ({why})" if why else ""))
+            text = shown(message)  # control characters as escapes: a lone CR would overwrite the line
+            click.echo(f"{'MATCH ' if hit else 'no    '} {number}: {text}" + (f"   ({why})" if why else ""))
             for k, v in (hit or {}).get("extractedValues", {}).items():
                 click.echo(f"         {k} = {v}")
         click.echo(f"{len(matched)} of {plural(len(messages), 'event')} matched")

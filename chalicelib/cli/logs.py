@@ -105,8 +105,9 @@ def test_rules(files: tuple[str, ...], names: str | None, rules_file: str | None
                     record = {"file": path, "line": number, "rule": rule.name, "severity": rule.severity}
                     click.echo(json.dumps({**record, "message": line}, ensure_ascii=False))
                 else:
-                    shown = line[:300].replace("\r", "\\r")  # a lone CR would overwrite the line on a terminal
-                    click.echo(f"{path}:{number}: {rule.name} [{rule.severity}]: {shown}")
+                    from chalicelib.printable import shown  # control characters as escapes
+
+                    click.echo(f"{path}:{number}: {rule.name} [{rule.severity}]: {shown(line[:300])}")
     summary = ", ".join(f"{n} x {name}" for name, n in counts.items()) or "no rule matched"
     click.echo(f"{plural(lines, 'line')}: {summary}", err=fmt == "json")
     sys.exit(EXIT_OK if counts else EXIT_FAILED)

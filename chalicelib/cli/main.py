@@ -11,6 +11,7 @@ without importing any of them.
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
@@ -90,6 +91,10 @@ class LazyGroup(click.Group):
 )
 def cli() -> None:
     """opswatch: monitoring and alerting for AWS workloads behind Application Load Balancers."""
+    # boto3 reads the Region from AWS_DEFAULT_REGION only; the AWS CLI, the other SDKs and Lambda also set
+    # AWS_REGION, which the "no AWS Region" message names, so opswatch honours it too.
+    if os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
+        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"]
 
 
 def main() -> None:

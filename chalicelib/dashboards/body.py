@@ -402,12 +402,15 @@ def managed_stage(body: dict) -> str | None:
 
 
 def is_managed(body: dict) -> bool:
-    """A dashboard opswatch generated: its top text widget carries the mark."""
-    for w in body.get("widgets") or []:
-        if (
-            isinstance(w, dict)
-            and w.get("type") == "text"
-            and MANAGED_MARK in str((w.get("properties") or {}).get("markdown", ""))
-        ):
-            return True
-    return False
+    """A dashboard opswatch generated: its top text widget (the first, as ``build`` writes it) carries the mark.
+
+    Only the top one: a hand-made dashboard with a note or a copied widget that mentions the mark further
+    down is not opswatch's, and ``--prune`` would delete it.
+    """
+    widgets = body.get("widgets")
+    w = widgets[0] if isinstance(widgets, list) and widgets else None
+    return (
+        isinstance(w, dict)
+        and w.get("type") == "text"
+        and MANAGED_MARK in str((w.get("properties") or {}).get("markdown", ""))
+    )

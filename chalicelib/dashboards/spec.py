@@ -34,8 +34,25 @@ MAX_QUERY_CHARS = 10_000  # PutQueryDefinition / StartQuery: queryString length 
 MAX_QUERY_LOG_GROUPS = 50  # StartQuery: at most 50 log group names
 
 
+def no_bool_for_a_number(model: type[BaseModel], v, info):
+    """Refuse ``true``/``false`` (and YAML 1.1's ``yes``/``on``...) where a number is declared.
+
+    pydantic's lax mode takes a bool as 1 or 0, so ``threshold: true`` or ``routes: yes`` would pass as valid.
+    """
+    if isinstance(v, bool):
+        annotation = str(model.model_fields[info.field_name].annotation)
+        if "bool" not in annotation and ("int" in annotation or "float" in annotation):
+            raise ValueError(f"expected a number, not {str(v).lower()}")
+    return v
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, v, info):
+        return no_bool_for_a_number(cls, v, info)
 
 
 def _check_log_group(v: str) -> str:

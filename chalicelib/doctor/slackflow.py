@@ -75,6 +75,8 @@ def _parse(text: str, want: str, mode: str, name: str) -> dict | str:
         return f"the secret {name} is JSON nested too deeply to read"
     if not isinstance(data, dict):
         return f'the secret {name} is JSON but not an object (expected {{"{want}": ...}})'
+    if want in data and not isinstance(data[want], str):
+        return f"the secret {name} holds {want!r}, but as JSON {type(data[want]).__name__}, not text ({mode} mode)"
     if not isinstance(data.get(want), str) or not data[want].strip():
         keys = ", ".join(sorted(repr(str(k)[:40]) for k in data)[:10]) or "no key"
         return f"the secret {name} holds {keys}, not {want!r} ({mode} mode)"

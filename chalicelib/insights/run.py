@@ -71,9 +71,14 @@ def window(since: str | None, start: str | None, end: str | None) -> tuple[int, 
         t0 = parse_time(start) if start else t1 - timedelta(hours=1)
     else:
         t1 = now
-        t0 = now - timedelta(seconds=since_seconds(since or "1h"))
+        try:
+            t0 = now - timedelta(seconds=since_seconds(since or "1h"))
+        except OverflowError:  # past year 1: said below like any start before 1970
+            t0 = datetime.min.replace(tzinfo=UTC)
     if t0 >= t1:
         raise ValueError("the start must come before the end")
+    if t0.timestamp() < 0:  # StartQuery's startTime: epoch seconds, at least 0
+        raise ValueError("the start is before 1970-01-01, the earliest time CloudWatch Logs takes")
     return int(t0.timestamp()), int(t1.timestamp())
 
 

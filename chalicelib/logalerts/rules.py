@@ -104,9 +104,16 @@ class _Where:
         return RuleError(f"{self.source}: rule {self.name!r}: {why}")
 
 
+def _short(value: object) -> str:
+    """A bounded repr for messages: a rules file can hold a huge value where a rule belongs."""
+    import reprlib
+
+    return reprlib.repr(value)
+
+
 def _text(value: object, what: str, where: _Where) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise where.error(f"{what} must be non-empty text, got {value!r}")
+        raise where.error(f"{what} must be non-empty text, got {_short(value)}")
     return value
 
 
@@ -128,7 +135,7 @@ def rule_from_dict(data: object, source: str) -> Rule:
     """One user rule, validated; ``source`` names where it came from in errors."""
     where = _Where(source)
     if not isinstance(data, dict):
-        raise RuleError(f"{source}: a rule must be a mapping with name, severity and pattern, got {data!r}")
+        raise RuleError(f"{source}: a rule must be a mapping with name, severity and pattern, got {_short(data)}")
     if isinstance(data.get("name"), str):
         where.name = data["name"]
     unknown = sorted(set(data) - _KEYS)
@@ -222,8 +229,12 @@ def load_file(path: str) -> list[Rule]:
     if path.endswith((".yaml", ".yml")):
         import yaml  # only where a YAML rules file is configured
 
+        from chalicelib import boundedyaml
+
         try:
-            data = yaml.safe_load(text)
+            data = boundedyaml.load(text)[1]
+        except boundedyaml.UnsafeYAML as exc:
+            raise RuleError(f"{path}: refused: {exc}") from None
         except yaml.YAMLError as exc:
             raise RuleError(f"{path}: not valid YAML: {exc}") from None
     else:

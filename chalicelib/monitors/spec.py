@@ -30,8 +30,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from chalicelib import settings
-from chalicelib.dashboards.spec import Dashboard, InsightsQuery
+from chalicelib import boundedyaml, settings
+from chalicelib.dashboards.spec import Dashboard, InsightsQuery, no_bool_for_a_number
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
 DEFAULT_FILTER_PREFIX = "opswatch-"
@@ -105,6 +105,11 @@ class SpecError(ValueError):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, v, info):
+        return no_bool_for_a_number(cls, v, info)
 
 
 def _log_group(v: str) -> str:
@@ -440,6 +445,9 @@ def _substitute(value, stage: str):
     return value
 
 
+MAX_SPEC_BYTES = 4 * 1024 * 1024  # hundreds of alarms and dashboards take well under 1 MB
+
+
 def load(path: str, stage: str | None = None) -> Loaded:
     """Read, parse and validate ``path`` for ``stage`` (default: ``OPSWATCH_STAGE``).
 
@@ -449,14 +457,18 @@ def load(path: str, stage: str | None = None) -> Loaded:
 
     try:
         with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8")
+            raw = fh.read(MAX_SPEC_BYTES + 1)  # bounded: a huge file would be read, parsed and walked whole
+        if len(raw) > MAX_SPEC_BYTES:
+            raise SpecError([f"{path}: larger than {MAX_SPEC_BYTES:,} bytes, more than any monitors spec needs"])
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise SpecError([f"{path}: cannot read: {exc.strerror}"]) from None
     except UnicodeDecodeError as exc:
         raise SpecError([f"{path}: not UTF-8 text (byte {exc.start}); is it compressed or binary?"]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = boundedyaml.load(text)
+    except boundedyaml.UnsafeYAML as exc:
+        raise SpecError([f"{path}: refused: {exc}"]) from None
     except yaml.YAMLError as exc:
         line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1
         raise SpecError([f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None

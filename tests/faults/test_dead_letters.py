@@ -205,3 +205,22 @@ def test_replay_keeps_an_event_the_handler_cannot_use_instead_of_deleting_it(sta
     rows = [json.loads(x) for x in opswatch("failed", "list", "--format", "json").stdout.splitlines()]
     assert len(rows) == 2
     assert any(row["source"].startswith("an undecodable CloudWatch Logs payload") for row in rows)
+
+
+def test_a_record_whose_hold_ran_out_while_reading_is_listed_and_replayed_once(aws):
+    """A record comes back once its hold runs out (a long queue read for more than the hold): it was kept twice,
+    so replayed twice, and the reading never ended while records kept coming back. Here the hold is 0 s."""
+    from tests.bounded import run_code
+
+    code = """
+import boto3
+from chalicelib import failed
+sqs = boto3.client("sqs")
+url = sqs.create_queue(QueueName=failed.queue_name())["QueueUrl"]
+for i in range(3):
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+got = failed.receive(hold_seconds=0)
+print(len(got), len({f.message_id for f in got}))
+"""
+    r = run_code(code, seconds=30, address_space_mb=1024, env={"OPSWATCH_STAGE": "local"})
+    assert r.returncode == 0 and r.stdout.split() == ["3", "3"], (r.stdout, r.stderr[-2000:])
