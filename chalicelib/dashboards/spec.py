@@ -46,7 +46,9 @@ def no_bool_for_a_number(model: type[BaseModel], v, info):
     return v
 
 
-class _Model(BaseModel):
+class SpecModel(BaseModel):
+    """Every model of the monitors spec: unknown keys refused, frozen, no true/false where a number goes."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @field_validator("*", mode="before")
@@ -61,7 +63,7 @@ def _check_log_group(v: str) -> str:
     return v
 
 
-class Dashboard(_Model):
+class Dashboard(SpecModel):
     name: str
     load_balancers: Annotated[list[str], Field(min_length=1, max_length=10)]
     routes: int | list[str] = 10
@@ -193,7 +195,7 @@ def _regex_may_start(before: str) -> bool:
     return tail.endswith(("=~", "(", ",", " like", " not like")) or bool(re.search(r"(^|\s)parse\s+\S+$", tail))
 
 
-class InsightsQuery(_Model):
+class InsightsQuery(SpecModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     log_groups: Annotated[list[str], Field(min_length=1, max_length=MAX_QUERY_LOG_GROUPS)]
     query: str

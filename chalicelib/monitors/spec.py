@@ -28,10 +28,10 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from chalicelib import boundedyaml, settings
-from chalicelib.dashboards.spec import Dashboard, InsightsQuery, no_bool_for_a_number
+from chalicelib.dashboards.spec import Dashboard, InsightsQuery, SpecModel
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
 DEFAULT_FILTER_PREFIX = "opswatch-"
@@ -103,15 +103,6 @@ class SpecError(ValueError):
         self.problems = problems
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_for_a_number(cls, v, info):
-        return no_bool_for_a_number(cls, v, info)
-
-
 def _log_group(v: str) -> str:
     if not _LOG_GROUP.fullmatch(v):
         hint = f" (only {STAGE} is replaced)" if "${" in v else ""
@@ -123,7 +114,7 @@ def _is_selector(text: str) -> bool:
     return text.startswith("$") and len(text) > 1 and "*" not in text
 
 
-class FilterMetric(_Model):
+class FilterMetric(SpecModel):
     namespace: Annotated[str, Field(min_length=1, max_length=255)]
     name: Annotated[str, Field(min_length=1, max_length=255)]
     value: str = "1"
@@ -175,12 +166,12 @@ class FilterMetric(_Model):
         return self
 
 
-class Samples(_Model):
+class Samples(SpecModel):
     match: list[str] = Field(default_factory=list)
     no_match: list[str] = Field(default_factory=list)
 
 
-class MetricFilter(_Model):
+class MetricFilter(SpecModel):
     name: Annotated[str, Field(min_length=1, max_length=512)]
     log_group: Annotated[str, Field(min_length=1, max_length=512)]
     pattern: Annotated[str, Field(max_length=1024)]
@@ -255,7 +246,7 @@ class MetricFilter(_Model):
         return sample_problems(lambda s: p.match(s) is not None, self.samples.match, self.samples.no_match)
 
 
-class AlarmMetric(_Model):
+class AlarmMetric(SpecModel):
     namespace: Annotated[str, Field(min_length=1, max_length=255)]
     name: Annotated[str, Field(min_length=1, max_length=255)]
     statistic: Literal["SampleCount", "Average", "Sum", "Minimum", "Maximum"] | None = None
@@ -279,7 +270,7 @@ class AlarmMetric(_Model):
         return self
 
 
-class MathQuery(_Model):
+class MathQuery(SpecModel):
     id: Annotated[str, Field(pattern=r"^[a-z][a-zA-Z0-9_]*$")]
     expression: str | None = None
     metric: AlarmMetric | None = None
@@ -294,17 +285,17 @@ class MathQuery(_Model):
         return self
 
 
-class Actions(_Model):
+class Actions(SpecModel):
     alarm: list[str] = Field(default_factory=list, max_length=MAX_ACTIONS)
     ok: list[str] = Field(default_factory=list, max_length=MAX_ACTIONS)
     insufficient_data: list[str] = Field(default_factory=list, max_length=MAX_ACTIONS)
 
 
-class Backtest(_Model):
+class Backtest(SpecModel):
     hours: Annotated[float, Field(gt=0, le=24 * 14)] = 24
 
 
-class Alarm(_Model):
+class Alarm(SpecModel):
     name: Annotated[str, Field(min_length=1, max_length=255)]
     description: Annotated[str, Field(max_length=1024)] | None = None
     metric: AlarmMetric | None = None
@@ -346,7 +337,7 @@ class Alarm(_Model):
         return self
 
 
-class LogAlarm(_Model):
+class LogAlarm(SpecModel):
     """A log-alert rule as a metric filter plus an alarm: occurrences per period, with M out of N."""
 
     rule: str
@@ -371,7 +362,7 @@ class LogAlarm(_Model):
         return self
 
 
-class Spec(_Model):
+class Spec(SpecModel):
     filter_prefix: Annotated[str, Field(min_length=1, max_length=64)] = DEFAULT_FILTER_PREFIX
     metric_filters: list[MetricFilter] = Field(default_factory=list)
     alarms: list[Alarm] = Field(default_factory=list)
