@@ -93,3 +93,25 @@ def test_the_list_covers_every_function_in_app():
         assert "from chalicelib.kinds import handle" in body and f'handle("{function}"' in body, function
         [entry] = [f for f in kinds.FUNCTIONS if f.name == function]  # the registry sends it to the module measured
         assert entry.handler.partition(":")[0] == module, function
+
+
+_NO_MATCH = """
+import base64, gzip, json, sys, time
+import app
+from chalicelib.logalerts.handler import handle_logs_event
+data = {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/ecs/shop-api", "logStream": "web/1",
+        "subscriptionFilters": ["opswatch"],
+        "logEvents": [{"id": "1", "timestamp": int(time.time() * 1000), "message": "GET /health 200 3ms"}]}
+result = handle_logs_event({"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(data).encode())).decode()}})
+print(json.dumps({"result": result, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_a_log_event_that_matches_no_rule_runs_without_slack_sdk():
+    """The whole invocation, not only the imports: nothing to post, so slack-sdk is never loaded."""
+    env = {**environment(), "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_DEFAULT_REGION": "us-east-1"}
+    r = subprocess.run([sys.executable, "-c", _NO_MATCH], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["result"]["events"] == 1 and out["result"]["matched"] == 0 and out["result"]["posted"] == []
+    assert not _top(set(out["modules"])) & set(NEVER)

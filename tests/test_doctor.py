@@ -470,6 +470,31 @@ def test_send_test_goes_through_the_real_delivery_to_slack(stage, slack_server_m
     assert "test message from stage local" in posted.body["text"]
 
 
+def test_send_test_in_bot_mode_posts_to_the_channel(stage, slack_server_module):
+    secrets = boto3.client("secretsmanager")
+    secrets.put_secret_value(SecretId=SECRET, SecretString=json.dumps({"bot_token": TOKEN}))
+    bot = {
+        "OPSWATCH_SLACK_MODE": "bot",
+        "OPSWATCH_SLACK_API_URL": slack_server_module.api_url,
+        "OPSWATCH_SLACK_CHANNEL": "#alerts",
+    }
+    before = len(slack_server_module.messages)
+    try:
+        # A fresh process, as a user runs it: this one's delivery code keeps the webhook secret cached for 5 minutes.
+        r = opswatch("doctor", "--send-test", "--format", "json", env={**stage, **bot})
+        assert TOKEN not in r.stdout + r.stderr
+        item = next(i for i in map(json.loads, r.stdout.splitlines()) if i["check"] == "slack-secret")
+        assert r.returncode == 0 and item["status"] == "ok", item
+        assert item["found"].startswith("secretsmanager:opswatch/local/slack holds the bot_token bot mode needs")
+        assert '"channel": "#alerts"' in item["found"] or '"channel": "C' in item["found"]
+        [posted] = slack_server_module.messages[before:]
+        assert posted.kind == "chat.postMessage" and posted.body["channel"] == "#alerts"
+    finally:
+        secrets.put_secret_value(
+            SecretId=SECRET, SecretString=json.dumps({"webhook_url": slack_server_module.webhook_url})
+        )
+
+
 def test_send_test_reports_slack_refusing(stage, slack_server_module):
     slack_server_module.fail(500, times=2)  # the first try and its one retry
     try:
@@ -565,6 +590,15 @@ def test_log_subscriptions_to_another_function_fail_and_an_old_pattern_warns(sta
             filterPattern=ours["filterPattern"],
             destinationArn=ours["destinationArn"],
         )
+
+
+def test_log_subscriptions_follow_the_configured_function(stage):
+    """OPSWATCH_LOG_ALERT_FUNCTION names the function `logs subscribe` points at: doctor checks that one."""
+    code, results, _ = doctor(stage, OPSWATCH_LOG_ALERT_FUNCTION="opswatch-local-alarm_bridge")
+    item = results["log-subscriptions"]
+    assert code == 1 and item["status"] == "fail", item
+    assert "1 of 1 subscriptions do not reach opswatch-local-alarm_bridge" in item["found"]
+    assert f"{APP_GROUP} -> opswatch-local-log_alerts" in item["found"]
 
 
 def test_state_table_without_ttl(stage):
@@ -694,6 +728,7 @@ def test_function_errors_are_shown(stage):
             {
                 "MetricName": "Errors",
                 "Dimensions": [{"Name": "FunctionName", "Value": "opswatch-local-alb_logs"}],
+                "Timestamp": datetime.now(UTC) - timedelta(minutes=5),
                 "Value": 3,
                 # moto's own stamp (utcnow) was sometimes outside the 24 hours the check asks for
                 "Timestamp": datetime.now(UTC) - timedelta(minutes=5),

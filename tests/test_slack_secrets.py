@@ -30,6 +30,14 @@ HOOK_PATH = "T0000/B0000/SeCrEtHoOkPaTh"
 SECRET_BITS = ("SeCrEtToKeN", "SeCrEtHoOkPaTh")
 
 
+@pytest.fixture(autouse=True)
+def _moto_left_clean(request):
+    """Later tests that do not reset moto expect no state table: leave the account as found."""
+    yield
+    if "aws" in request.fixturenames:
+        request.getfixturevalue("moto_server").reset()
+
+
 @pytest.fixture
 def secret(stage, monkeypatch, caplog):  # noqa: F811
     """Point the stage at a Secrets Manager secret; returns a setter for its value and mode."""

@@ -141,6 +141,59 @@ def malformed(event, reason: str) -> dict:
     return {"malformed": reason}
 
 
+def ship_record(record, cfg, ship_filter, context) -> tuple[dict, ObjectReport | None, Progress | None]:
+    """One record of the event: its answer, and the report and progress when its object was shipped.
+
+    Everything but shipping ends here with a reason in the answer: a malformed record, a key
+    that is not an ALB log, an object already shipped (a redelivered event) or being shipped
+    by another invocation (the answer says ``busy``; the caller fails the event at its end).
+    """
+    problem = record_problem(record)
+    if problem:
+        return malformed(record, problem), None, None
+    # Plain dict access: Powertools' data_classes package costs ~30 ms of cold start.
+    bucket = record["s3"]["bucket"]["name"]
+    key = event_key(record["s3"]["object"]["key"])
+    obj, why = classify(bucket, key)
+    if obj is None:
+        logger.info(f"skipped s3://{bucket}/{key}: {why}", extra={"skipped": key, "reason": why})
+        return {"source": f"s3://{bucket}/{key}", "skipped": why}, None, None
+    s3obj = record["s3"]["object"]
+    cont = record.get(CONTINUATION_KEY)
+    carried = cont.get("progress") if isinstance(cont, dict) and isinstance(cont.get("progress"), dict) else None
+    try:
+        version = s3obj.get("eTag") or s3obj.get("versionId")
+        cp, progress = _claim(obj, cfg.log_group, str(version) if version else None, context, carried)
+    except AlreadyShipped as exc:
+        logger.info(f"skipped {obj.uri}: {exc} (a redelivered event)", extra={"skipped": key, "reason": str(exc)})
+        return {"source": obj.uri, "skipped": str(exc)}, None, None
+    except ObjectBusy as exc:
+        logger.warning(f"{obj.uri}: {exc}", extra={"busy": key})
+        return {"source": obj.uri, "busy": str(exc)}, None, None
+    if cp.error:
+        logger.warning(
+            f"{obj.uri}: shipping without checkpoints, the state table is unavailable ({cp.error}); "
+            "a retry would ship this object again from its start",
+            extra={"checkpoint_error": cp.error},
+        )
+    report = ship_object(
+        obj,
+        object_chunks(bucket, key),
+        client("logs"),
+        cfg.log_group,
+        cfg.format,
+        ship_filter,
+        metrics=routemetrics.for_stage(cfg),
+        checkpoint=cp,
+        remaining_ms=context.get_remaining_time_in_millis if context is not None else None,
+        reserve_ms=reserve_ms(context),
+        resume=progress,
+    )
+    log_report(report)
+    emit_metrics(report)
+    return report.as_dict(), report, progress
+
+
 def handle_s3_event(event: dict, context=None) -> list[dict]:
     """Ship every ALB access-log object named in the event, each line once; skip the rest with a reason.
 
@@ -163,61 +216,16 @@ def handle_s3_event(event: dict, context=None) -> list[dict]:
     records = event["Records"]
     if not isinstance(records, list):
         return [malformed(event, "Records must be a list")]
-    # Plain dict access: Powertools' data_classes package costs ~30 ms of cold start.
     for i, record in enumerate(records):
-        problem = record_problem(record)
-        if problem:
-            out.append(malformed(record, problem))
-            continue
-        bucket = record["s3"]["bucket"]["name"]
-        key = event_key(record["s3"]["object"]["key"])
-        obj, why = classify(bucket, key)
-        if obj is None:
-            logger.info(f"skipped s3://{bucket}/{key}: {why}", extra={"skipped": key, "reason": why})
-            out.append({"source": f"s3://{bucket}/{key}", "skipped": why})
-            continue
-        s3obj = record["s3"]["object"]
-        cont = record.get(CONTINUATION_KEY)
-        carried = cont.get("progress") if isinstance(cont, dict) and isinstance(cont.get("progress"), dict) else None
-        try:
-            version = s3obj.get("eTag") or s3obj.get("versionId")
-            cp, progress = _claim(obj, cfg.log_group, str(version) if version else None, context, carried)
-        except AlreadyShipped as exc:
-            logger.info(f"skipped {obj.uri}: {exc} (a redelivered event)", extra={"skipped": key, "reason": str(exc)})
-            out.append({"source": obj.uri, "skipped": str(exc)})
-            continue
-        except ObjectBusy as exc:
-            logger.warning(f"{obj.uri}: {exc}", extra={"busy": key})
-            out.append({"source": obj.uri, "busy": str(exc)})
-            busy.append(obj.uri)
-            continue
-        if cp.error:
-            logger.warning(
-                f"{obj.uri}: shipping without checkpoints, the state table is unavailable ({cp.error}); "
-                "a retry would ship this object again from its start",
-                extra={"checkpoint_error": cp.error},
-            )
-        report = ship_object(
-            obj,
-            object_chunks(bucket, key),
-            client("logs"),
-            cfg.log_group,
-            cfg.format,
-            ship_filter,
-            metrics=routemetrics.for_stage(cfg),
-            checkpoint=cp,
-            remaining_ms=context.get_remaining_time_in_millis if context is not None else None,
-            reserve_ms=reserve_ms(context),
-            resume=progress,
-        )
-        log_report(report)
-        emit_metrics(report)
-        out.append(report.as_dict())
-        if report.continue_from is not None:
+        answer, report, progress = ship_record(record, cfg, ship_filter, context)
+        out.append(answer)
+        if "busy" in answer:
+            busy.append(answer["source"])
+        if report is not None and progress is not None and report.continue_from is not None:
             progress.line = report.continue_from
             continue_elsewhere(context, records[i:], progress)
             logger.info(
-                f"{obj.uri}: continued in a new invocation from line {report.continue_from}",
+                f"{report.source}: continued in a new invocation from line {report.continue_from}",
                 extra={"continue_from": report.continue_from, "records_handed_on": len(records) - i},
             )
             break

@@ -13,6 +13,16 @@ four counts, and ``ObjectReport.balanced`` checks they add up:
   (the rest are counted in ``rejects_over_cap``), so that junk cannot run up a
   CloudWatch ingestion bill;
 - ``refused``: sent, but refused by CloudWatch (too old, too new, past retention).
+
+``ship_object`` runs named steps that share one ``Shipment`` (writers, counts, saved
+progress) and one ``Pace`` (when to save, when to hand on):
+
+1. ``open_shipment``: the writers and counts where the last sync point left them;
+2. ``ship_lines``: ``render_lines`` turns each line into an event (``Shipment.emit``) or a
+   rejected line (``Shipment.reject``); between lines ``tick`` decides on a ``sync_point``
+   (flush the streams, ``write_route_metrics``, save the progress) or a hand-on;
+   at the end the checkpoint is finished or released;
+3. ``object_report``: the account of every line.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import time as _time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import orjson
 
@@ -52,6 +63,81 @@ class LineCounts:
     reasons: Counter = field(default_factory=Counter)
 
 
+def _mode(fmt: str, ship_filter: Predicate | None, metrics: RouteMetrics | None) -> tuple[bool, bool, bool]:
+    """``(json_mode, lines_off, full_parse)`` for a format, decided once so the line loop only tests flags.
+
+    ``json`` renders each record as one JSON object named after ``fields.FIELDS``; ``alb``
+    keeps the line as written and only checks its leading fields, unless a ship filter or
+    route metrics need the whole record; ``metrics`` ships no line unless a ship filter
+    selects it (then as JSON).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    json_mode = fmt != "alb"  # metrics mode ships the lines its ship filter selects as JSON
+    lines_off = fmt == "metrics" and ship_filter is None
+    full_parse = json_mode or ship_filter is not None or metrics is not None
+    return json_mode, lines_off, full_parse
+
+
+@dataclass(slots=True)
+class _Rejects:
+    """Every rejected line is counted under its reason; only the first ``limit`` are handed to ``report``.
+
+    One place for the cap: a corrupt object is counted in full, but only its first lines
+    reach ``report``, and callers build a reason's text only when ``take`` says so.
+    """
+
+    counts: LineCounts
+    report: Callable[[int, str, str], None]
+    limit: int
+
+    def take(self, key: str) -> bool:
+        """Count one rejected line under ``key``; True when it is still to be reported."""
+        counts = self.counts
+        counts.rejected += 1
+        counts.reasons[key] += 1
+        return counts.rejected <= self.limit
+
+
+def _long_reason(raw: LongLine) -> str:
+    """Why a line over the reader's length limit is rejected, and how much of it is kept."""
+    return f"{LONG_LINE}: {raw.length} bytes, over {MAX_LINE_BYTES}; only the first {len(raw)} are kept"
+
+
+def _undecodable_reason(raw: bytes, exc: UnicodeDecodeError) -> str:
+    """Why a line that is not UTF-8 is rejected: the first bad byte and where it is."""
+    return f"not UTF-8 text: byte {exc.start + 1} is 0x{raw[exc.start]:02x}"
+
+
+def _empty_lines(
+    raw: bytes, lineno: int, next_tick: int, tick: Callable[[int], int] | None, rejects: _Rejects
+) -> tuple[int, int]:
+    """An empty line, or a ``BlankLines`` run of them, rejected in steps: ``(lineno, next_tick)`` after it.
+
+    A run of millions of empty lines (a padded or corrupt object) costs one step per tick
+    and one call per reported line, not a loop turn per line; ticks fall on the same lines
+    as line by line, so sync points and hand-ons do not move.
+    """
+    counts = rejects.counts
+    if rejects.take("empty line"):
+        rejects.report(lineno, "", "empty line")
+    left = raw.count - 1 if raw.__class__ is BlankLines else 0
+    while left:  # the rest of a run, in steps that stop at each tick
+        if lineno == next_tick:  # never without a tick: next_tick is then -1
+            next_tick = tick(lineno)
+        step = min(left, next_tick - lineno) if next_tick > lineno else left
+        calls = max(0, min(step, rejects.limit - counts.rejected))  # lines still under the limit
+        for i in range(calls):
+            counts.rejected += 1
+            rejects.report(lineno + 1 + i, "", "empty line")
+        counts.rejected += step - calls
+        counts.reasons["empty line"] += step
+        lineno += step
+        counts.lines = lineno
+        left -= step
+    return lineno, next_tick
+
+
 def render_lines(
     lines: Iterable[bytes],
     fmt: str,
@@ -66,31 +152,22 @@ def render_lines(
 ) -> LineCounts:
     """Turn raw lines into CloudWatch events: ``emit(ts_ms, message, size)`` or ``reject(lineno, text, reason)``.
 
-    ``json`` renders each record as one JSON object named after ``fields.FIELDS``;
-    ``alb`` keeps the line as written and only checks its leading fields (a
-    ship filter still parses the whole line); ``metrics`` ships no line unless a
-    ship filter selects it (then as JSON). Every parsed line, shipped or not,
-    is added to ``metrics`` when given. ``encoded`` hands ``emit`` the
-    message as UTF-8 bytes, for writers to a byte stream (the CLI's standard
-    output), which saves decoding and re-encoding every line. ``tick(done)`` is
-    called between lines (``done`` lines handled) and returns the line count at
-    which to call it again; ``counts.lines`` is the current line while ``emit``
-    runs. ``reject`` is called for the first ``reject_limit`` rejected lines
-    (counting those in ``counts`` already); the rest are only counted.
-
-    A ``LongLine`` (over the reader's length limit) is rejected with its first bytes;
-    a ``BlankLines`` run is counted in one step, however many lines it holds.
+    Formats as in ``_mode``. Every parsed line, shipped or not, is added to ``metrics`` when
+    given. ``encoded`` hands ``emit`` UTF-8 bytes, for writers to a byte stream (the CLI's
+    standard output): no decoding and re-encoding of every line. ``tick(done)`` is called
+    between lines (``done`` lines handled) and returns the line count at which to call it
+    again; ``counts.lines`` is the current line while ``emit`` runs. ``reject`` is called
+    for the first ``reject_limit`` rejected lines (those in ``counts`` included); the rest
+    are only counted. The loop keeps the path of a good line inline (it runs for every
+    line); a bad line costs one call to ``take`` (which counts it) while it is not reported.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    json_mode = fmt != "alb"  # metrics mode ships the lines its ship filter selects as JSON
-    lines_off = fmt == "metrics" and ship_filter is None
-    full_parse = json_mode or ship_filter is not None or metrics is not None
+    json_mode, lines_off, full_parse = _mode(fmt, ship_filter, metrics)
+    rejects = _Rejects(counts, reject, reject_limit if reject_limit is not None else 1 << 62)
+    take = rejects.take
     add_metric = metrics.add if metrics is not None else None
     dumps = orjson.dumps
     lineno = counts.lines
     next_tick = tick(lineno) if tick is not None else -1
-    limit = reject_limit if reject_limit is not None else 1 << 62
     for raw in lines:
         if lineno == next_tick:
             counts.lines = lineno
@@ -98,60 +175,31 @@ def render_lines(
         lineno += 1
         counts.lines = lineno
         if not raw:
-            counts.rejected += 1
-            counts.reasons["empty line"] += 1
-            if counts.rejected <= limit:
-                reject(lineno, "", "empty line")
-            left = raw.count - 1 if raw.__class__ is BlankLines else 0
-            while left:  # the rest of a run, in steps that stop at each tick
-                if lineno == next_tick:
-                    next_tick = tick(lineno)
-                step = min(left, next_tick - lineno) if next_tick > lineno else left
-                calls = max(0, min(step, limit - counts.rejected))  # lines still under the limit
-                for i in range(calls):
-                    counts.rejected += 1
-                    reject(lineno + 1 + i, "", "empty line")
-                counts.rejected += step - calls
-                counts.reasons["empty line"] += step
-                lineno += step
-                counts.lines = lineno
-                left -= step
+            lineno, next_tick = _empty_lines(raw, lineno, next_tick, tick, rejects)
             continue
         if raw.__class__ is LongLine:
-            counts.rejected += 1
-            counts.reasons[LONG_LINE] += 1
-            if counts.rejected <= limit:
-                reason = f"{LONG_LINE}: {raw.length} bytes, over {MAX_LINE_BYTES}; only the first {len(raw)} are kept"
-                reject(lineno, raw.decode("utf-8", "backslashreplace"), reason)
+            if take(LONG_LINE):
+                reject(lineno, raw.decode("utf-8", "backslashreplace"), _long_reason(raw))
             continue
         try:
             text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            counts.rejected += 1
-            counts.reasons["not UTF-8 text"] += 1
-            if counts.rejected <= limit:
-                reason = f"not UTF-8 text: byte {exc.start + 1} is 0x{raw[exc.start]:02x}"
-                reject(lineno, raw.decode("utf-8", "backslashreplace"), reason)
-            continue
-        try:
             if full_parse:
                 rec = parse_line(text)
                 ts = time_ms(rec["time"])
             else:
                 ts = quick_time(text)
                 rec = None
+        except UnicodeDecodeError as exc:  # only the decoding raises it: the parser reads text
+            if take("not UTF-8 text"):
+                reject(lineno, raw.decode("utf-8", "backslashreplace"), _undecodable_reason(raw, exc))
+            continue
         except ParseError as exc:
-            counts.rejected += 1
-            counts.reasons[exc.reason.split(":", 1)[0]] += 1
-            if counts.rejected <= limit:
+            if take(exc.reason.split(":", 1)[0]):  # counted by kind, not by the field's value
                 reject(lineno, text, exc.reason)
             continue
         if add_metric is not None:
             add_metric(rec)
-        if lines_off:
-            counts.filtered += 1
-            continue
-        if ship_filter is not None and not ship_filter(rec):
+        if lines_off or (ship_filter is not None and not ship_filter(rec)):
             counts.filtered += 1
             continue
         if json_mode:
@@ -162,9 +210,7 @@ def render_lines(
             size = len(raw)
             message = raw if encoded else text
         if size > MAX_EVENT_BYTES:
-            counts.rejected += 1
-            counts.reasons["too large for one CloudWatch event"] += 1
-            if counts.rejected <= limit:
+            if take("too large for one CloudWatch event"):
                 reject(lineno, text, f"event of {size} bytes is over CloudWatch's {MAX_EVENT_BYTES}-byte limit")
             continue
         counts.accepted += 1
@@ -265,6 +311,238 @@ def _snapshot(counts: LineCounts, aggregated: int) -> dict:
     }
 
 
+@dataclass(slots=True)
+class Shipment:
+    """What the steps of shipping one object share: its writers, its counts and its saved progress.
+
+    One value passed from step to step, so each step reads on its own and says what it changes.
+    ``progress`` is what the state table holds (or will at the next sync point): a retry
+    starts from it.
+    """
+
+    obj: LogObject
+    now_ms: Callable[[], int]
+    progress: Progress
+    counts: LineCounts
+    events: StreamWriter
+    rejects: StreamWriter
+    docs: StreamWriter | None  # the metrics/... stream, when route metrics are on
+    metrics: RouteMetrics | None
+    checkpoint: Checkpoint | None
+    start_line: int  # where this invocation started
+    aggregated: int  # lines counted in route-metric documents already written
+    metric_keys: set = field(default_factory=set)  # distinct metrics the documents publish
+    status: StreamStatus = field(default_factory=StreamStatus)
+
+    def emit(self, ts: int, message: str, size: int) -> None:
+        """A rendered line to the events stream, marked with its line so a retry can skip it."""
+        self.events.add(ts, message, size, self.counts.lines)
+
+    def reject(self, lineno: int, text: str, reason: str) -> None:
+        """A rejected line, with its reason, to the rejected/... stream (in parts when huge)."""
+        ts = self.now_ms()
+        for msg in reject_messages(self.obj.uri, lineno, text, reason):
+            self.rejects.add(ts, msg, len(msg.encode("utf-8")), lineno)
+
+    def streams(self) -> dict:
+        """What each stream holds now: saved with the progress, so a retry sends none of it again."""
+        out = {"events": self.events.counts, "rejected": self.rejects.counts}
+        if self.docs is not None:
+            out["metrics"] = self.docs.counts
+        return out
+
+
+def open_shipment(
+    obj: LogObject,
+    logs,
+    log_group: str,
+    now_ms: Callable[[], int],
+    metrics: RouteMetrics | None,
+    checkpoint: Checkpoint | None,
+    resume: Progress | None,
+) -> Shipment:
+    """The writers and counts as the last sync point left them (``resume``), or fresh.
+
+    Each writer resumes from its stream's saved counts, so events CloudWatch already holds
+    are not sent again; the counts go on from the saved ones, so a report covers the whole
+    object however many invocations shipped it.
+    """
+    progress = resume or Progress()
+    streams = progress.streams
+    name = obj.stream_name
+    c = progress.counts
+    return Shipment(
+        obj=obj,
+        now_ms=now_ms,
+        progress=progress,
+        counts=LineCounts(
+            lines=progress.line,
+            accepted=int(c.get("accepted", 0)),
+            filtered=int(c.get("filtered", 0)),
+            rejected=int(c.get("rejected", 0)),
+            reasons=Counter({k: int(v) for k, v in (c.get("reasons") or {}).items()}),
+        ),
+        events=StreamWriter(logs, log_group, name, now_ms, resume=streams.get("events")),
+        rejects=StreamWriter(logs, log_group, REJECTED_PREFIX + name, now_ms, resume=streams.get("rejected")),
+        docs=(
+            StreamWriter(logs, log_group, METRICS_PREFIX + name, now_ms, emf=True, resume=streams.get("metrics"))
+            if metrics is not None
+            else None
+        ),
+        metrics=metrics,
+        checkpoint=checkpoint,
+        start_line=progress.line,
+        aggregated=int(c.get("aggregated", 0)),
+    )
+
+
+def write_route_metrics(s: Shipment, done: int) -> None:
+    """The route metrics of the lines since the last sync point, as EMF documents marked with line ``done``.
+
+    Written only at sync points, so the documents of a range and the progress that closes
+    it go together: a retry resumes after the range and never counts its lines twice.
+    """
+    docs, metrics = s.docs, s.metrics
+    if docs is None or metrics is None or not metrics.lines:
+        return
+    for ts, doc in metrics.documents():
+        body = orjson.dumps(doc)
+        docs.add(ts, body.decode("utf-8"), len(body), done)
+        s.metric_keys.add((doc["LoadBalancer"], doc["Route"], "TargetLatency" in doc))
+    docs.flush()
+    s.aggregated += metrics.lines
+    metrics.reset()
+
+
+def sync_point(s: Shipment, done: int) -> None:
+    """Everything up to line ``done`` into CloudWatch, then the progress into the state table.
+
+    In that order: the saved progress never claims a line CloudWatch does not hold, so a
+    process killed between the two sends again, at most, what came after the last sync.
+    """
+    s.events.flush()
+    s.rejects.flush()
+    write_route_metrics(s, done)
+    s.progress.line = done
+    s.progress.counts = _snapshot(s.counts, s.aggregated)
+    s.progress.streams = s.streams()
+    if s.checkpoint is not None:
+        s.checkpoint.save(s.progress)
+
+
+@dataclass(slots=True)
+class Pace:
+    """When a shipment saves its progress and when it stops to hand the rest on."""
+
+    sync_seconds: float
+    remaining_ms: Callable[[], int] | None  # the Lambda context's clock
+    reserve_ms: int
+    stop: Callable[[], bool] | None  # the CLI's Ctrl-C
+    forced: int  # a line a sync point must fall on (``forced_sync_line``), 0 for none
+    last_sync: float = field(default_factory=_time.monotonic)
+
+
+def forced_sync_line(s: Shipment) -> int:
+    """Where an earlier invocation's metric documents end, when past the saved progress (else 0).
+
+    Metric documents of a range are written at its end: a retry must close the same range,
+    or the documents already written would count its lines twice. A range whose documents
+    were only partly written ends at that open line.
+    """
+    docs_mark = (s.docs.counts.open_line or s.docs.counts.through) if s.docs is not None else 0
+    return docs_mark if docs_mark > s.progress.line else 0
+
+
+def tick(s: Shipment, pace: Pace, done: int) -> int:
+    """Between lines: a sync point when one is due, ``Continue`` when out of time; returns the next line to look.
+
+    The clock is read every ``CHECK_EVERY`` lines, not every line, and on the forced line.
+    """
+    # Hand on only after some progress: an invocation that starts short of time still
+    # ships a batch of lines, so continuations can never chase each other forever.
+    out_of_time = done > s.start_line and (
+        (pace.remaining_ms is not None and pace.remaining_ms() < pace.reserve_ms)
+        or (pace.stop is not None and pace.stop())
+    )
+    if done == pace.forced or out_of_time or _time.monotonic() - pace.last_sync >= pace.sync_seconds:
+        sync_point(s, done)
+        pace.last_sync = _time.monotonic()
+        if out_of_time:
+            raise Continue(done)
+    nxt = done + CHECK_EVERY
+    return min(nxt, pace.forced) if done < pace.forced else nxt
+
+
+def ship_lines(s: Shipment, chunks: Iterable[bytes], fmt: str, ship_filter: Predicate | None, pace: Pace) -> int | None:
+    """Render and write every line not yet accounted for, then settle the checkpoint; the hand-on line, if any.
+
+    At the end, a last sync point and the object marked shipped. Handed on, the claim is
+    released at the progress just saved. On any error, the claim is released with what
+    each stream already holds past the last sync point, so the retry (Lambda's, or the
+    user's re-run) resumes there and sends none of it again; the error goes on.
+    """
+    lines = iter_lines(chunks, s.status, runs=True)
+    if s.progress.line:
+        lines = skip_lines(lines, s.progress.line)  # accounted for by an earlier invocation
+    try:
+        render_lines(
+            lines,
+            fmt,
+            ship_filter,
+            s.emit,
+            s.reject,
+            s.counts,
+            metrics=s.metrics,
+            tick=partial(tick, s, pace),
+            reject_limit=MAX_REJECTS_SHIPPED,
+        )
+        sync_point(s, s.counts.lines)
+    except Continue as handed_on:
+        if s.checkpoint is not None:
+            s.checkpoint.save(s.progress, release=True)
+        return handed_on.line
+    except BaseException:
+        s.progress.streams = s.streams()
+        if s.checkpoint is not None:
+            s.checkpoint.save(s.progress, release=True)
+        raise
+    if s.checkpoint is not None:
+        s.checkpoint.finish(s.progress)
+    return None
+
+
+def object_report(s: Shipment, log_group: str, fmt: str, continue_from: int | None) -> ObjectReport:
+    """The account of every line: what the streams hold, what was counted, what went wrong with the object."""
+    ev, rj, docs, counts = s.events.counts, s.rejects.counts, s.docs, s.counts
+    return ObjectReport(
+        source=s.obj.uri,
+        load_balancer=s.obj.load_balancer,
+        log_group=log_group,
+        log_stream=s.obj.stream_name,
+        format=fmt,
+        lines=continue_from if continue_from is not None else counts.lines,
+        shipped=ev.shipped,
+        filtered=counts.filtered,
+        rejected=counts.rejected,
+        refused=ev.refused,
+        reject_reasons=dict(counts.reasons.most_common(10)),
+        refused_reasons=ev.refused_reasons,
+        rejects_not_stored=rj.refused,
+        rejects_over_cap=max(0, counts.rejected - MAX_REJECTS_SHIPPED),
+        object_error=s.status.error,
+        compressed=s.status.compressed,
+        aggregated=s.aggregated,
+        metric_documents=docs.counts.shipped if docs else 0,
+        metrics_published=metric_count(s.metric_keys) if docs else 0,
+        metric_documents_refused=docs.counts.refused if docs else 0,
+        routes_overflowed=s.metrics.overflowed if s.metrics is not None else 0,
+        resumed_from=s.start_line or None,
+        continue_from=continue_from,
+        invocation=s.progress.invocations or 1,
+        checkpoint_error=s.checkpoint.error if s.checkpoint is not None else None,
+    )
+
+
 def ship_object(
     obj: LogObject,
     chunks: Iterable[bytes],
@@ -298,134 +576,8 @@ def ship_object(
     object); a corrupt or truncated object is reported in ``object_error`` after
     the lines that could be read were shipped, since a retry cannot mend it.
     """
-    sync_seconds = SYNC_SECONDS if sync_seconds is None else sync_seconds
-    progress = resume or Progress()
-    start_line = progress.line
-    streams = progress.streams
-    events = StreamWriter(logs, log_group, obj.stream_name, now_ms, resume=streams.get("events"))
-    rejects = StreamWriter(logs, log_group, REJECTED_PREFIX + obj.stream_name, now_ms, resume=streams.get("rejected"))
-    docs = (
-        StreamWriter(logs, log_group, METRICS_PREFIX + obj.stream_name, now_ms, emf=True, resume=streams.get("metrics"))
-        if metrics is not None
-        else None
-    )
-    source = obj.uri
-    c = progress.counts
-    counts = LineCounts(
-        lines=progress.line,
-        accepted=int(c.get("accepted", 0)),
-        filtered=int(c.get("filtered", 0)),
-        rejected=int(c.get("rejected", 0)),
-        reasons=Counter({k: int(v) for k, v in (c.get("reasons") or {}).items()}),
-    )
-    aggregated_before = int(c.get("aggregated", 0))
-    metric_keys: set = set()
-
-    def emit(ts: int, message: str, size: int) -> None:
-        events.add(ts, message, size, counts.lines)
-
-    def reject(lineno: int, text: str, reason: str) -> None:
-        ts = now_ms()
-        for msg in reject_messages(source, lineno, text, reason):
-            rejects.add(ts, msg, len(msg.encode("utf-8")), lineno)
-
-    def sync(done: int) -> None:
-        """Everything up to line ``done`` into CloudWatch, then the progress into the state table."""
-        nonlocal aggregated_before
-        events.flush()
-        rejects.flush()
-        if docs is not None and metrics is not None and metrics.lines:
-            for ts, doc in metrics.documents():
-                body = orjson.dumps(doc)
-                docs.add(ts, body.decode("utf-8"), len(body), done)
-                metric_keys.add((doc["LoadBalancer"], doc["Route"], "TargetLatency" in doc))
-            docs.flush()
-            aggregated_before += metrics.lines
-            metrics.reset()
-        progress.line = done
-        progress.counts = _snapshot(counts, aggregated_before)
-        progress.streams = current_streams()
-        if checkpoint is not None:
-            checkpoint.save(progress)
-
-    def current_streams() -> dict:
-        out = {"events": events.counts, "rejected": rejects.counts}
-        if docs is not None:
-            out["metrics"] = docs.counts
-        return out
-
-    # Metric documents of a range are written at its end: a retry must close the same range,
-    # or the documents already written would count its lines twice.
-    # A range whose documents were only partly written ends at that open line.
-    docs_mark = (docs.counts.open_line or docs.counts.through) if docs is not None else 0
-    forced = docs_mark if docs_mark > progress.line else 0
-    last_sync = _time.monotonic()
-
-    def tick(done: int) -> int:
-        nonlocal last_sync
-        # Hand on only after some progress: an invocation that starts short of time still
-        # ships a batch of lines, so continuations can never chase each other forever.
-        out_of_time = done > start_line and (
-            (remaining_ms is not None and remaining_ms() < reserve_ms) or (stop is not None and stop())
-        )
-        if done == forced or out_of_time or _time.monotonic() - last_sync >= sync_seconds:
-            sync(done)
-            last_sync = _time.monotonic()
-            if out_of_time:
-                raise Continue(done)
-        nxt = done + CHECK_EVERY
-        return min(nxt, forced) if done < forced else nxt
-
-    status = StreamStatus()
-    lines = iter_lines(chunks, status, runs=True)
-    if progress.line:
-        lines = skip_lines(lines, progress.line)  # accounted for by an earlier invocation
-    continue_from = None
-    try:
-        counts = render_lines(
-            lines, fmt, ship_filter, emit, reject, counts, metrics=metrics, tick=tick, reject_limit=MAX_REJECTS_SHIPPED
-        )
-        sync(counts.lines)
-    except Continue as handed_on:
-        continue_from = handed_on.line
-        if checkpoint is not None:
-            checkpoint.save(progress, release=True)
-    except BaseException:
-        # Lambda retries (or the user re-runs) from the last sync point; what each stream
-        # already holds past it is in progress.streams and is not sent again.
-        progress.streams = current_streams()
-        if checkpoint is not None:
-            checkpoint.save(progress, release=True)
-        raise
-    else:
-        if checkpoint is not None:
-            checkpoint.finish(progress)
-    ev, rj = events.counts, rejects.counts
-    accounted_lines = continue_from if continue_from is not None else counts.lines
-    return ObjectReport(
-        source=source,
-        load_balancer=obj.load_balancer,
-        log_group=log_group,
-        log_stream=obj.stream_name,
-        format=fmt,
-        lines=accounted_lines,
-        shipped=ev.shipped,
-        filtered=counts.filtered,
-        rejected=counts.rejected,
-        refused=ev.refused,
-        reject_reasons=dict(counts.reasons.most_common(10)),
-        refused_reasons=ev.refused_reasons,
-        rejects_not_stored=rj.refused,
-        rejects_over_cap=max(0, counts.rejected - MAX_REJECTS_SHIPPED),
-        object_error=status.error,
-        compressed=status.compressed,
-        aggregated=aggregated_before,
-        metric_documents=docs.counts.shipped if docs else 0,
-        metrics_published=metric_count(metric_keys) if docs else 0,
-        metric_documents_refused=docs.counts.refused if docs else 0,
-        routes_overflowed=metrics.overflowed if metrics is not None else 0,
-        resumed_from=start_line or None,
-        continue_from=continue_from,
-        invocation=progress.invocations or 1,
-        checkpoint_error=checkpoint.error if checkpoint is not None else None,
-    )
+    s = open_shipment(obj, logs, log_group, now_ms, metrics, checkpoint, resume)
+    sync_every = SYNC_SECONDS if sync_seconds is None else sync_seconds
+    pace = Pace(sync_every, remaining_ms, reserve_ms, stop, forced=forced_sync_line(s))
+    continue_from = ship_lines(s, chunks, fmt, ship_filter, pace)
+    return object_report(s, log_group, fmt, continue_from)

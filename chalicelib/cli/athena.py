@@ -15,17 +15,13 @@ import click
 
 from chalicelib import settings
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
-from chalicelib.cli.errors import EXIT_USAGE, OpswatchGroup, require_aws
+from chalicelib.cli.errors import EXIT_INTERRUPTED, OpswatchGroup, require_aws
+from chalicelib.cli.errors import fail as _fail
 
 
 @click.group(cls=OpswatchGroup)
 def athena() -> None:
     """Query the ALB logs in S3: Athena (partition-projected table) or the local engine (DuckDB)."""
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"opswatch: {message}", err=True)
-    sys.exit(code)
 
 
 def _target():
@@ -208,7 +204,7 @@ def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...],
     except ClientError as exc:  # refused outside the query itself (access, throttling past the retries)
         _fail(f"Athena call failed: {exc}")
     except KeyboardInterrupt:
-        _fail("cancelled (StopQueryExecution sent)", EXIT_FAILED)
+        _fail("cancelled (StopQueryExecution sent)", EXIT_INTERRUPTED)
     _write(result.columns, result.rows, fmt, output)
     click.echo(
         f"query {result.query_id}: {result.scanned_bytes / 1e6:,.1f} MB scanned, ${result.cost:.4f} "

@@ -10,17 +10,13 @@ import sys
 import click
 
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
-from chalicelib.cli.errors import EXIT_USAGE, OpswatchGroup
+from chalicelib.cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, OpswatchGroup
+from chalicelib.cli.errors import fail as _fail
 
 
 @click.group(cls=OpswatchGroup)
 def insights() -> None:
     """Saved Logs Insights queries (made by `opswatch monitors apply`): list, show, run."""
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"opswatch: {message}", err=True)
-    sys.exit(code)
 
 
 def _definitions() -> dict[str, dict]:
@@ -123,7 +119,7 @@ def run_query(name: str, since: str | None, start: str | None, end: str | None, 
     except QueryFailed as exc:
         _fail(f"CloudWatch refused the query: {exc}", EXIT_FAILED)
     except KeyboardInterrupt:
-        _fail("cancelled (StopQuery sent)", EXIT_FAILED)
+        _fail("cancelled (StopQuery sent)", EXIT_INTERRUPTED)
     if sys.stderr.isatty():
         click.echo("", err=True)
     _write(result.columns, result.rows, fmt)

@@ -139,11 +139,13 @@ class Context:
     def function_name(self, short: str) -> str:
         return f"opswatch-{self.stage}-{short}"
 
-    def function(self, short: str) -> dict | None:
-        """The deployed function's configuration (``GetFunction``), None when it does not exist; cached."""
+    def function(self, short: str, name: str | None = None) -> dict | None:
+        """The deployed function's configuration (``GetFunction``), None when it does not exist; cached.
+
+        ``name`` (a name or ARN) overrides the stage's ``opswatch-<stage>-<short>``."""
         from botocore.exceptions import ClientError
 
-        name = self.function_name(short)
+        name = name or self.function_name(short)
         with self._lock:
             if name in self._functions:
                 return self._functions[name]
@@ -168,14 +170,14 @@ class Context:
         return f"OPSWATCH_STAGE={self.stage} "
 
 
-def function_policy(ctx: Context, short: str) -> list[dict]:
+def function_policy(ctx: Context, short: str, name: str | None = None) -> list[dict]:
     """The statements of a function's resource policy (none when it has none)."""
     import json
 
     from botocore.exceptions import ClientError
 
     try:
-        raw = ctx.client("lambda").get_policy(FunctionName=ctx.function_name(short))["Policy"]
+        raw = ctx.client("lambda").get_policy(FunctionName=name or ctx.function_name(short))["Policy"]
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ResourceNotFoundException":
             return []

@@ -50,9 +50,9 @@ def log_subscriptions(ctx: Context) -> Check:
         return warn(
             NAME, f"no log group is subscribed to log alerts{more}", f"{subscribe} LOG_GROUP... (your app's groups)"
         )
-    fn = ctx.function("log_alerts") if not function.startswith("arn:") else None
-    fn_arn = function if function.startswith("arn:") else (fn or {}).get("FunctionArn")
-    sids = {st.get("Sid") for st in function_policy(ctx, "log_alerts")} if fn else set()
+    fn = ctx.function("log_alerts", function)  # OPSWATCH_LOG_ALERT_FUNCTION, a name or an ARN
+    fn_arn = (fn or {}).get("FunctionArn")
+    sids = {st.get("Sid") for st in function_policy(ctx, "log_alerts", function)} if fn else set()
     broken, drifted = [], []
     try:
         pattern = derive(rules_for(settings.log_alerts())).pattern

@@ -1,8 +1,8 @@
 """slack-sdk's clients as opswatch uses them: retry handlers and a logger that never shows a secret.
 
 Imported only when a message is actually sent: importing any part of slack-sdk loads
-its Web API client and asyncio (about a sixth of ``import boto3``), which an event that
-ends in no message (a repeated alarm state, a log line that matches no rule) never needs.
+its Web API client and asyncio (about a sixth of ``import boto3``), which an invocation
+that posts nothing (log lines no rule matches, a clean audit) never needs.
 """
 
 from __future__ import annotations

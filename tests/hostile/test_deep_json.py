@@ -68,6 +68,14 @@ for text in ("[" * 5_000_000 + "]" * 5_000_000, '{"a":' * 1_000_000 + "1" + "}" 
     assert got.peak_rss_mb < 200, got.peak_rss_mb
 
 
+@pytest.fixture(autouse=True)
+def _moto_left_clean(request):
+    """Later tests that do not reset moto expect no state table: leave the account as found."""
+    yield
+    if "aws" in request.fixturenames:
+        request.getfixturevalue("moto_server").reset()
+
+
 def test_log_alerts_reports_a_568_byte_deep_payload_as_undecodable(aws, local_webhook, monkeypatch, capsys):
     monkeypatch.setenv("OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS", "0")
     event = _awslogs('{"messageType":"DATA_MESSAGE","logEvents":' + DEEP + "}")

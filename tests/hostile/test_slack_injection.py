@@ -34,6 +34,14 @@ MARKUP = ("<!channel>", "<https://evil", "evil|click>", "<@U123>", "<!subteam")
 _ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
 
 
+@pytest.fixture(autouse=True)
+def _moto_left_clean(request):
+    """Later tests that do not reset moto expect no state table: leave the account as found."""
+    yield
+    if "aws" in request.fixturenames:
+        request.getfixturevalue("moto_server").reset()
+
+
 def _texts(node, kind: str = "mrkdwn"):
     """Every (kind, text) a Slack payload shows: the fallback text, mrkdwn and plain_text objects."""
     if isinstance(node, dict):
