@@ -155,12 +155,15 @@ def receive(function: str | None = None, hold_seconds: int = 60) -> list[Failed]
     # By message id: a record whose hold ran out while the queue was read (a long queue, or hold_seconds
     # shorter than the reading) comes back; kept once, with its newest receipt, it is replayed once, and
     # the reading ends when a whole batch brings nothing new (it would never end otherwise).
+    # A short poll (wait 0) asks only some of SQS's servers and may come back empty while records remain;
+    # so an empty answer is confirmed by one long poll (wait 1 s), which asks them all, before the end.
     mine: dict[str, Failed] = {}
     others: dict[str, Failed] = {}
+    wait = 0
     try:
         while True:
             resp = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds, WaitTimeSeconds=0
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds, WaitTimeSeconds=wait
             )
             msgs = resp.get("Messages") or []
             fresh = False
@@ -168,8 +171,12 @@ def receive(function: str | None = None, hold_seconds: int = 60) -> list[Failed]
                 f = _parse(m)
                 fresh = fresh or (f.message_id not in mine and f.message_id not in others)
                 (mine if function is None or f.function == function else others)[f.message_id] = f
-            if not fresh:
+            if fresh:
+                wait = 0
+            elif wait:
                 return list(mine.values())
+            else:
+                wait = 1
     finally:
         for f in others.values():
             release(f)
