@@ -44,18 +44,25 @@ def poll_delays(first: float = FIRST_POLL_SECONDS, cap: float = MAX_POLL_SECONDS
 def convert(value: str | None, athena_type: str) -> object:
     """One cell from GetQueryResults's text, typed as pyathena's default converter types it.
 
+    A value that does not read as its type is kept as text rather than failing the report.
+
     >>> convert("42", "bigint"), convert("0.5", "double"), convert(None, "varchar"), convert("1.10", "decimal")
     (42, 0.5, None, Decimal('1.10'))
+    >>> convert("n/a", "integer")
+    'n/a'
     """
     if value is None:
         return None
     kind = athena_type.lower()
-    if kind in _INTS:
-        return int(value)
-    if kind in _FLOATS:
-        return float(value)
-    if kind == "decimal":
-        return Decimal(value)
+    try:
+        if kind in _INTS:
+            return int(value)
+        if kind in _FLOATS:
+            return float(value)
+        if kind == "decimal":
+            return Decimal(value)
+    except (ValueError, ArithmeticError):  # decimal's InvalidOperation is an ArithmeticError
+        return value
     if kind == "boolean":
         return value.lower() == "true"
     return value
