@@ -436,7 +436,7 @@ def cold_start_section() -> bool:
     from bench import coldstart
 
     runs = int(os.environ.get("BENCH_COLD_RUNS", "11"))
-    print(f"  cold start per function, whole processes (median of {runs}, interleaved):")
+    print(f"  cold start per function, whole processes, CPU time ({runs} interleaved rounds, paired medians):")
     return coldstart.report(runs)
 
 

@@ -2,8 +2,10 @@
 
 Used by ``make bench`` (size and file count) and by ``tests/test_package.py`` (the limits).
 ``chalice package`` builds the dependencies from ``requirements.txt`` once per set of
-requirements and keeps them in ``.chalice/deployments/`` (git-ignored); the project's
-own code is put in fresh on every build, so reusing that folder never hides a change.
+requirements and keeps them in the project's ``.chalice/deployments/``; the copy built here
+links that folder to ``build/chalice-deployments/`` (git-ignored), so they are reused from
+one build to the next. The project's own code is put in fresh on every build, so reusing
+that folder never hides a change.
 The Terraform format is used because CloudFormation cannot attach the S3 trigger of
 an existing bucket; the zip is the same one ``chalice deploy`` uploads.
 """
@@ -58,8 +60,8 @@ def build(out: Path, stage: str = "local") -> Package:
     for name in ("app.py", "requirements.txt"):
         shutil.copy(ROOT / name, project / name)
     shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployed", "deployments"))
-    cache = ROOT / ".chalice" / "deployments"
-    cache.mkdir(exist_ok=True)
+    cache = ROOT / "build" / "chalice-deployments"
+    cache.mkdir(parents=True, exist_ok=True)
     (project / ".chalice" / "deployments").symlink_to(cache, target_is_directory=True)
     chalice = Path(sys.executable).parent / "chalice"
     env = dict(os.environ, AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))

@@ -77,8 +77,17 @@ def test_rows_come_from_every_page_and_the_header_row_is_dropped(workgroup):
         result = athena_boto.run(TARGET, "SELECT 1", [], timeout=30, athena=athena)
     finally:
         proxy.close()
-    assert result.rows == [("/one", 1, 0.1), ("/two", 2, 0.2)]
+    assert result.rows == [("/one", 1, 0.1), ("/two", 2, 0.2)] and not result.truncated
     assert proxy.seen.count("AmazonAthena.GetQueryResults") == 2
+    proxy = FaultProxy(workgroup.endpoint)  # a row limit met by the first page: the second is never asked for
+    proxy.answer["AmazonAthena.GetQueryResults"] = page
+    try:
+        athena = boto3.client("athena", endpoint_url=proxy.endpoint)
+        capped = athena_boto.run(TARGET, "SELECT 1", [], timeout=30, athena=athena, max_rows=1)
+    finally:
+        proxy.close()
+    assert capped.rows == [("/one", 1, 0.1)] and capped.truncated
+    assert proxy.seen.count("AmazonAthena.GetQueryResults") == 1
 
 
 def test_a_query_past_its_time_is_stopped(workgroup):

@@ -2,7 +2,7 @@
 
 The Lambda runtime brings boto3; a package that ships its own botocore (and pyathena's fsspec
 and tzdata) is thirteen times larger, and every function unpacks it on a cold start.
-The dependencies are built once per ``requirements.txt`` and reused (``.chalice/deployments/``).
+The dependencies are built once per ``requirements.txt`` and reused (``build/chalice-deployments/``).
 """
 
 from __future__ import annotations

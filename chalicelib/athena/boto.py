@@ -44,18 +44,25 @@ def poll_delays(first: float = FIRST_POLL_SECONDS, cap: float = MAX_POLL_SECONDS
 def convert(value: str | None, athena_type: str) -> object:
     """One cell from GetQueryResults's text, typed as pyathena's default converter types it.
 
+    A value that does not read as its type is kept as text rather than failing the report.
+
     >>> convert("42", "bigint"), convert("0.5", "double"), convert(None, "varchar"), convert("1.10", "decimal")
     (42, 0.5, None, Decimal('1.10'))
+    >>> convert("n/a", "integer")
+    'n/a'
     """
     if value is None:
         return None
     kind = athena_type.lower()
-    if kind in _INTS:
-        return int(value)
-    if kind in _FLOATS:
-        return float(value)
-    if kind == "decimal":
-        return Decimal(value)
+    try:
+        if kind in _INTS:
+            return int(value)
+        if kind in _FLOATS:
+            return float(value)
+        if kind == "decimal":
+            return Decimal(value)
+    except (ValueError, ArithmeticError):  # decimal's InvalidOperation is an ArithmeticError
+        return value
     if kind == "boolean":
         return value.lower() == "true"
     return value
@@ -68,8 +75,12 @@ def run(
     timeout: float,
     athena=None,
     sleep: Callable[[float], None] = time.sleep,
+    max_rows: int | None = None,
 ) -> AthenaResult:
-    """Start ``sql`` with ``params`` bound, wait for it at most ``timeout`` seconds, and return every row.
+    """Start ``sql`` with ``params`` bound, wait for it at most ``timeout`` seconds, and return its rows.
+
+    With ``max_rows``, pages stop once that many rows are read and the result says it was
+    truncated: a query that answers a million rows costs the report one page, not a thousand.
 
     Raises ``AthenaQueryFailed``: Athena refused to start it, it ended FAILED or CANCELLED,
     or it ran past ``timeout`` (and was stopped).
@@ -106,18 +117,23 @@ def run(
         sleep(min(next(delays), left))
     if status["State"] != "SUCCEEDED":
         raise AthenaQueryFailed(status["State"], status.get("StateChangeReason"), query_id)
-    columns, rows = _results(athena, query_id)
+    columns, rows, truncated = _results(athena, query_id, max_rows)
     scanned = execution.get("Statistics", {}).get("DataScannedInBytes", 0) or 0
-    return AthenaResult(columns, rows, query_id, scanned)
+    return AthenaResult(columns, rows, query_id, scanned, truncated)
 
 
-def _results(athena, query_id: str) -> tuple[list[str], list[tuple]]:
-    """Every page of GetQueryResults, typed; the header row Athena puts first is dropped."""
+def _results(athena, query_id: str, max_rows: int | None = None) -> tuple[list[str], list[tuple], bool]:
+    """The pages of GetQueryResults, typed, until ``max_rows`` are read; the header row Athena puts first is dropped.
+
+    Returns the columns, the rows, and whether pages were left unread.
+    """
     columns: list[str] = []
     types: list[str] = []
     rows: list[tuple] = []
     first = True
-    for page in athena.get_paginator("get_query_results").paginate(QueryExecutionId=query_id):
+    token: str | None = None
+    while True:
+        page = athena.get_query_results(QueryExecutionId=query_id, **({"NextToken": token} if token else {}))
         if not columns:
             info = page["ResultSet"].get("ResultSetMetadata", {}).get("ColumnInfo", [])
             columns = [c["Name"] for c in info]
@@ -129,4 +145,8 @@ def _results(athena, query_id: str) -> tuple[list[str], list[tuple]]:
                 if cells == columns:  # a SELECT's first row repeats the column labels
                     continue
             rows.append(tuple(convert(v, t) for v, t in zip(cells, types, strict=False)))
-    return columns, rows
+        token = page.get("NextToken")
+        if not token:
+            return columns, rows, False
+        if max_rows is not None and len(rows) >= max_rows:
+            return columns, rows, True

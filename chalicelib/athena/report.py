@@ -24,6 +24,7 @@ from chalicelib.slack.text import escape
 
 logger = Logger(service="opswatch-athena")
 ROWS_SHOWN = 10
+ROWS_READ = 1000  # one page of GetQueryResults: enough to show ten and count the rest of most answers
 QUERY_TIMEOUT_SECONDS = 240
 
 
@@ -31,14 +32,14 @@ class ReportFailed(RuntimeError):
     """At least one query of the report failed; the Slack message says which and why."""
 
 
-def _table(columns: list[str], rows: list[tuple]) -> str:
+def _table(columns: list[str], rows: list[tuple], truncated: bool = False) -> str:
     def cell(v: object) -> str:
         if isinstance(v, float):
             return f"{v:.3f}"
         return str(v)
 
     lines = aligned(columns, rows[:ROWS_SHOWN], cell)
-    more = f"\n… {len(rows) - ROWS_SHOWN} more rows" if len(rows) > ROWS_SHOWN else ""
+    more = f"\n… {len(rows) - ROWS_SHOWN}{'+' if truncated else ''} more rows" if len(rows) > ROWS_SHOWN else ""
     return "```" + escape("\n".join(lines)) + "```" + more
 
 
@@ -61,14 +62,15 @@ def handle_schedule(event: dict | None = None, now: datetime | None = None) -> d
             continue
         sql, params = bind(q.sql, typed_values(q, window))
         try:
-            result = run(target, sql, params, timeout=QUERY_TIMEOUT_SECONDS)
+            result = run(target, sql, params, timeout=QUERY_TIMEOUT_SECONDS, max_rows=ROWS_READ)
         except AthenaQueryFailed as exc:
             logger.error(f"report query {name} failed: {exc}")
             failed.append(name)
             msg.section(f":x: *{escape(name)}* failed: {escape(exc)}")
             continue
         scanned += result.scanned_bytes
-        msg.section(f"*{escape(name)}*: {escape(q.description)}\n" + _table(result.columns, result.rows))
+        table = _table(result.columns, result.rows, result.truncated)
+        msg.section(f"*{escape(name)}*: {escape(q.description)}\n" + table)
     msg.context([f"{scanned / 1e6:,.1f} MB scanned on Athena · workgroup {escape(cfg.workgroup)}"])
     slack = settings.slack()
     channel, _ = Router(slack.routes, slack.channel, None).route(None, None)

@@ -47,6 +47,7 @@ class AthenaResult:
     rows: list[tuple]
     query_id: str
     scanned_bytes: int
+    truncated: bool = False  # more rows exist than were read (a client's row limit)
 
     @property
     def cost(self) -> float:
