@@ -30,6 +30,8 @@ BYPASSES = {
     "unbounded CTE": "WITH x AS (SELECT * FROM alb_access_logs) SELECT * FROM x WHERE day = '2026/11/01'",
     "quoted table name": 'SELECT * FROM "alb_access_logs"',
     "day in a column alias only": "SELECT day FROM alb_access_logs",
+    "empty day": "SELECT * FROM alb_access_logs WHERE day >= ''",
+    "not a day": "SELECT * FROM alb_access_logs WHERE day < 'z'",
 }
 BOUNDED = {
     "lower bound": "SELECT * FROM alb_access_logs WHERE day >= '2026/11/20'",

@@ -6,7 +6,8 @@ decision comes from the parsed query (sqlglot, Trino dialect), never from its te
 so a ``day`` condition in a comment, in a string literal, or OR-ed away does not count.
 A scan is bounded when the SELECT that reads the table has a WHERE whose top level is
 a conjunction (``AND``) holding a comparison of the table's ``day`` column with a
-constant (``=``, ``<``, ``<=``, ``>``, ``>=``, ``BETWEEN``, ``IN``). Anything else, a
+constant (``=``, ``<``, ``<=``, ``>``, ``>=``, ``BETWEEN``, ``IN``; a string constant must
+be a partition day, ``yyyy/MM/dd``, as ``day >= ''`` bounds nothing). Anything else, a
 subquery filtered from outside included, counts as unbounded: the guard would
 rather ask for ``--allow-full-scan`` than let a scan through.
 
@@ -20,12 +21,17 @@ CLI-only (sqlglot): no Lambda imports this module.
 
 from __future__ import annotations
 
+import re
+
 TABLE = "alb_access_logs"
 DAY = "day"
 
 
 class GuardError(ValueError):
     """The query is empty or cannot be parsed, so the guard cannot decide."""
+
+
+_DAY_VALUE = re.compile(r"\d{4}/\d{2}/\d{2}")  # the table's day partition, as projected
 
 
 def unbounded_scans(sql: str, table: str = TABLE) -> list[str]:
@@ -85,7 +91,21 @@ def _bounds_day(term, scan) -> bool:
         return False
     days = [s for s in sides if _is_day(s, scan)]
     others = [s for s in sides if s is not None and not _is_day(s, scan)]
-    return len(days) == 1 and bool(others) and not any(o.find(exp.Column, exp.Select) for o in others)
+    return (
+        len(days) == 1
+        and bool(others)
+        and not any(o.find(exp.Column, exp.Select) for o in others)
+        and all(_day_like(o) for o in others)
+    )
+
+
+def _day_like(node) -> bool:
+    """A string constant must be a partition day (``yyyy/MM/dd``): ``day >= ''`` bounds nothing."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Literal) and node.is_string:
+        return _DAY_VALUE.fullmatch(node.this) is not None
+    return True
 
 
 def _is_day(node, scan) -> bool:
