@@ -9,18 +9,14 @@ import click
 
 from chalicelib import settings
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
-from chalicelib.cli.errors import EXIT_OK, EXIT_USAGE, OpswatchGroup, not_text, plural
+from chalicelib.cli.errors import EXIT_OK, OpswatchGroup, not_text, plural
+from chalicelib.cli.errors import fail as _fail
 from chalicelib.cli.lines import numbered_lines
 
 
 @click.group(cls=OpswatchGroup)
 def logs() -> None:
     """Log alerts: rules for CloudWatch Logs subscription filters (out of memory and friends)."""
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"opswatch: {message}", err=True)
-    sys.exit(code)
 
 
 def _ruleset(names: str | None, rules_file: str | None):

@@ -57,9 +57,11 @@ class SpecModel(BaseModel):
         return no_bool_for_a_number(cls, v, info)
 
 
-def _check_log_group(v: str) -> str:
+def check_log_group(v: str) -> str:
+    """CreateLogGroup's name rule, for every log group the monitors spec names."""
     if not _LOG_GROUP.fullmatch(v):
-        raise ValueError(f"{v!r} is not a log group name: letters, digits and . _ - / # only, at most 512")
+        hint = " (only ${stage} is replaced)" if "${" in v else ""
+        raise ValueError(f"{v!r} is not a log group name: letters, digits and . _ - / # only, at most 512{hint}")
     return v
 
 
@@ -136,7 +138,7 @@ class Dashboard(SpecModel):
             if not 1 <= len(v) <= MAX_QUERY_LOG_GROUPS:
                 raise ValueError(f"log_groups: 1 to {MAX_QUERY_LOG_GROUPS} log groups (a Logs Insights query's limit)")
             for g in v:
-                _check_log_group(g)
+                check_log_group(g)
         return v
 
 
@@ -214,7 +216,7 @@ class InsightsQuery(SpecModel):
     @classmethod
     def _groups(cls, v: list[str]) -> list[str]:
         for g in v:
-            _check_log_group(g)
+            check_log_group(g)
         return v
 
     @model_validator(mode="after")

@@ -31,7 +31,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from chalicelib import boundedyaml, settings
-from chalicelib.dashboards.spec import Dashboard, InsightsQuery, SpecModel
+from chalicelib.dashboards.spec import Dashboard, InsightsQuery, SpecModel, check_log_group
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
 DEFAULT_FILTER_PREFIX = "opswatch-"
@@ -84,7 +84,6 @@ MISSING_DATA_CHOICES = (
     "  missing       - AWS's implicit default: no data leads to INSUFFICIENT_DATA; say so on purpose"
 )
 _NAME_BAD = re.compile(r"[:*]")
-_LOG_GROUP = re.compile(r"[._/#A-Za-z0-9-]+")  # CreateLogGroup's pattern
 STAGE = "${stage}"
 _METRIC_BAD = re.compile(r"[:*$]")
 _STAT = re.compile(r"(p|tm|tc|ts|wm)\d{1,2}(\.\d+)?|IQM|(PR|TM|TC|TS|WM)\(\d*(\.\d+)?%?:\d*(\.\d+)?%?\)")
@@ -101,13 +100,6 @@ class SpecError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-def _log_group(v: str) -> str:
-    if not _LOG_GROUP.fullmatch(v):
-        hint = f" (only {STAGE} is replaced)" if "${" in v else ""
-        raise ValueError(f"{v!r} is not a log group name: letters, digits and . _ - / # only{hint}")
-    return v
 
 
 def _is_selector(text: str) -> bool:
@@ -190,7 +182,7 @@ class MetricFilter(SpecModel):
     @field_validator("log_group")
     @classmethod
     def _group(cls, v: str) -> str:
-        return _log_group(v)
+        return check_log_group(v)
 
     @field_validator("pattern")
     @classmethod
@@ -353,7 +345,7 @@ class LogAlarm(SpecModel):
     @field_validator("log_group")
     @classmethod
     def _group(cls, v: str) -> str:
-        return _log_group(v)
+        return check_log_group(v)
 
     @model_validator(mode="after")
     def _policy(self) -> LogAlarm:
