@@ -28,6 +28,7 @@ chalicelib.boundedjson.UndecodableJSON: JSON holds more than 5 values
 from __future__ import annotations
 
 import json
+import math
 import re
 
 MAX_DEPTH = 64  # far above any AWS event (SNS, EventBridge, awslogs nest fewer than 10 levels)
@@ -87,6 +88,17 @@ def _too_deep(text: str, max_depth: int) -> UndecodableJSON:
     return UndecodableJSON(f"JSON nested deeper than {max_depth} levels{where}")
 
 
+def _not_a_number(token: str) -> float:
+    raise UndecodableJSON(f"JSON holds a number out of range or not a number: {token}")
+
+
+def _finite(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):
+        _not_a_number(token)
+    return value
+
+
 def loads(
     text: str | bytes,
     *,
@@ -99,7 +111,15 @@ def loads(
 
     ``max_chars`` bounds the text, ``max_values`` what it decodes into (see ``count_values``),
     ``max_depth`` its nesting, so that whatever uses the result may recurse into it.
-    Malformed JSON raises ``json.JSONDecodeError`` (a ``ValueError``) as usual.
+    Malformed JSON raises ``json.JSONDecodeError`` (a ``ValueError``) as usual. ``NaN``,
+    ``Infinity`` and numbers past a float's range (``1e999``) are refused too: Python reads
+    them, but they are not JSON, and a message carrying one would be refused downstream
+    (Slack, CloudWatch) instead of here, with its reason.
+
+    >>> loads('{"a": 1e999}')
+    Traceback (most recent call last):
+    ...
+    chalicelib.boundedjson.UndecodableJSON: JSON holds a number out of range or not a number: 1e999
     """
     if isinstance(text, bytes | bytearray):
         text = bytes(text).decode(json.detect_encoding(text), "surrogatepass")  # as json.loads does
@@ -107,6 +127,8 @@ def loads(
         raise UndecodableJSON(f"JSON text of {len(text)} characters, more than the limit of {max_chars}")
     if max_values is not None and count_values(text) > max_values:
         raise UndecodableJSON(f"JSON holds more than {max_values} values")
+    kwargs.setdefault("parse_constant", _not_a_number)
+    kwargs.setdefault("parse_float", _finite)
     try:
         doc = json.loads(text, **kwargs)
     except RecursionError:

@@ -139,3 +139,18 @@ def test_failed_list_and_replay_go_on_past_deep_records(stage, local_webhook):  
     assert "no handler for function 'unknown'" in r.stdout
     assert "replayed and deleted: log_alerts log group /ecs/shop-api (1 events)" in r.stdout
     assert "3 replayed, 2 kept" in r.stdout  # the deep SNS message was posted as text, the alarm as an alarm
+
+
+def test_not_a_number_and_out_of_range_numbers_are_undecodable_not_posted(tmp_path):
+    """Python reads NaN, Infinity and 1e999; Slack refuses the payload they make: refused here, with the reason."""
+    from chalicelib import boundedjson
+
+    for text in ('{"AlarmName": 1e999}', '{"NewStateValue": NaN}', "[-Infinity]"):
+        with pytest.raises(boundedjson.UndecodableJSON, match="out of range or not a number"):
+            boundedjson.loads(text)
+    path = tmp_path / "nan.json"
+    path.write_text('{"AlarmName":1e999,"NewStateValue":NaN}')
+    got = run_opswatch("slack", "render", str(path), seconds=60)
+    assert got.returncode == 0, got.stderr
+    boundedjson.loads(got.stdout)  # strict JSON, the message shows the raw text as a string
+    assert "undecodable: JSON holds a number out of range or not a number" in got.stdout
