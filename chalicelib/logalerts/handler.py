@@ -56,7 +56,9 @@ def handle_logs_event(event: dict) -> dict:
 def deliver(collected: Collected, cfg: settings.LogAlertSettings, metrics: EphemeralMetrics) -> dict:
     slack_cfg = settings.slack()
     router = router_from(slack_cfg)
-    cooldown = Cooldown(cfg.cooldown_seconds) if cfg.cooldown_seconds else None
+    buttons = settings.slack_buttons()
+    # With the buttons on, the cooldown item is kept even with no cooldown window: Mute holds alerts back there.
+    cooldown = Cooldown(cfg.cooldown_seconds) if cfg.cooldown_seconds or buttons else None
     dest = None
     posted, held, failed = [], [], []
     state_errors = 0
@@ -79,7 +81,7 @@ def deliver(collected: Collected, cfg: settings.LogAlertSettings, metrics: Ephem
             failed.append(str(exc))
             continue
         if cooldown:
-            cooldown.confirm(claim)
+            cooldown.confirm(claim, answer["payload"] if buttons else None, alert.first_ms)
         shown = {k: v for k, v in answer.items() if k != "payload"}
         logger.info("delivered to Slack", extra={**what, **shown, "held_reported": claim.held})
         posted.append({**what, "channel": channel})
