@@ -133,11 +133,14 @@ def key_prefixes(kind: str) -> tuple[str, ...]:
     from chalicelib.alarms import dedup, threads
     from chalicelib.alb import checkpoint
     from chalicelib.logalerts import cooldown
+    from chalicelib.slackactions import mute
 
     return {
         "alb": (checkpoint.PREFIX,),  # shipping checkpoints
-        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX),  # Powertools idempotency records; incident threads
+        # Powertools idempotency records; incident threads; Slack mutes (ended "until OK" by the OK)
+        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX, mute.PREFIX),
         "logalerts": (cooldown.PREFIX,),  # cooldowns per (log group, rule)
+        "monitors": (mute.PREFIX,),  # the audit reads who muted an alarm from Slack, and until when
     }.get(kind, ())
 
 
@@ -236,6 +239,12 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             _statement(
                 "MetricShape", ["cloudwatch:GetMetricData", "cloudwatch:GetMetricWidgetImage"], ["*"], _in_region(w)
             ),
+            # The OK of an alarm muted "until OK" from Slack re-enables its actions (only if opswatch disabled them).
+            _statement(
+                "EndMuteUntilOk",
+                ["cloudwatch:DescribeAlarms", "cloudwatch:EnableAlarmActions"],
+                [w.arn("cloudwatch", "alarm:*")],
+            ),
             *_slack_statements(w, stage),
             _failed_queue(w),
             _own_logs(w, stage, kind),
@@ -257,6 +266,7 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             ),
             # Neither takes a resource-level permission.
             _statement("ReadMetricsAndTopics", ["cloudwatch:GetMetricData", "sns:ListTopics"], ["*"], _in_region(w)),
+            _state_table(w, kind, "ReadSlackMutes", ["dynamodb:GetItem"]),
             *_slack_statements(w, stage),
             _own_logs(w, stage, kind),
         ]

@@ -10,7 +10,9 @@ The demo and the tests post to it with the real slack-sdk clients:
 - ``fail(status, times, retry_after)`` makes the next calls answer 429 (with
   ``Retry-After``) or 5xx, to test retries;
 - the webhook answers 400 ``invalid_blocks`` to a message whose blocks break
-  Slack's limits, as Slack does.
+  Slack's limits, as Slack does;
+- ``POST /actions/...`` is a click's ``response_url`` (``response_url_for``): recorded as
+  ``response_url``; with ``replace_original`` it replaces the webhook message it names.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 WEBHOOK_PATH = "/services/T0000000/B0000000/opswatchlocal"
+ACTIONS_PATH = "/actions/T0000000/"
 TOKEN = "xoxb-opswatch-local"
 
 
@@ -113,6 +116,14 @@ class SlackServer:
                         return self._reply(400, "invalid_blocks")
                     server.messages.append(Posted("webhook", body))
                     return self._reply(200, "ok")
+                if self.path.startswith(ACTIONS_PATH):
+                    body = json.loads(raw or "{}")
+                    if not body.get("text") and not body.get("blocks") and not body.get("attachments"):
+                        return self._reply(400, "no_text")
+                    if _too_big(body):
+                        return self._reply(400, "invalid_blocks")
+                    server.messages.append(Posted("response_url", {**body, "response_url": self.path}))
+                    return self._reply(200, "ok")
                 if self.path.startswith("/api/files.getUploadURLExternal"):
                     body = _body(self.headers.get("Content-Type", ""), raw)
                     file_id = f"F{len(server.uploads):08d}"
@@ -183,6 +194,10 @@ class SlackServer:
     @property
     def api_url(self) -> str:
         return self.base + "/api/"
+
+    def response_url_for(self, message_index: int) -> str:
+        """A click's ``response_url`` for the message recorded at ``message_index``."""
+        return f"{self.base}{ACTIONS_PATH}{message_index}/opswatchlocal"
 
     def fail(self, status: int, times: int = 1, retry_after: int | None = None) -> None:
         """The next ``times`` calls answer ``status`` (429 carries ``Retry-After``)."""
