@@ -28,6 +28,13 @@ class LogsUnreadable(LocalError):
     """A log path that does not exist or cannot be read whole (a truncated gzip): bad input, not a failed query."""
 
 
+class QueryStopped(LocalError):
+    """The query ran past its time limit and DuckDB was interrupted."""
+
+
+DEFAULT_TIMEOUT = 300.0  # seconds: a query on a laptop's logs that runs longer is most likely a runaway join
+
+
 @dataclass
 class Loaded:
     files: int
@@ -128,12 +135,50 @@ def translate(sql: str) -> str:
         raise LocalError(f"cannot read the SQL: {exc}") from None
 
 
-def run(con, sql: str, params: list[object]) -> tuple[list[str], list[tuple]]:
-    """Run Athena-dialect ``sql`` with positional ``params``; returns (column names, rows)."""
+def run(con, sql: str, params: list[object], timeout: float | None = DEFAULT_TIMEOUT) -> tuple[list[str], list[tuple]]:
+    """Run Athena-dialect ``sql`` with positional ``params``; returns (column names, rows).
+
+    DuckDB runs the query in C without giving the interpreter a chance to see Ctrl-C, so the query
+    runs on a worker thread while this one waits: Ctrl-C here, or ``timeout`` seconds passing,
+    interrupts the connection (``interrupt()`` is DuckDB's thread-safe way to stop a running query).
+    Ctrl-C is raised again as ``KeyboardInterrupt`` once the query has stopped; the time limit
+    raises :class:`QueryStopped`.
+    """
+    import threading
+
     import duckdb
 
+    translated = translate(sql)
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            cur = con.execute(translated, params)
+            outcome["result"] = ([d[0] for d in cur.description], cur.fetchall())
+        except BaseException as exc:  # handed to the waiting thread, which decides what it means
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="opswatch-duckdb", daemon=True)
+    worker.start()
     try:
-        cur = con.execute(translate(sql), params)
-    except duckdb.Error as exc:
-        raise LocalError(f"the local engine refused the query: {exc}") from None
-    return [d[0] for d in cur.description], cur.fetchall()
+        worker.join(timeout)
+    except KeyboardInterrupt:
+        _stop(con, worker)
+        raise
+    if worker.is_alive():
+        _stop(con, worker)
+        if "error" in outcome:  # interrupted, as asked (a query finishing in that instant keeps its rows)
+            raise QueryStopped(f"query stopped after {timeout:g} s (--timeout)")
+    error = outcome.get("error")
+    if isinstance(error, duckdb.Error):
+        raise LocalError(f"the local engine refused the query: {error}") from None
+    if error is not None:
+        raise error
+    return outcome["result"]  # type: ignore[return-value]
+
+
+def _stop(con, worker) -> None:
+    """Interrupt until the worker ends: an interrupt sent before DuckDB started the query would be lost."""
+    while worker.is_alive():
+        con.interrupt()
+        worker.join(0.05)
