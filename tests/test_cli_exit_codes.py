@@ -15,7 +15,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from chalicelib.cli.errors import EXIT_CHANGES, EXIT_USAGE, OpswatchCommand
+from chalicelib.cli.errors import EXIT_CHANGES, EXIT_FINDINGS, EXIT_USAGE, OpswatchCommand
 from chalicelib.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,3 +223,22 @@ def test_an_aws_refusal_is_one_line_without_the_secret_it_quotes():
     said = describe_aws(refused)
     assert said == "AWS refused GetSecretValue: AccessDenied: not for https://hooks.slack.com/services/[redacted]"
     assert describe_aws(ValueError("not an AWS error")) is None
+
+
+def test_sql_the_local_engine_cannot_read_is_bad_input_in_one_line(tmp_path):
+    # "SELEC" was exit 1 (a failed query) with DuckDB's three-line message (the query and a caret).
+    logs = tmp_path / "junk.log"
+    logs.write_text("not an access-log entry\n")
+    for sql, said in [
+        ("SELEC", 'Parser Error: syntax error at or near "SELEC"'),
+        ("SELECT nope FROM alb_access_logs", 'Binder Error: Referenced column "nope" not found'),
+        ("SELECT * FROM no_such_table", "Catalog Error: Table with name no_such_table does not exist"),
+    ]:
+        r = invoke(["athena", "sql", sql, "--engine", "local", "--logs", str(logs)])
+        [err] = [x for x in r.stderr.splitlines() if "not ALB access-log entries" not in x]
+        assert r.exit_code == EXIT_USAGE, (sql, r.stderr)
+        assert err.startswith("opswatch: the local engine cannot run the query: ") and said in err, (sql, err)
+    # A query that reads and binds but fails on the data is a failed query: exit 1, still one line.
+    r = invoke(["athena", "sql", "SELECT CAST('x' AS INTEGER)", "--engine", "local", "--logs", str(logs)])
+    assert r.exit_code == EXIT_FINDINGS and r.stderr.splitlines()[-1].startswith("opswatch: the local engine refused")
+    assert len(r.stderr.splitlines()) == 2

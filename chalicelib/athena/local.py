@@ -28,6 +28,10 @@ class LogsUnreadable(LocalError):
     """A log path that does not exist or cannot be read whole (a truncated gzip): bad input, not a failed query."""
 
 
+class QueryInvalid(LocalError):
+    """SQL the engine cannot read or bind (a typo, an unknown column or table): bad input, not a failed query."""
+
+
 class QueryStopped(LocalError):
     """The query ran past its time limit and DuckDB was interrupted."""
 
@@ -132,7 +136,7 @@ def translate(sql: str) -> str:
     try:
         return sqlglot.transpile(sql, read="trino", write="duckdb")[0]
     except ParseError as exc:
-        raise LocalError(f"cannot read the SQL: {exc}") from None
+        raise QueryInvalid(f"cannot read the SQL: {_first_line(str(exc))}") from None
 
 
 def run(con, sql: str, params: list[object], timeout: float | None = DEFAULT_TIMEOUT) -> tuple[list[str], list[tuple]]:
@@ -170,8 +174,11 @@ def run(con, sql: str, params: list[object], timeout: float | None = DEFAULT_TIM
         if "error" in outcome:  # interrupted, as asked (a query finishing in that instant keeps its rows)
             raise QueryStopped(f"query stopped after {timeout:g} s (--timeout)")
     error = outcome.get("error")
+    if isinstance(error, duckdb.ParserException | duckdb.SyntaxException | duckdb.BinderException
+                  | duckdb.CatalogException):  # fmt: skip
+        raise QueryInvalid(f"the local engine cannot run the query: {_first_line(str(error))}") from None
     if isinstance(error, duckdb.Error):
-        raise LocalError(f"the local engine refused the query: {error}") from None
+        raise LocalError(f"the local engine refused the query: {_first_line(str(error))}") from None
     if error is not None:
         raise error
     return outcome["result"]  # type: ignore[return-value]
@@ -182,3 +189,14 @@ def _stop(con, worker) -> None:
     while worker.is_alive():
         con.interrupt()
         worker.join(0.05)
+
+
+_MESSAGE_LIMIT = 300  # characters of an engine message quoted back: a long query can make a long message
+
+
+def _first_line(message: str) -> str:
+    """The first line of an engine's message, bounded and printable (DuckDB adds the query and a caret below)."""
+    from chalicelib.printable import shown
+
+    first = shown(message.strip().split("\n", 1)[0])
+    return first if len(first) <= _MESSAGE_LIMIT else first[: _MESSAGE_LIMIT - 1] + "…"

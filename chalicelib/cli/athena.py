@@ -182,7 +182,7 @@ def _execute(
             columns, rows = local.run(con, sql, params, timeout)
         except KeyboardInterrupt:
             _fail("interrupted (the local query was stopped)", EXIT_INTERRUPTED)
-        except local.LogsUnreadable as exc:
+        except (local.LogsUnreadable, local.QueryInvalid) as exc:
             _fail(str(exc))
         except local.LocalError as exc:
             _fail(str(exc), EXIT_FAILED)
