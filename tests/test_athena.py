@@ -399,3 +399,16 @@ def test_ctrl_c_stops_a_local_query_and_exits_130(tmp_path):
         proc.kill()
     assert proc.returncode == 130, err
     assert err.strip() == "opswatch: interrupted (the local query was stopped)"
+
+
+def test_the_local_engine_refuses_a_log_file_that_is_not_text(tmp_path):
+    # A binary file was read as lines and reported as "N lines are not ALB access-log entries", exit 0.
+    good = reference_lines()[0]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_text(good + "\n")
+    (logs / "b.log.gz").write_bytes(gzip.compress((good + "\n").encode() * 100 + b"\x00\x01\x02\n"))
+    r = opswatch_here("athena", "sql", "SELECT count(*) AS n FROM alb_access_logs", "--engine", "local", "--logs",
+                      str(logs))  # fmt: skip
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"opswatch: {logs / 'b.log.gz'}: binary data (a NUL byte in line 101); is it a log file?\n"

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SPEC = str(ROOT / "infra" / "monitors.yaml")
 
 # Commands reading a local file: how to give it one ({path}). Binary input is checked where the input is
-# text; ALB and log files take any bytes line by line (a bad line is rejected or replaced, and counted).
+# text; ALB log files take any bytes line by line (a bad line is rejected, and counted), but a log file that is
+# not text at all (a NUL byte, a head that is not UTF-8) is refused where it is queried or matched.
 FILE_INPUTS: dict[str, list[list[str]]] = {
     "alb parse": [["{path}"]],
     "filters test": [["--pattern", "x", "--events", "{path}"]],
@@ -39,7 +40,7 @@ FILE_INPUTS: dict[str, list[list[str]]] = {
     "doctor": [["--spec", "{path}"]],
 }
 TEXT_INPUTS = {"doctor", "filters test", "logs rules", "logs subscribe", "slack render", "slack send", "monitors validate",
-               "monitors plan", "monitors apply"}  # fmt: skip
+               "monitors plan", "monitors apply", "logs test-rules", "athena run", "athena sql"}  # fmt: skip
 # Commands calling AWS, with arguments that get them to their first call.
 AWS_COMMANDS: dict[str, list[str]] = {
     "alb ship": ["s3://bucket/prefix/"],

@@ -88,7 +88,8 @@ def load(con, paths: list[str]) -> Loaded:
     import orjson
 
     from chalicelib.alb.parser import ParseError, parse_line
-    from chalicelib.alb.reader import LongLine, StreamStatus, file_chunks, iter_lines
+    from chalicelib.alb.reader import BlankLines, LongLine, StreamStatus, file_chunks, iter_lines
+    from chalicelib.textsniff import Sniffer
 
     lines = rows = 0
     with tempfile.TemporaryDirectory(prefix="opswatch-athena-") as tmp:
@@ -97,12 +98,15 @@ def load(con, paths: list[str]) -> Loaded:
         with open(records, "wb") as out:
             for f in files:
                 status = StreamStatus()
+                sniffer = Sniffer()
                 try:
                     fh = open(f, "rb")  # noqa: SIM115 (closed below)
                 except OSError as exc:
                     raise LogsUnreadable(f"{f}: cannot read: {exc.strerror}") from None
                 with fh:
                     for raw in iter_lines(file_chunks(fh), status, runs=True):
+                        if reason := sniffer.reason(raw, raw.count if raw.__class__ is BlankLines else 1):
+                            raise LogsUnreadable(f"{f}: {reason}")
                         if not raw.strip():
                             continue
                         lines += 1
