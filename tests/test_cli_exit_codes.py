@@ -243,3 +243,27 @@ def test_sql_the_local_engine_cannot_read_is_bad_input_in_one_line(tmp_path):
     r = invoke(["athena", "sql", "SELECT CAST('x' AS INTEGER)", "--engine", "local", "--logs", str(logs)])
     assert r.exit_code == EXIT_FINDINGS and r.stderr.splitlines()[-1].startswith("opswatch: the local engine refused")
     assert len(r.stderr.splitlines()) == 2
+
+
+def test_a_spec_refused_whole_is_one_opswatch_line(tmp_path):
+    # A missing spec lacked the "opswatch:" prefix; a NUL byte gave PyYAML's two-line message; an empty spec was valid.
+    spec = tmp_path / "monitors.yaml"
+    missing = invoke(["monitors", "validate", "--spec", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == EXIT_USAGE
+    assert missing.stderr == f"opswatch: {tmp_path / 'none.yaml'}: cannot read: No such file or directory\n"
+    spec.write_bytes(b"alarms: []\nmetric_filters: [\x00]\n")
+    r = invoke(["monitors", "validate", "--spec", str(spec)])
+    assert r.exit_code == EXIT_USAGE
+    assert (
+        r.stderr
+        == f"opswatch: {spec}:2: not valid YAML: unacceptable character #x0000: special characters are not allowed\n"
+    )
+    for empty in ("", "{}\n", "null\n", "---\n", "# all commented out\n", "filter_prefix: shop\n"):
+        spec.write_text(empty)
+        for command in ("validate", "plan"):
+            r = invoke(["monitors", command, "--spec", str(spec)])
+            assert r.exit_code == EXIT_USAGE, (empty, r.output)
+            assert r.stderr.startswith(f"opswatch: {spec}: the spec is empty: nothing to declare"), (empty, r.stderr)
+            assert len(r.stderr.splitlines()) == 1
+    spec.write_text("metric_filters: []\nalarms: []\n")  # emptying a stage on purpose names the lists
+    assert invoke(["monitors", "validate", "--spec", str(spec)]).exit_code == 0
