@@ -83,7 +83,7 @@ def _plan_one(loaded, target=None) -> Planned:
 
     from chalicelib.monitors.places import home, reach, why_not
     from chalicelib.monitors.plan import make_plan
-    from chalicelib.monitors.targets import TargetError
+    from chalicelib.targets import TargetError
 
     try:
         place = home() if target is None else reach(target)
@@ -314,4 +314,25 @@ def apply(spec_path: str, prune: bool, yes: bool) -> None:
         sys.exit(EXIT_FAILED)
     click.echo(
         f"Applied: {plural(done, 'change')}" + (f" in {plural(len(pending), 'target')}." if planned[0].label else ".")
+    )
+
+
+@monitors.command()
+@_spec_option
+def targets(spec_path: str) -> None:
+    """Print the spec's targets as one line of JSON: the daily audit's OPSWATCH_AUDIT_TARGETS setting."""
+    loaded = _load(spec_path, EXIT_USAGE)
+    click.echo(
+        json.dumps(
+            [
+                {
+                    "account": t.account,
+                    "region": t.region,
+                    "role_arn": t.role_arn,
+                    **({"name": t.name} if t.name else {}),
+                }
+                for t in loaded.spec.targets
+            ],
+            separators=(",", ":"),
+        )
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import aws
-from chalicelib.monitors.targets import Target, partition_of
+from chalicelib.targets import Target, partition_of
 
 
 @dataclass
@@ -40,7 +40,7 @@ def reach(target: Target) -> Place:
     Raises botocore's ``ClientError``/``BotoCoreError`` when the role cannot be assumed, and
     ``TargetError`` when the credentials STS gave act in another account than the target's.
     """
-    from chalicelib.monitors.targets import TargetError
+    from chalicelib.targets import TargetError
 
     assumed = aws.assume(target.role_arn, target.region)
     if assumed.account != target.account:  # STS answered for another account: never act there

@@ -19,7 +19,7 @@ one spec serves every stage: ``/opswatch/${stage}/alb`` is the stage's ALB log
 group. Nothing else is replaced (``${jndi:`` in a pattern stays as it is).
 
 ``targets`` (optional) lists ``{account, region, role_arn[, name]}``: plan, apply and
-``alarms audit --all-targets`` then act in each through AssumeRole (``chalicelib/monitors/targets.py``).
+``alarms audit --all-targets`` then act in each through AssumeRole (``chalicelib/targets.py``).
 Without it they act with the shell's credentials, in its account and Region.
 
 ``dashboards`` and ``insights`` entries are declared in ``chalicelib/dashboards/spec.py``; their
@@ -35,9 +35,9 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from chalicelib import boundedyaml, settings
+from chalicelib import targets as target_rules
 from chalicelib.dashboards.spec import Dashboard, InsightsQuery, SpecModel, check_log_group
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
-from chalicelib.monitors import targets as target_rules
 
 DEFAULT_FILTER_PREFIX = "opswatch-"
 MANAGED_TAG = "opswatch:managed"
@@ -360,7 +360,7 @@ class LogAlarm(SpecModel):
 
 
 class Target(SpecModel):
-    """An account and Region to plan, apply and audit in, through a role there (``chalicelib/monitors/targets.py``)."""
+    """An account and Region to plan, apply and audit in, through a role there (``chalicelib/targets.py``)."""
 
     account: str
     region: str
