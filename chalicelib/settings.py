@@ -195,7 +195,7 @@ def audit_targets() -> list:
     if not raw:
         return []
     try:
-        data = boundedjson.loads(raw, max_chars=MAX_AUDIT_TARGETS_CHARS, max_depth=4)
+        data = boundedjson.loads(raw, max_chars=MAX_AUDIT_TARGETS_CHARS, max_values=2000, max_depth=4)
         return targets(data, "OPSWATCH_AUDIT_TARGETS")
     except TargetError:
         raise

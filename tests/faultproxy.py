@@ -33,6 +33,8 @@ class FaultProxy:
         self.cut_path: str | None = None
         self.cut_times = 0
         self.answer_path: dict[str, object] = {}  # path substring -> function(body) -> (status, headers, body)
+        # Request-body substring -> the same: for query-protocol APIs (STS), whose action is in the body.
+        self.answer_body: dict[bytes, object] = {}
         self.lock = threading.Lock()
         proxy = self
 
@@ -47,6 +49,7 @@ class FaultProxy:
                 if target in proxy.delay:
                     time.sleep(proxy.delay[target])
                 by_path = next((fn for part, fn in proxy.answer_path.items() if part in self.path), None)
+                by_path = by_path or next((fn for part, fn in proxy.answer_body.items() if part in body), None)
                 if target in proxy.answer or by_path:  # an API the upstream lacks, answered here
                     status, headers, data = (by_path or proxy.answer[target])(body)
                     self.send_response(status)

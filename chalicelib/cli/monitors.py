@@ -59,6 +59,7 @@ def validate(spec_path: str) -> None:
         f"{'behaves' if samples == 1 else 'behave'} as declared; "
         f"{plural(len(s.dashboards), 'dashboard')} and {plural(len(s.insights), 'saved query', 'saved queries')} "
         "within CloudWatch's rules"
+        + (f"; {plural(len(s.targets), 'target')}" if s.targets else "")
     )
 
 
