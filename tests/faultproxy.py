@@ -22,6 +22,7 @@ class FaultProxy:
         self.status = 400
         self.error_type = "ThrottlingException"
         self.seen: list[str] = []
+        self.requests: list[tuple[str, dict, bytes]] = []  # (path, headers, body) of every request, in order
         self.rewrite: dict[str, object] = {}  # target -> function(JSON answer) -> JSON answer
         self.delay: dict[str, float] = {}  # target -> seconds to wait before answering
         self.answer: dict[str, object] = {}  # target -> function(request body) -> (status, headers, body): a stand-in
@@ -46,6 +47,7 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 target = self.headers.get("X-Amz-Target", "")
                 proxy.seen.append(target)
+                proxy.requests.append((self.path, dict(self.headers), body))
                 if target in proxy.delay:
                     time.sleep(proxy.delay[target])
                 by_path = next((fn for part, fn in proxy.answer_path.items() if part in self.path), None)

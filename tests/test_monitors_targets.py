@@ -9,6 +9,7 @@ proxy in front of moto's STS, over real HTTP, with AWS's AccessDenied error docu
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import boto3
@@ -343,3 +344,61 @@ def test_the_audit_function_may_assume_exactly_the_targets_roles():
     with policies.stage_environment("local"):
         statements = policies.statements("monitors", "local", policies.where("local"))
     assert not any("sts:AssumeRole" in s["Action"] for s in statements)  # no targets: no AssumeRole at all
+
+
+ROLE_TEMPLATE = ROOT / "infra" / "monitors-target-role.yaml"
+
+
+def _actions_called(proxy: FaultProxy) -> set[str]:
+    """``service:Action`` of every call the proxy saw made with a target's credentials (moto's are ASIA...)."""
+    import re
+    from urllib.parse import parse_qs
+
+    out = set()
+    for path, headers, body in proxy.requests:
+        auth = headers.get("Authorization", "")
+        m = re.search(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/", auth)
+        if not m or not m.group(1).startswith("ASIA"):
+            continue  # the shell's own credentials (STS AssumeRole itself)
+        service = {"monitoring": "cloudwatch"}.get(m.group(2), m.group(2))
+        if headers.get("X-Amz-Target"):
+            action = headers["X-Amz-Target"].rsplit(".", 1)[1]
+        elif "/operation/" in path:
+            action = path.rsplit("/operation/", 1)[1]
+        else:
+            action = parse_qs(body.decode())["Action"][0]
+        out.add(f"{service}:{action}")
+    return out
+
+
+def test_the_target_role_template_allows_what_plan_apply_and_audit_call_and_lints_clean(accounts):
+    import subprocess
+    import sys
+
+    from chalicelib import boundedyaml
+
+    lint = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(ROLE_TEMPLATE)], capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    _, tpl = boundedyaml.load(ROLE_TEMPLATE.read_text().replace("!", ""))  # short-form tags read as plain text
+    role = tpl["Resources"]["MonitorsRole"]["Properties"]
+    allowed = {a for st in role["Policies"][0]["PolicyDocument"]["Statement"] for a in st["Action"]}
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"] == {"StringEquals": {"sts:RoleSessionName": "opswatch"}}
+
+    proxy = FaultProxy(os.environ["AWS_ENDPOINT_URL"])
+    try:
+        env = {"AWS_ENDPOINT_URL": proxy.endpoint}
+        assert opswatch("monitors", "apply", "--spec", str(accounts), "--yes", **env).returncode == 0
+        spec_without_alarm = yaml.safe_load(accounts.read_text())
+        del spec_without_alarm["alarms"]
+        pruned = accounts.parent / "pruned.yaml"
+        pruned.write_text(yaml.safe_dump(spec_without_alarm))
+        assert opswatch("monitors", "apply", "--spec", str(pruned), "--prune", "--yes", **env).returncode == 0
+        assert opswatch("alarms", "audit", "--all-targets", "--spec", str(accounts), **env).returncode in (0, 1)
+    finally:
+        proxy.close()
+    called = _actions_called(proxy)
+    assert {"cloudwatch:PutMetricAlarm", "logs:PutMetricFilter", "cloudwatch:DeleteAlarms", "sns:ListTopics"} <= called
+    assert called - allowed == set(), "the target role must allow every call opswatch makes with it"
