@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-ACCOUNT = re.compile(r"\d{12}")
-REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+ACCOUNT = re.compile(r"\d{12}", re.ASCII)  # ASCII: "１１１…" (fullwidth) is \d to Python, not to AWS
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", re.ASCII)
 # arn:PARTITION:iam::ACCOUNT:role/PATH/NAME: IAM's own limits: a path up to 512, a name up to 64 of [\w+=,.@-].
 ROLE_ARN = re.compile(
     r"arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})", re.ASCII

@@ -666,7 +666,7 @@ def test_monitors_leaves_a_spec_with_targets_to_plan(stage, tmp_path):
     """Its filters and alarms live in the target accounts: the stage's own account would show them all missing."""
     spec = tmp_path / "monitors.yaml"
     shutil.copy(ROOT / "infra" / "monitors-targets.yaml", spec)
-    code, results, _ = doctor(stage, "--spec", str(spec))
+    _, results, _ = doctor(stage, "--spec", str(spec))
     item = results["monitors"]
     assert item["status"] == "skip" and "applies to 2 target accounts through their roles" in item["found"], item
 

@@ -196,6 +196,9 @@ def test_a_target_whose_role_cannot_be_assumed_fails_alone(accounts, refusing_st
         ({"role_arn": "arn:aws:iam::111111111111:role/ünï"}, "not an IAM role ARN"),
         ({"account": 111111111111}, "account 111111111111 is a number in YAML: quote it"),
         ({"account": "11111111111"}, "account '11111111111': an AWS account id is 12 digits"),
+        ({"account": "１１１１１１１１１１１１"}, "an AWS account id is 12 digits"),  # fullwidth digits
+        ({"name": "shop\x1b[2J"}, "name 'shop\\x1b[2J': expected printable text"),
+        ({"role_arn": "arn:aws:iam::111111111111:role/a\nb"}, "not an IAM role ARN"),
         ({"region": "Europe"}, "region 'Europe': not a Region name"),
         ({"external_id": "x"}, "unknown key 'external_id'"),
     ],

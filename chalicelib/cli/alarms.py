@@ -211,7 +211,7 @@ def _audit_targets(fmt: str, spec_path: str) -> None:
         errors = [f for f in a.findings if f.kind == "unreachable-target"]
         unreachable += bool(errors)
         for f in errors:
-            click.echo(f"opswatch: {f.reason}", err=True)
+            click.echo(f"opswatch: {f.resource}: {f.reason}", err=True)
         if fmt == "json":
             for f in a.findings:
                 click.echo(json.dumps({"account": a.account, "region": a.region, **f.as_dict()}))

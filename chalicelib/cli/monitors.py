@@ -58,8 +58,7 @@ def validate(spec_path: str) -> None:
         f"{plural(len(s.log_alarms), 'log alarm')}; {plural(samples, 'sample')} "
         f"{'behaves' if samples == 1 else 'behave'} as declared; "
         f"{plural(len(s.dashboards), 'dashboard')} and {plural(len(s.insights), 'saved query', 'saved queries')} "
-        "within CloudWatch's rules"
-        + (f"; {plural(len(s.targets), 'target')}" if s.targets else "")
+        "within CloudWatch's rules" + (f"; {plural(len(s.targets), 'target')}" if s.targets else "")
     )
 
 
@@ -82,7 +81,7 @@ def _plan_one(loaded, target=None) -> Planned:
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from chalicelib.monitors.places import home, reach, why_not
+    from chalicelib.monitors.places import caller_not_configured, home, reach, why_not
     from chalicelib.monitors.plan import make_plan
     from chalicelib.targets import TargetError
 
@@ -97,7 +96,7 @@ def _plan_one(loaded, target=None) -> Planned:
         click.echo(f"opswatch: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     except (ClientError, BotoCoreError) as exc:
-        if target is None:
+        if target is None or caller_not_configured(exc):
             if isinstance(exc, ClientError):
                 click.echo(f"opswatch: reading CloudWatch failed: {exc}", err=True)
                 sys.exit(EXIT_USAGE)

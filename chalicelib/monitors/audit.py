@@ -151,8 +151,8 @@ def audit_all(targets: list, home: bool, now: datetime | None = None) -> list[Au
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from chalicelib.monitors.places import caller_not_configured, reach, why_not
     from chalicelib.monitors.places import home as home_place
-    from chalicelib.monitors.places import reach, why_not
     from chalicelib.targets import TargetError
 
     out: list[Audited] = []
@@ -166,7 +166,9 @@ def audit_all(targets: list, home: bool, now: datetime | None = None) -> list[Au
             p = reach(t)
             found = audit(p.client("cloudwatch"), p.client("logs"), p.client("sns"), now)
         except (ClientError, BotoCoreError, TargetError) as exc:
-            why = why_not(t, exc)
+            if caller_not_configured(exc):
+                raise
+            why = why_not(t, exc).removeprefix(f"target {t.label}: ")  # the finding's resource names it
             fix = (
                 f"check that {t.role_arn} exists, that its trust policy names this account's caller, and that it "
                 "allows the audit's reads (README: Metric filters and alarms as code, targets)"

@@ -48,6 +48,16 @@ def reach(target: Target) -> Place:
     return Place(target.account, target.region, partition_of(target.region), target.label, target.name, assumed)
 
 
+def caller_not_configured(exc: Exception) -> bool:
+    """No Region, no credentials, no such profile: the caller's setup, the same for every target.
+
+    Callers let these end the command (one line naming what to set) instead of blaming each target.
+    """
+    from botocore import exceptions as bc
+
+    return isinstance(exc, bc.NoRegionError | bc.NoCredentialsError | bc.PartialCredentialsError | bc.ProfileNotFound)
+
+
 def why_not(target: Target, exc: Exception) -> str:
     """One line naming the target, its role and why it could not be reached (never a credential)."""
     from chalicelib.redact import redact
