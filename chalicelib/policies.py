@@ -167,6 +167,16 @@ def _owned(w: Where) -> dict:
     return {"StringEquals": {"aws:ResourceAccount": w.account}}
 
 
+def _audit_targets() -> list[dict]:
+    """AssumeRole on exactly the roles of the stage's ``OPSWATCH_AUDIT_TARGETS``, none without it."""
+    try:
+        targets = settings.audit_targets()
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from None
+    roles = sorted({t.role_arn for t in targets})
+    return [_statement("AuditTargets", ["sts:AssumeRole"], roles)] if roles else []
+
+
 def _slack_statements(w: Where, stage: str) -> list[dict]:
     """Read the stage's Slack secret: the configured one, and the default name in the other store."""
     default = f"opswatch/{stage}/slack"
@@ -257,6 +267,7 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             ),
             # Neither takes a resource-level permission.
             _statement("ReadMetricsAndTopics", ["cloudwatch:GetMetricData", "sns:ListTopics"], ["*"], _in_region(w)),
+            *_audit_targets(),
             *_slack_statements(w, stage),
             _own_logs(w, stage, kind),
         ]

@@ -176,3 +176,28 @@ def alarm_event_pattern() -> dict:
     if prefixes:
         pattern["detail"] = {"alarmName": [{"prefix": p} for p in prefixes]}
     return pattern
+
+
+MAX_AUDIT_TARGETS_CHARS = 64 * 1024  # 200 targets take about 25 KB; Lambda's environment holds 4 KB in all
+
+
+def audit_targets() -> list:
+    """The accounts the daily audit reaches through their roles (``OPSWATCH_AUDIT_TARGETS``), checked.
+
+    A JSON list of ``{"account", "region", "role_arn", "name"}``, the spec's ``targets:``
+    (``opswatch monitors targets --spec FILE`` prints it). Unset: the function's own account only.
+    The generated policy grants ``sts:AssumeRole`` on exactly these role ARNs.
+    """
+    from chalicelib import boundedjson
+    from chalicelib.targets import TargetError, targets
+
+    raw = os.environ.get("OPSWATCH_AUDIT_TARGETS", "").strip()
+    if not raw:
+        return []
+    try:
+        data = boundedjson.loads(raw, max_chars=MAX_AUDIT_TARGETS_CHARS, max_values=2000, max_depth=4)
+        return targets(data, "OPSWATCH_AUDIT_TARGETS")
+    except TargetError:
+        raise
+    except ValueError as exc:
+        raise ValueError(f"OPSWATCH_AUDIT_TARGETS is not a JSON list of targets: {str(exc)[:200]}") from None
