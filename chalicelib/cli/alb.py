@@ -300,7 +300,7 @@ def ship(
         sys.exit(EXIT_USAGE)
     reports: list[ObjectReport] = []
     skipped: dict[str, int] = {}
-    refused: list[str] = []
+    refused_keys: list[str] = []  # keys naming a malformed account or Region
     busy: list[str] = []
     template = log_group or cfg.log_group
     per_account: dict[str, list[int]] = {}  # account -> [objects, lines] so far
@@ -318,7 +318,7 @@ def ship(
                     obj, why = classify(bucket, key)
                     group = group_for(template, obj) if obj is not None else template
                 except KeyRefused as exc:
-                    refused.append(f"s3://{bucket}/{key}: {exc}")
+                    refused_keys.append(f"s3://{bucket}/{key}: {exc}")
                     continue
                 if obj is None:
                     skipped[why] = skipped.get(why, 0) + 1
@@ -398,11 +398,11 @@ def ship(
     if len(per_account) > 1 or is_template(template):
         for account, line in by_account(reports).items():
             click.echo(f"account {account}: {line}")
-    for r in refused:
+    for r in refused_keys:
         click.echo(f"  refused (not shipped): {r}")
     if any(r.object_error for r in reports):  # an unreadable input: 2, as in every command (after the others)
         sys.exit(EXIT_USAGE)
-    sys.exit(EXIT_REJECTED if total["rejected"] or total["refused"] or busy or refused else EXIT_OK)
+    sys.exit(EXIT_REJECTED if total["rejected"] or total["refused"] or busy or refused_keys else EXIT_OK)
 
 
 def _progress(per_account: dict[str, list[int]]) -> str:
