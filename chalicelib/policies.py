@@ -217,7 +217,10 @@ def _failed_queue(w: Where) -> dict:
 def statements(kind: str, stage: str, w: Where) -> list[dict]:
     """The policy statements of one kind of function, for the stage whose environment is set."""
     if kind == "alb":
+        from chalicelib.alb.destination import policy_pattern
+
         alb = settings.alb()
+        group = policy_pattern(alb.log_group)
         return [
             _statement("ReadAlbLogObjects", ["s3:GetObject"], [f"arn:{w.partition}:s3:::{alb.bucket}/*"], _owned(w)),
             _state_table(w, kind, "ShippingProgress", ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
@@ -226,10 +229,12 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
                 ["lambda:InvokeFunction"],
                 [w.arn("lambda", f"function:opswatch-{stage}-alb_logs")],
             ),
+            # A templated group (/opswatch/alb/{account}) is a pattern: each placeholder becomes "*". Groups are
+            # created on first use with the stage's tag, which CreateLogGroup checks as logs:TagResource.
             _statement(
                 "ShipAlbLogs",
-                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                [w.arn("logs", f"log-group:{alb.log_group}"), w.arn("logs", f"log-group:{alb.log_group}:*")],
+                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:TagResource"],
+                [w.arn("logs", f"log-group:{group}"), w.arn("logs", f"log-group:{group}:*")],
             ),
             _failed_queue(w),
             _own_logs(w, stage, kind),

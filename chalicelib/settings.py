@@ -10,10 +10,16 @@ import os
 from dataclasses import dataclass
 
 
+class SettingsError(ValueError):
+    """A stage setting that cannot be used; the message names the setting and why (the CLI says it in one line)."""
+
+
 @dataclass(frozen=True)
 class AlbSettings:
     bucket: str
-    log_group: str  # one per stage, so one stage's traffic never feeds another's metric filters
+    # One per stage, so one stage's traffic never feeds another's metric filters; may be a template
+    # with {account}, {region} and {elb}, filled from each object's key (alb/destination.py).
+    log_group: str
     format: str  # json | alb | metrics
     ship_filter: str | None
     key_suffix: str | None
@@ -30,18 +36,24 @@ def _flag(name: str) -> bool:
 def alb() -> AlbSettings:
     fmt = os.environ.get("OPSWATCH_ALB_FORMAT", "json")
     if fmt not in ("json", "alb", "metrics"):
-        raise ValueError(f"OPSWATCH_ALB_FORMAT must be json, alb or metrics, not {fmt!r}")
+        raise SettingsError(f"OPSWATCH_ALB_FORMAT must be json, alb or metrics, not {fmt!r}")
     raw_limit = os.environ.get("OPSWATCH_ALB_ROUTE_LIMIT", "50")
     try:
         limit = int(raw_limit)
     except ValueError:
-        raise ValueError(f"OPSWATCH_ALB_ROUTE_LIMIT must be a whole number, not {raw_limit!r}") from None
+        raise SettingsError(f"OPSWATCH_ALB_ROUTE_LIMIT must be a whole number, not {raw_limit!r}") from None
     if not 1 <= limit <= 1000:
-        raise ValueError(f"OPSWATCH_ALB_ROUTE_LIMIT must be between 1 and 1000, not {limit}")
+        raise SettingsError(f"OPSWATCH_ALB_ROUTE_LIMIT must be between 1 and 1000, not {limit}")
     templates = os.environ.get("OPSWATCH_ALB_ROUTES", "")
+    from chalicelib.alb.destination import check_template
+
+    try:
+        log_group = check_template(os.environ.get("OPSWATCH_ALB_LOG_GROUP") or alb_log_group())
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     return AlbSettings(
         bucket=os.environ.get("OPSWATCH_ALB_BUCKET", "opswatch-alb-logs"),
-        log_group=os.environ.get("OPSWATCH_ALB_LOG_GROUP") or alb_log_group(),
+        log_group=log_group,
         format=fmt,
         ship_filter=os.environ.get("OPSWATCH_ALB_SHIP_FILTER") or None,
         key_suffix=os.environ.get("OPSWATCH_ALB_KEY_SUFFIX") or None,
@@ -74,7 +86,7 @@ class SlackSettings:
 def slack() -> SlackSettings:
     mode = os.environ.get("OPSWATCH_SLACK_MODE", "webhook")
     if mode not in ("webhook", "bot"):
-        raise ValueError(f"OPSWATCH_SLACK_MODE must be webhook or bot, not {mode!r}")
+        raise SettingsError(f"OPSWATCH_SLACK_MODE must be webhook or bot, not {mode!r}")
     return SlackSettings(
         stage=stage(),
         mode=mode,
@@ -133,11 +145,11 @@ def log_alerts() -> LogAlertSettings:
     try:
         cooldown = int(raw)
     except ValueError:
-        raise ValueError(
+        raise SettingsError(
             f"OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS must be a whole number of seconds, not {raw!r}"
         ) from None
     if cooldown < 0:
-        raise ValueError(f"OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS must be 0 or more, not {cooldown}")
+        raise SettingsError(f"OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS must be 0 or more, not {cooldown}")
     disabled = os.environ.get("OPSWATCH_LOG_ALERT_DISABLE", "")
     return LogAlertSettings(
         rules_json=os.environ.get("OPSWATCH_LOG_ALERT_RULES") or None,
@@ -155,17 +167,32 @@ class AthenaSettings:
     output: str  # s3:// results location
     log_prefix: str  # the ALB log prefix inside the bucket ("" when AWSLogs/ is at the top)
     report_queries: tuple[str, ...]  # the scheduled report's named queries
+    # The table's account and region partitions: "enum" projects the listed values (OPSWATCH_ACCOUNTS,
+    # OPSWATCH_REGIONS; default the stage's own), "injected" needs no list but every query must name both.
+    projection: str = "enum"
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v.strip() for v in os.environ.get(name, "").split(",") if v.strip()))
 
 
 def athena() -> AthenaSettings:
     st = stage()
     report = os.environ.get("OPSWATCH_ATHENA_REPORT", "top_5xx_paths,slowest_targets")
+    projection = os.environ.get("OPSWATCH_ATHENA_PROJECTION") or "enum"
+    if projection not in ("enum", "injected"):
+        raise SettingsError(f"OPSWATCH_ATHENA_PROJECTION must be enum or injected, not {projection!r}")
     return AthenaSettings(
         database=os.environ.get("OPSWATCH_ATHENA_DATABASE") or f"opswatch_{st}",
         workgroup=os.environ.get("OPSWATCH_ATHENA_WORKGROUP") or f"opswatch-{st}",
         output=os.environ.get("OPSWATCH_ATHENA_OUTPUT") or f"s3://opswatch-{st}-athena-results/",
         log_prefix=os.environ.get("OPSWATCH_ALB_PREFIX", ""),
         report_queries=tuple(q.strip() for q in report.split(",") if q.strip()),
+        projection=projection,
+        accounts=_list("OPSWATCH_ACCOUNTS"),
+        regions=_list("OPSWATCH_REGIONS"),
     )
 
 
