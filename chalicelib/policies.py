@@ -38,6 +38,7 @@ KIND_OF = {
     "alarm_bridge": "alarms",
     "alarm_events": "alarms",
     "log_alerts": "logalerts",
+    "log_alerts_stream": "logstream",
     "monitors_audit": "monitors",
     "athena_report": "athena",
 }
@@ -130,14 +131,16 @@ def _statement(sid: str, actions: list[str], resources: list[str], condition: di
 
 def key_prefixes(kind: str) -> tuple[str, ...]:
     """The state-table key prefixes a kind of function writes, from the modules that write them."""
-    from chalicelib.alarms import dedup, threads
+    from chalicelib.alarms import accounts, dedup, threads
     from chalicelib.alb import checkpoint
-    from chalicelib.logalerts import cooldown
+    from chalicelib.logalerts import cooldown, shardprogress
 
     return {
         "alb": (checkpoint.PREFIX,),  # shipping checkpoints
-        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX),  # Powertools idempotency records; incident threads
-        "logalerts": (cooldown.PREFIX,),  # cooldowns per (log group, rule)
+        # Powertools idempotency records; incident threads; account names and membership from Organizations
+        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX, accounts.PREFIX),
+        "logalerts": (cooldown.PREFIX,),  # cooldowns per (account, log group, rule)
+        "logstream": (cooldown.PREFIX, shardprogress.PREFIX),  # the same cooldowns; what each shard handled
     }.get(kind, ())
 
 
@@ -209,6 +212,29 @@ def _own_logs(w: Where, stage: str, kind: str) -> dict:
     )
 
 
+def _organization_statements(w: Where) -> list[dict]:
+    """Alarms of other accounts: their names (and membership) from Organizations, whether this account is a sink.
+
+    DescribeAccount only with an organization id in the stage's settings (the call answers only in the
+    management account or a delegated administrator); ListSinks only when the stage does not say
+    whether it is a sink (``OPSWATCH_OBSERVABILITY_SINK``). Cross-account GetMetricData needs nothing more:
+    a sink reads its source accounts' metrics with the MetricShape statement.
+    """
+    org = settings.org()
+    out = []
+    if org.organization_id:
+        out.append(
+            _statement(
+                "AccountNames",
+                ["organizations:DescribeAccount"],
+                [f"arn:{w.partition}:organizations::*:account/{org.organization_id}/*"],
+            )
+        )
+    if org.observability_sink is None:
+        out.append(_statement("IsMonitoringSink", ["oam:ListSinks"], ["*"], _in_region(w)))
+    return out
+
+
 def _failed_queue(w: Where) -> dict:
     # Lambda sends an event that failed every retry to the on-failure destination with the function's role.
     return _statement("KeepFailedEvents", ["sqs:SendMessage"], [w.arn("sqs", settings.failed_queue())])
@@ -251,6 +277,7 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             _statement(
                 "MetricShape", ["cloudwatch:GetMetricData", "cloudwatch:GetMetricWidgetImage"], ["*"], _in_region(w)
             ),
+            *_organization_statements(w),
             *_slack_statements(w, stage),
             _failed_queue(w),
             _own_logs(w, stage, kind),
@@ -260,6 +287,33 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             _state_table(w, kind, "CooldownState", ["dynamodb:UpdateItem"]),
             *_slack_statements(w, stage),
             _failed_queue(w),
+            _own_logs(w, stage, kind),
+        ]
+    if kind == "logstream":
+        return [
+            # What Lambda's event source mapping does with the function's role (AWSLambdaKinesisExecutionRole's
+            # actions), on the stage's stream only; ListStreams takes no resource.
+            _statement(
+                "ReadLogStream",
+                [
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                    "kinesis:SubscribeToShard",
+                ],
+                [w.arn("kinesis", f"stream/{settings.log_stream()}")],
+            ),
+            _statement("ListStreams", ["kinesis:ListStreams"], ["*"], _in_region(w)),
+            _state_table(
+                w,
+                kind,
+                "CooldownAndShardProgress",
+                ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            ),
+            *_slack_statements(w, stage),
+            _failed_queue(w),  # the event source mapping's on-failure destination
             _own_logs(w, stage, kind),
         ]
     if kind == "monitors":

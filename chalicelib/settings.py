@@ -7,6 +7,7 @@ for ``chalice deploy``, so trigger settings (the bucket) are known at deploy tim
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 
@@ -138,6 +139,7 @@ class LogAlertSettings:
     disabled: tuple[str, ...]  # OPSWATCH_LOG_ALERT_DISABLE: built-in rule names, comma-separated
     cooldown_seconds: int  # OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS
     function_name: str  # the deployed log_alerts function, for `opswatch logs subscribe`
+    stream: str = ""  # OPSWATCH_LOG_STREAM: the Kinesis stream behind the Logs destination (log_alerts_stream)
 
 
 def log_alerts() -> LogAlertSettings:
@@ -157,7 +159,13 @@ def log_alerts() -> LogAlertSettings:
         disabled=tuple(n.strip() for n in disabled.split(",") if n.strip()),
         cooldown_seconds=cooldown,
         function_name=os.environ.get("OPSWATCH_LOG_ALERT_FUNCTION") or f"opswatch-{stage()}-log_alerts",
+        stream=log_stream(),
     )
+
+
+def log_stream() -> str:
+    """The Kinesis stream member accounts' log events arrive on (the infra template's ``opswatch-<stage>-logs``)."""
+    return os.environ.get("OPSWATCH_LOG_STREAM") or f"opswatch-{stage()}-logs"
 
 
 @dataclass(frozen=True)
@@ -228,3 +236,60 @@ def audit_targets() -> list:
         raise
     except ValueError as exc:
         raise ValueError(f"OPSWATCH_AUDIT_TARGETS is not a JSON list of targets: {str(exc)[:200]}") from None
+
+
+@dataclass(frozen=True)
+class OrgSettings:
+    """Which accounts' alarm events are accepted, and what each account is called."""
+
+    member_accounts: frozenset[str]  # OPSWATCH_MEMBER_ACCOUNTS: 12-digit ids, comma-separated
+    organization_id: str | None  # OPSWATCH_ORGANIZATION_ID: o-xxxxxxxxxx
+    account_names: dict[str, str]  # OPSWATCH_ACCOUNT_NAMES: a JSON map of account id to name
+    observability_sink: bool | None  # OPSWATCH_OBSERVABILITY_SINK: true/false; unset: ask OAM (ListSinks)
+
+
+ACCOUNT_ID = re.compile(r"[0-9]{12}")  # ASCII digits: \d takes any script's
+_ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
+MAX_ACCOUNT_NAMES = 10_000  # an organization's default quota is 10 accounts; the largest hold a few thousand
+MAX_ACCOUNT_NAME = 50  # AWS Organizations' account names are at most 50 characters
+
+
+def _account_names(raw: str) -> dict[str, str]:
+    from chalicelib import boundedjson
+
+    if len(raw) > MAX_ACCOUNT_NAMES * 100:
+        raise ValueError(f"OPSWATCH_ACCOUNT_NAMES is longer than {MAX_ACCOUNT_NAMES * 100:,} characters")
+    try:
+        names = boundedjson.loads(raw, max_values=2 * MAX_ACCOUNT_NAMES + 1)
+    except ValueError as exc:
+        raise ValueError(f"OPSWATCH_ACCOUNT_NAMES is not JSON: {exc}") from None
+    if not isinstance(names, dict):
+        raise ValueError('OPSWATCH_ACCOUNT_NAMES must be a JSON object of account id to name, {"111122223333": "shop"}')
+    for k, v in names.items():
+        if not ACCOUNT_ID.fullmatch(k):
+            raise ValueError(f"OPSWATCH_ACCOUNT_NAMES: {k[:40]!r} is not an account id (12 digits)")
+        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ACCOUNT_NAME:
+            raise ValueError(
+                f"OPSWATCH_ACCOUNT_NAMES: the name of {k} must be text of 1 to {MAX_ACCOUNT_NAME} characters"
+            )
+    return {k: v.strip() for k, v in names.items()}
+
+
+def org() -> OrgSettings:
+    members = [a.strip() for a in os.environ.get("OPSWATCH_MEMBER_ACCOUNTS", "").split(",") if a.strip()]
+    for a in members:
+        if not ACCOUNT_ID.fullmatch(a):
+            raise ValueError(f"OPSWATCH_MEMBER_ACCOUNTS: {a[:40]!r} is not an account id (12 digits)")
+    org_id = os.environ.get("OPSWATCH_ORGANIZATION_ID", "").strip() or None
+    if org_id and not _ORG_ID.fullmatch(org_id):
+        raise ValueError(f"OPSWATCH_ORGANIZATION_ID must look like o-a1b2c3d4e5, not {org_id[:40]!r}")
+    sink = os.environ.get("OPSWATCH_OBSERVABILITY_SINK", "").strip().lower()
+    if sink not in ("", "true", "false"):
+        raise ValueError(f"OPSWATCH_OBSERVABILITY_SINK must be true or false (unset: ask OAM), not {sink[:40]!r}")
+    raw_names = os.environ.get("OPSWATCH_ACCOUNT_NAMES", "").strip()
+    return OrgSettings(
+        member_accounts=frozenset(members),
+        organization_id=org_id,
+        account_names=_account_names(raw_names) if raw_names else {},
+        observability_sink={"true": True, "false": False}.get(sink),
+    )
