@@ -57,7 +57,9 @@ def _key(cfg: settings.SlackSettings, key: str, plain: str | None, plain_name: s
                 f"put {key!r} in the stage's Slack secret (OPSWATCH_SLACK_SECRET)"
             )
         return plain
-    raise SlackConfigError(f"no Slack {key}: set OPSWATCH_SLACK_SECRET with a {key!r} key (or, locally, {plain_name})")
+    raise SlackConfigError(
+        f"no Slack {key} is set: give OPSWATCH_SLACK_SECRET a {key!r} key (or, locally, {plain_name})"
+    )
 
 
 def signing_secret() -> str:
