@@ -293,3 +293,42 @@ def org() -> OrgSettings:
         account_names=_account_names(raw_names) if raw_names else {},
         observability_sink={"true": True, "false": False}.get(sink),
     )
+
+
+@dataclass(frozen=True)
+class SlackActionSettings:
+    responders: tuple[str, ...]  # OPSWATCH_SLACK_RESPONDERS: user ids (U…, W…) and user-group ids (S…)
+    dispatch: str  # OPSWATCH_SLACK_ACTIONS_DISPATCH: lambda (an asynchronous invocation) | inline (same process)
+    worker_function: str  # the slack_actions worker the endpoint invokes
+    signing_secret: str | None  # OPSWATCH_SLACK_SIGNING_SECRET: the local stage only
+    scheduler_role_arn: str | None  # OPSWATCH_SCHEDULER_ROLE_ARN: the role the re-enabling schedules run as
+    schedule_group: str  # opswatch-<stage>: the EventBridge Scheduler group of the re-enabling schedules
+    log_groups: tuple[str, ...]  # OPSWATCH_SLACK_LOG_GROUPS: what Recent logs may query (names, or prefixes*)
+
+
+_SLACK_ID = re.compile(r"[UWS][A-Z0-9]{2,20}")
+
+
+def slack_actions() -> SlackActionSettings:
+    raw = os.environ.get("OPSWATCH_SLACK_RESPONDERS", "")
+    responders = tuple(r.strip() for r in raw.split(",") if r.strip())
+    for r in responders:
+        if not _SLACK_ID.fullmatch(r):
+            raise ValueError(
+                "OPSWATCH_SLACK_RESPONDERS lists Slack user ids (U…, W…) and user-group ids (S…), "
+                f"comma-separated; {r[:40]!r} is neither"
+            )
+    dispatch = os.environ.get("OPSWATCH_SLACK_ACTIONS_DISPATCH", "lambda")
+    if dispatch not in ("lambda", "inline"):
+        raise ValueError(f"OPSWATCH_SLACK_ACTIONS_DISPATCH must be lambda or inline, not {dispatch!r}")
+    st = stage()
+    groups = os.environ.get("OPSWATCH_SLACK_LOG_GROUPS") or f"/opswatch/{st}/*"
+    return SlackActionSettings(
+        responders=responders,
+        dispatch=dispatch,
+        worker_function=os.environ.get("OPSWATCH_SLACK_ACTIONS_FUNCTION") or f"opswatch-{st}-slack_actions",
+        signing_secret=os.environ.get("OPSWATCH_SLACK_SIGNING_SECRET") or None,
+        scheduler_role_arn=os.environ.get("OPSWATCH_SCHEDULER_ROLE_ARN") or None,
+        schedule_group=f"opswatch-{st}",
+        log_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
+    )
