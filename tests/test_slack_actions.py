@@ -43,6 +43,7 @@ def actions(aws, monkeypatch):
     monkeypatch.setenv("OPSWATCH_SLACK_ACTIONS", "true")
     monkeypatch.setenv("OPSWATCH_SCHEDULER_ROLE_ARN", ROLE)
     monkeypatch.setenv("OPSWATCH_ACCOUNT_ID", "123456789012")
+    monkeypatch.setenv("OPSWATCH_SLACK_LOG_GROUPS", "/ecs/*")  # what Recent logs may query
     monkeypatch.setenv("OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS", "900")
     state.create_table(TABLE)
     boto3.client("scheduler").create_schedule_group(Name="opswatch-local")
@@ -222,7 +223,7 @@ def test_acknowledge_updates_the_message_and_the_ok_names_the_acker(actions, loc
 def test_acknowledge_in_webhook_mode_replaces_the_message_through_response_url(actions, local_webhook):
     to(actions, "ALARM", "OK")
     posted = local_webhook.messages[0]
-    url = local_webhook.response_url_for(0)
+    url = local_webhook.response_url()
     perform(click(ACK, button_values(posted.body)[ACK], None, response_url=url))
     replaced = local_webhook.messages[-1]
     assert replaced.kind == "response_url" and replaced.body["replace_original"] is True
@@ -329,7 +330,7 @@ def test_recent_logs_of_an_alarm_queries_its_metric_filter(actions, local_bot):
 def test_a_hostile_value_is_refused_clearly_and_changes_nothing(actions, local_bot, action, value, says):
     to(actions, "ALARM", "OK")
     before_items, before_messages = state_items(), len(local_bot.messages)
-    url = local_bot.response_url_for(0)
+    url = local_bot.response_url()
     perform(click(action, value, local_bot.messages[0], response_url=url))
     [told] = local_bot.messages[before_messages:]
     assert told.kind == "response_url" and told.body["response_type"] == "ephemeral"
@@ -341,7 +342,7 @@ def test_a_response_url_that_is_not_slacks_is_never_called(actions, local_bot, m
     to(actions, "ALARM", "OK")
     monkeypatch.setenv("OPSWATCH_STAGE", "dev")  # off the local stage, only https://hooks.slack.com/ is Slack's
     with pytest.raises(Exception, match="not Slack's"):
-        perform(click(ACK, "garbage", None, response_url=local_bot.response_url_for(0)))
+        perform(click(ACK, "garbage", None, response_url=local_bot.response_url()))
     assert [m.kind for m in local_bot.messages] == ["chat.postMessage"]
 
 

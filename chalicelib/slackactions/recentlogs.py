@@ -49,6 +49,19 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
+def allowed(group: str) -> bool:
+    """Whether Recent logs may query ``group``: ``OPSWATCH_SLACK_LOG_GROUPS`` (names, or prefixes ending in ``*``),
+    the log groups the worker's policy lets it query."""
+    return any(
+        group == p or (p.endswith("*") and group.startswith(p[:-1])) for p in settings.slack_actions().log_groups
+    )
+
+
+def _refuse_outside(group: str) -> ActionRefused:
+    listed = ", ".join(settings.slack_actions().log_groups)
+    return ActionRefused(f"Recent logs may query {listed} (OPSWATCH_SLACK_LOG_GROUPS), not {group}")
+
+
 def _patterns(texts: list[str], notes: list[str]) -> str | None:
     from chalicelib.filters import PatternError, compile_pattern
 
@@ -75,6 +88,8 @@ def plan_log_alert(ref: LogRef) -> Plan:
     if ref.account != account.own_account():
         raise ActionRefused(f"the log group is in account {ref.account}; opswatch here queries {account.own_account()}")
     ref = resolve(ref)
+    if not allowed(ref.log_group):
+        raise _refuse_outside(ref.log_group)
     notes: list[str] = []
     rule = next((r for r in rules_for(settings.log_alerts()).rules if r.name == ref.rule), None)
     if rule is None:
@@ -101,17 +116,21 @@ def _metrics(alarm: dict) -> list[tuple[str, str]]:
 def plan_alarm(ref: AlarmRef) -> Plan:
     ref, alarm = alarms.describe(ref)
     logs = client("logs")
-    groups: list[str] = []
-    patterns: list[str] = []
+    pairs: list[tuple[str, str]] = []  # (log group, filter pattern) of each metric filter publishing a metric
     for namespace, name in _metrics(alarm):
         answer = logs.describe_metric_filters(metricName=name, metricNamespace=namespace)
-        for f in answer.get("metricFilters", []):
-            groups.append(f["logGroupName"])
-            patterns.append(f.get("filterPattern", ""))
-    if not groups:
+        pairs += [(f["logGroupName"], f.get("filterPattern", "")) for f in answer.get("metricFilters", [])]
+    if not pairs:
         raise ActionRefused(f"{ref.name} watches no metric that a metric filter publishes: no log lines to show")
     notes: list[str] = []
-    groups = list(dict.fromkeys(groups))
+    outside = list(dict.fromkeys(g for g, _ in pairs if not allowed(g)))
+    if len(outside) == len({g for g, _ in pairs}):
+        raise _refuse_outside(outside[0])
+    if outside:
+        notes.append(f"left out, outside OPSWATCH_SLACK_LOG_GROUPS: `{escape(', '.join(outside[:5]))}`")
+    pairs = [(g, p) for g, p in pairs if g not in outside]
+    groups = list(dict.fromkeys(g for g, _ in pairs))
+    patterns = [p for _, p in pairs]
     if len(groups) > MAX_GROUPS:
         notes.append(f"{len(groups)} log groups; the first {MAX_GROUPS} are queried")
         groups = groups[:MAX_GROUPS]
