@@ -298,7 +298,7 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             _statement(
                 "EndMuteUntilOk",
                 ["cloudwatch:DescribeAlarms", "cloudwatch:EnableAlarmActions"],
-                [w.arn("cloudwatch", "alarm:*")],
+                _mutable_alarms(w),
             ),
             *_organization_statements(w),
             *_slack_statements(w, stage),
@@ -409,6 +409,12 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
     raise ValueError(f"unknown kind of function {kind!r}")
 
 
+def _mutable_alarms(w: Where) -> list[str]:
+    """The alarms opswatch posts about, so may mute: all of the account and Region, or OPSWATCH_ALARM_NAME_PREFIXES."""
+    prefixes = [p.strip() for p in os.environ.get("OPSWATCH_ALARM_NAME_PREFIXES", "").split(",") if p.strip()]
+    return [w.arn("cloudwatch", f"alarm:{p}*") for p in prefixes] or [w.arn("cloudwatch", "alarm:*")]
+
+
 def scheduler_role_name(stage: str) -> str:
     """The role the re-enabling schedules run as (``infra/opswatch-resources.yaml``): it may only invoke the worker."""
     return f"opswatch-{stage}-scheduler"
@@ -418,14 +424,13 @@ def _slack_actions_statements(w: Where, stage: str) -> list[dict]:
     cfg = settings.slack_actions()
     role = cfg.scheduler_role_arn or f"arn:{w.partition}:iam::{w.account}:role/{scheduler_role_name(stage)}"
     groups = [w.arn("logs", f"log-group:{g}") for g in cfg.log_groups]
-    prefixes = [p.strip() for p in os.environ.get("OPSWATCH_ALARM_NAME_PREFIXES", "").split(",") if p.strip()]
     return [
         # Mute and its re-enabling: the alarms opswatch posts about (all of the account and Region, or those
         # named with OPSWATCH_ALARM_NAME_PREFIXES) may be muted from their message.
         _statement(
             "MuteAlarms",
             ["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions", "cloudwatch:DescribeAlarms"],
-            [w.arn("cloudwatch", f"alarm:{p}*") for p in prefixes] or [w.arn("cloudwatch", "alarm:*")],
+            _mutable_alarms(w),
         ),
         _statement(
             "ReenableLater",
