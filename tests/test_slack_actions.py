@@ -350,3 +350,43 @@ def test_a_reenable_event_of_the_wrong_shape_raises():
     for event in ({}, {"opswatch": "other"}, {"opswatch": "reenable", "alarm": 5, "token": "x"}, []):
         with pytest.raises(ValueError):
             reenable(event)
+
+
+def test_an_alarm_of_another_account_offers_acknowledge_only(actions):
+    from chalicelib.alarms.notification import parse_alarm
+    from chalicelib.alarms.render import render_alarm
+
+    a = actions.describe_alarms(AlarmNames=[NAME])["MetricAlarms"][0]
+    event = json.loads(json.dumps(eventbridge_event({**a, "StateValue": "ALARM"}, "OK"), default=str))
+    ours, theirs = (
+        parse_alarm(event),
+        parse_alarm(json.loads(json.dumps(event).replace("123456789012", "210987654321"))),
+    )
+    assert theirs.arn.split(":")[4] == "210987654321"
+    assert set(button_values(render_alarm(ours).payload())) == {ACK, MUTE, LOGS}
+    assert set(button_values(render_alarm(theirs).payload())) == {ACK}  # Mute and Recent logs act here only
+
+
+def test_recent_logs_bounds_huge_lines_and_refuses_a_log_group_outside_its_list(actions, local_bot, monkeypatch):
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="web/1")
+    now = int(time.time() * 1000)
+    huge = OOM + " " + "<&>" * 50_000  # 150 KB of characters that grow when escaped
+    logs.put_log_events(
+        logGroupName=GROUP, logStreamName="web/1", logEvents=[{"timestamp": now - 1000, "message": huge}]
+    )
+    handle_logs_event(logs_event([OOM], now - 1000))
+    posted = local_bot.messages[0]
+    perform(click(LOGS, button_values(posted.body)[LOGS], posted))
+    reply = local_bot.messages[-1]
+    assert reply.body["thread_ts"] == posted.body["ts"] and len(json.dumps(reply.body)) < 6000
+    assert "&lt;&amp;&gt;" in text_of(reply.body) and "<&>" not in text_of(reply.body)
+    monkeypatch.setenv("OPSWATCH_SLACK_LOG_GROUPS", "/opswatch/local/*")
+    n = len(local_bot.messages)
+    perform(click(LOGS, button_values(posted.body)[LOGS], posted, response_url=local_bot.response_url()))
+    [told] = local_bot.messages[n:]
+    assert (
+        told.body["response_type"] == "ephemeral"
+        and "OPSWATCH_SLACK_LOG_GROUPS), not /ecs/shop-api" in told.body["text"]
+    )

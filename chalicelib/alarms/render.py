@@ -146,7 +146,8 @@ def _buttons(msg: SlackMessage, a: Alarm) -> None:
     except BadValue as exc:
         msg.context([f"_no buttons: {escape(exc)}_"])
         return
-    msg.actions(actions_block(ref))
+    home = settings.account_id()
+    msg.actions(actions_block(ref, acting=home is None or ref.parts[2] == home))
 
 
 def render_text(subject: str | None, message: str, source: str | None = None) -> SlackMessage:

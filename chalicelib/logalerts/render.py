@@ -137,4 +137,5 @@ def _buttons(msg: SlackMessage, alert: Alert) -> None:
     if not ok:
         msg.context([f"_no buttons: account {escape(alert.owner)} or log group is not one AWS names_"])
         return
-    msg.actions(actions_block(ref))
+    home = settings.account_id()
+    msg.actions(actions_block(ref, acting=home is None or alert.owner == home))

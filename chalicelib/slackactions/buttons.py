@@ -26,24 +26,27 @@ BLOCKS_MAX = 50
 _USER = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
-def actions_block(ref: Ref):
-    """The block of buttons for one incident (a slack-sdk ``ActionsBlock``)."""
+def actions_block(ref: Ref, acting: bool = True):
+    """The block of buttons for one incident (a slack-sdk ``ActionsBlock``).
+
+    ``acting`` False (an alarm of another account): Acknowledge only, since Mute and Recent logs act in
+    this account and Region.
+    """
     from slack_sdk.models.blocks import ActionsBlock, ButtonElement, Option, PlainTextObject, StaticSelectElement
 
     mutes = MUTES if isinstance(ref, AlarmRef) else LOG_MUTES
     value = ref.encode()
-    return ActionsBlock(
-        block_id=ACTIONS_BLOCK,
-        elements=[
-            ButtonElement(text="Acknowledge", action_id=ACK, value=value, style="primary"),
+    elements = [ButtonElement(text="Acknowledge", action_id=ACK, value=value, style="primary")]
+    if acting:
+        elements += [
             StaticSelectElement(
                 action_id=MUTE,
                 placeholder=PlainTextObject(text="Mute…"),
                 options=[Option(text=MUTE_LABELS[d], value=mute_value(ref, d)) for d in mutes],
             ),
             ButtonElement(text="Recent logs", action_id=LOGS, value=value),
-        ],
-    )
+        ]
+    return ActionsBlock(block_id=ACTIONS_BLOCK, elements=elements)
 
 
 def mention(user_id: str) -> str:

@@ -233,7 +233,7 @@ def _enable(m: Mute) -> str:
 def reenable(event: dict) -> dict:
     """The schedule's run: ``{"opswatch": "reenable", "alarm": ARN, "token": …}``."""
     arn, token = event.get("alarm"), event.get("token")
-    if not isinstance(arn, str) or not isinstance(token, str) or len(arn) > 2048 or len(token) > 64:
+    if not isinstance(arn, str) or not isinstance(token, str) or len(arn) > 1024 or len(token) > 64:
         raise ValueError("a reenable event needs the alarm's ARN and the mute's token (strings)")
     m = record(arn)
     if m is None or m.token != token:

@@ -35,11 +35,7 @@ def _act(click: Click) -> dict:
             return mute.perform(click, choice, ref)
         return logmute.perform(click, choice, ref)
     ref = decode(click.value)
-    if click.action_id == ACK:
-        if isinstance(ref, AlarmRef):
-            from chalicelib.slackactions.account import check_alarm
-
-            check_alarm(ref)
+    if click.action_id == ACK:  # state only: any incident opswatch posted, of any account, once, still open
         return ack.perform(click, ref)
     if click.action_id == LOGS:
         return recentlogs.perform(click, ref)

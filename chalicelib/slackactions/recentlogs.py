@@ -155,7 +155,7 @@ def _line(row: dict) -> str:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(stamp) / 1000))
     stream = str(row.get("@logStream") or "")
     text = " ".join(str(row.get("@message") or "").split())  # one line each, whatever it held
-    return truncate(f"{stamp[11:19]} {stream[-28:]} {text}".replace("```", "'''"), LINE_MAX)
+    return f"{stamp[11:19]} {stream[-28:]} {text}".replace("```", "'''")
 
 
 def _size(n: float) -> str:
@@ -174,7 +174,7 @@ def message(plan: Plan, result) -> SlackMessage:
     msg = SlackMessage(text=escape(f"Recent logs: {len(rows)} lines of {groups}, {window}"))
     msg.header(plain(f"Recent logs: {len(rows)} line{'s' if len(rows) != 1 else ''}, {window}"))
     chunk: list[str] = []
-    for line in (escape(_line(r)) for r in rows):
+    for line in (truncate(escape(_line(r)), LINE_MAX) for r in rows):  # cut after escaping: never mid-entity
         if chunk and sum(len(c) + 1 for c in chunk) + len(line) > SECTION_CHARS:
             msg.section("```" + "\n".join(chunk) + "```")
             chunk = []
