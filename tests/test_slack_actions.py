@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from chalicelib import state
 from chalicelib.alarms.handler import handle_eventbridge_event
@@ -28,7 +31,7 @@ from chalicelib.monitors.handler import slack_mute
 from chalicelib.slackactions.click import ACK, LOGS, MUTE, Click
 from chalicelib.slackactions.mute import schedule_name
 from chalicelib.slackactions.perform import perform, reenable
-from chalicelib.slackactions.value import OPTION_MAX, AlarmRef, decode, decode_mute
+from chalicelib.slackactions.value import OPTION_MAX, AlarmRef, BadValue, decode, decode_mute
 
 TABLE = "opswatch-local-state"
 NAME = "shop 5xx"
@@ -390,3 +393,16 @@ def test_recent_logs_bounds_huge_lines_and_refuses_a_log_group_outside_its_list(
         told.body["response_type"] == "ephemeral"
         and "OPSWATCH_SLACK_LOG_GROUPS), not /ecs/shop-api" in told.body["text"]
     )
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300) | st.from_regex(r"(1h~|ok~)?(a1|l1)~[0-9a-z]{0,12}~.{0,80}", fullmatch=True))
+def test_any_text_as_a_button_value_decodes_to_an_incident_or_is_refused(text):
+    for read in (decode, decode_mute):
+        try:
+            got = read(text)
+        except BadValue as exc:
+            assert text not in str(exc) or len(text) < 3  # the refusal names the field, never echoes the value
+            continue
+        ref = got[1] if read is decode_mute else got
+        assert decode(ref.encode()) == ref

@@ -107,7 +107,7 @@ class AlarmRef:
     def encode(self, limit: int = BUTTON_MAX) -> str:
         partition, region, account, name = self.parts
         head = SEP.join(("a1", _b36(self.at_ms), partition, region, account, ""))
-        d, shown = _fit(head, name, limit)
+        d, shown = (self.digest, name) if self.digest else _fit(head, name, limit)  # a cut name stays cut
         return head + d + SEP + shown
 
 
@@ -129,7 +129,7 @@ class LogRef:
 
     def encode(self, limit: int = BUTTON_MAX) -> str:
         head = SEP.join(("l1", _b36(self.first_ms), _b36(self.last_ms), self.account, ""))
-        d, shown = _fit(head + SEP + self.rule, self.log_group, limit)
+        d, shown = (self.digest, self.log_group) if self.digest else _fit(head + SEP + self.rule, self.log_group, limit)
         return head + d + SEP + self.rule + SEP + shown
 
 
