@@ -14,7 +14,6 @@ import time
 from aws_lambda_powertools import Logger
 
 from chalicelib.slack.delivery import SlackDeliveryError
-from chalicelib.slack.message import SlackMessage
 from chalicelib.slack.text import duration
 from chalicelib.slackactions import buttons, incident
 from chalicelib.slackactions.click import Click
@@ -31,9 +30,10 @@ def clock(ms: int) -> str:
 def perform(click: Click, ref: Ref, now_ms: int | None = None) -> dict:
     inc = incident.load(ref)
     where = Where(click)
-    if inc.acked_by:
-        who = buttons.mention(inc.acked_by)
-        where.reply(SlackMessage(text=f"Already acknowledged by {who} at {clock(inc.acked_at or 0)}"))
+    if inc.acked_by:  # told to the clicking user alone where Slack allows
+        from chalicelib.slackactions.perform import tell
+
+        tell(click, f"Already acknowledged by {buttons.mention(inc.acked_by)} at {clock(inc.acked_at or 0)}")
         return {"acknowledged": False, "already_by": inc.acked_by}
     at = now_ms or int(time.time() * 1000)
     payload = buttons.acknowledged(inc.payload, click.user_id, clock(at))

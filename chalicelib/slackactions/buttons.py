@@ -23,7 +23,7 @@ ACTIONS_BLOCK = "opswatch_actions"
 STATUS_BLOCK = "opswatch_status"
 MUTE_LABELS = {"1h": "1 hour", "4h": "4 hours", "ok": "until OK"}
 BLOCKS_MAX = 50
-_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
+_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
 
 
 def actions_block(ref: Ref, acting: bool = True):

@@ -57,7 +57,11 @@ def perform(click: Click) -> None:
 
 def refuse(click: Click, reason: str) -> None:
     """Tell the clicking user why nothing happened: ephemeral through ``response_url``, else in the thread."""
-    text = f":no_entry: Nothing done: {escape(reason)}"
+    tell(click, f":no_entry: Nothing done: {escape(reason)}")
+
+
+def tell(click: Click, text: str) -> None:
+    """``text`` (mrkdwn, escaped by the caller) to the clicking user alone, or in the thread without a response_url."""
     if click.response_url:
         url = check_response_url(click.response_url, settings.stage())
         _respond(url, {"response_type": "ephemeral", "replace_original": False, "text": text})
