@@ -221,6 +221,10 @@ def alarm_ref(arn: str | None, when: str | None) -> AlarmRef:
     if len(p) != 7 or p[0] != "arn" or p[2] != "cloudwatch" or p[5] != "alarm":
         raise BadValue("the alarm's ARN is not a CloudWatch alarm ARN")
     ref = AlarmRef(arn, at)
-    if decode(ref.encode()) != ref:
+    try:
+        ok = decode(ref.encode()) == ref
+    except BadValue as exc:
+        raise BadValue(f"the alarm's ARN cannot be acted on ({str(exc).replace('the button value', 'its')})") from None
+    if not ok:
         raise BadValue("the alarm's ARN is not a CloudWatch alarm ARN")
     return ref
