@@ -224,7 +224,8 @@ def alarm_ref(arn: str | None, when: str | None) -> AlarmRef:
     try:
         ok = decode(ref.encode()) == ref
     except BadValue as exc:
-        raise BadValue(f"the alarm's ARN cannot be acted on ({str(exc).replace("the button value's ", 'its ')})") from None
+        why = str(exc).replace("the button value's ", "its ")
+        raise BadValue(f"the alarm's ARN cannot be acted on ({why})") from None
     if not ok:
         raise BadValue("the alarm's ARN is not a CloudWatch alarm ARN")
     return ref
