@@ -10,6 +10,7 @@ import click
 
 from chalicelib.cli.errors import EXIT_CHANGES, EXIT_OK, EXIT_USAGE, OpswatchGroup, plural
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
+from chalicelib.cli.errors import fail as _fail
 
 _spec_option = click.option(
     "--spec", "spec_path", default="monitors.yaml", show_default=True, type=click.Path(dir_okay=False)
@@ -28,9 +29,11 @@ def _load(spec_path: str, fail_code: int):
     try:
         loaded = load(spec_path)
     except SpecError as exc:
+        if exc.whole:  # the file itself is refused: one line, as every command says it
+            _fail(exc.problems[0], fail_code)
         for p in exc.problems:
             click.echo(p, err=True)
-        sys.exit(fail_code)
+        _fail(f"{spec_path}: not a valid monitors spec ({plural(len(exc.problems), 'problem')})", fail_code)
     from chalicelib.dashboards.plan import problems as dashboard_problems
 
     problems = dashboard_problems(loaded)  # every body against CloudWatch's documented structure
@@ -42,7 +45,7 @@ def _load(spec_path: str, fail_code: int):
     if problems:
         for p in problems:
             click.echo(p, err=True)
-        sys.exit(fail_code)
+        _fail(f"{spec_path}: not a valid monitors spec ({plural(len(problems), 'problem')})", fail_code)
     return loaded
 
 

@@ -99,12 +99,19 @@ _SELECTION = re.compile(
 )
 
 
-class SpecError(ValueError):
-    """The spec is not valid; ``problems`` holds one ``FILE:LINE: reason`` per problem."""
+DECLARING_KEYS = ("metric_filters", "alarms", "log_alarms", "dashboards", "insights")  # what a spec declares
 
-    def __init__(self, problems: list[str]) -> None:
+
+class SpecError(ValueError):
+    """The spec is not valid; ``problems`` holds one ``FILE:LINE: reason`` per problem.
+
+    ``whole``: the file as a whole is refused (unreadable, not YAML, empty), with one problem.
+    """
+
+    def __init__(self, problems: list[str], whole: bool = False) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.whole = whole
 
 
 def _is_selector(text: str) -> bool:
@@ -473,33 +480,41 @@ def load(path: str, stage: str | None = None) -> Loaded:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_SPEC_BYTES + 1)  # bounded: a huge file would be read, parsed and walked whole
         if len(raw) > MAX_SPEC_BYTES:
-            raise SpecError([f"{path}: larger than {MAX_SPEC_BYTES:,} bytes, more than any monitors spec needs"])
+            raise SpecError([f"{path}: larger than {MAX_SPEC_BYTES:,} bytes, more than any monitors spec needs"], True)
         text = raw.decode("utf-8")
     except OSError as exc:
-        raise SpecError([f"{path}: cannot read: {exc.strerror}"]) from None
+        raise SpecError([f"{path}: cannot read: {exc.strerror}"], True) from None
     except UnicodeDecodeError as exc:
-        raise SpecError([f"{path}: not UTF-8 text (byte {exc.start}); is it compressed or binary?"]) from None
+        raise SpecError([f"{path}: not UTF-8 text (byte {exc.start}); is it compressed or binary?"], True) from None
     try:
         node, data = boundedyaml.load(text)
     except boundedyaml.UnsafeYAML as exc:
-        raise SpecError([f"{path}: refused: {exc}"]) from None
+        raise SpecError([f"{path}: refused: {exc}"], True) from None
     except yaml.YAMLError as exc:
-        line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1
-        raise SpecError([f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        raise SpecError([f"{path}:{_yaml_line(exc, text)}: not valid YAML: {_yaml_problem(exc)}"], True) from None
     lines: dict[tuple, int] = {}
     if node is not None:
         _node_lines(node, (), lines)
         repeated = _repeated_keys(node)
         if repeated:
             raise SpecError([f"{path}:{line}: {why}" for line, why in repeated])
-    if data is None:
-        data = {}
+    if data is None or (isinstance(data, dict) and not any(k in data for k in DECLARING_KEYS)):
+        # An empty file (`{}`, `null`, only comments, only filter_prefix) is a mistake, never a wish: with
+        # --prune it would plan the deletion of every managed resource. Emptying a stage on purpose names the lists.
+        raise SpecError(
+            [
+                f"{path}: the spec is empty: nothing to declare (to remove every managed resource on purpose, "
+                "declare the lists empty, e.g. `metric_filters: []` and `alarms: []`, and pass --prune)"
+            ],
+            True,
+        )
     if not isinstance(data, dict):
         raise SpecError(
             [
                 f"{path}:1: the spec is a mapping with metric_filters, alarms, log_alarms, dashboards, insights "
                 "and targets"
-            ]
+            ],
+            True,
         )
     stage = stage or settings.stage()
     data = _substitute(data, stage)
@@ -523,6 +538,23 @@ def load(path: str, stage: str | None = None) -> Loaded:
         raise SpecError(problems) from None
     loaded.spec = spec
     return loaded
+
+
+def _yaml_line(exc, text: str) -> int:
+    """The 1-based line of a YAML error: its mark, or (a reader error) the character's position."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return mark.line + 1
+    position = getattr(exc, "position", None)
+    return text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+
+
+def _yaml_problem(exc) -> str:
+    """PyYAML's reason in one line: its message goes on with the position over further lines."""
+    from chalicelib.printable import shown
+
+    problem = getattr(exc, "problem", None) or str(exc)
+    return shown(problem.strip().split("\n", 1)[0])[:300]
 
 
 def _repeated_keys(node) -> list[tuple[int, str]]:
