@@ -45,7 +45,7 @@ def alb() -> AlbSettings:
     if not 1 <= limit <= 1000:
         raise SettingsError(f"OPSWATCH_ALB_ROUTE_LIMIT must be between 1 and 1000, not {limit}")
     templates = os.environ.get("OPSWATCH_ALB_ROUTES", "")
-    from chalicelib.alb.destination import check_template
+    from chalicelib.cwlogs.groups import check_template
 
     try:
         log_group = check_template(os.environ.get("OPSWATCH_ALB_LOG_GROUP") or alb_log_group())
