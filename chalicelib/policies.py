@@ -38,10 +38,14 @@ KIND_OF = {
     "alarm_bridge": "alarms",
     "alarm_events": "alarms",
     "log_alerts": "logalerts",
+    "log_alerts_stream": "logstream",
     "monitors_audit": "monitors",
     "athena_report": "athena",
+    "slack_actions": "slackactions",
 }
-KINDS = tuple(sorted(set(KIND_OF.values())))
+# The REST API's function (Chalice's ``api_handler``, named ``opswatch-<stage>``): the Slack actions route.
+API_HANDLER, API_KIND = "api_handler", "slackapi"
+KINDS = tuple(sorted({*KIND_OF.values(), API_KIND}))
 _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
@@ -130,14 +134,20 @@ def _statement(sid: str, actions: list[str], resources: list[str], condition: di
 
 def key_prefixes(kind: str) -> tuple[str, ...]:
     """The state-table key prefixes a kind of function writes, from the modules that write them."""
-    from chalicelib.alarms import dedup, threads
+    from chalicelib.alarms import accounts, dedup, threads
     from chalicelib.alb import checkpoint
-    from chalicelib.logalerts import cooldown
+    from chalicelib.logalerts import cooldown, shardprogress
+    from chalicelib.slackactions import once
 
     return {
         "alb": (checkpoint.PREFIX,),  # shipping checkpoints
-        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX),  # Powertools idempotency records; incident threads
-        "logalerts": (cooldown.PREFIX,),  # cooldowns per (log group, rule)
+        # Powertools idempotency records; incident threads; account names and membership from Organizations
+        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX, accounts.PREFIX),
+        "logalerts": (cooldown.PREFIX,),  # cooldowns per (account, log group, rule)
+        "logstream": (cooldown.PREFIX, shardprogress.PREFIX),  # the same cooldowns; what each shard handled
+        "slackapi": (once.PREFIX,),  # the clicks' once-records
+        # once-records; the incident's acknowledgement and mute (its thread); a log alert held back (cooldown)
+        "slackactions": (once.PREFIX, threads.PREFIX, cooldown.PREFIX),
     }.get(kind, ())
 
 
@@ -167,6 +177,16 @@ def _owned(w: Where) -> dict:
     return {"StringEquals": {"aws:ResourceAccount": w.account}}
 
 
+def _audit_targets() -> list[dict]:
+    """AssumeRole on exactly the roles of the stage's ``OPSWATCH_AUDIT_TARGETS``, none without it."""
+    try:
+        targets = settings.audit_targets()
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from None
+    roles = sorted({t.role_arn for t in targets})
+    return [_statement("AuditTargets", ["sts:AssumeRole"], roles)] if roles else []
+
+
 def _slack_statements(w: Where, stage: str) -> list[dict]:
     """Read the stage's Slack secret: the configured one, and the default name in the other store."""
     default = f"opswatch/{stage}/slack"
@@ -192,11 +212,36 @@ def _slack_statements(w: Where, stage: str) -> list[dict]:
 
 def _own_logs(w: Where, stage: str, kind: str) -> dict:
     groups = [f"log-group:/aws/lambda/opswatch-{stage}-{fn}" for fn, k in sorted(KIND_OF.items()) if k == kind]
+    if kind == API_KIND:  # Chalice names the API's function after the app and the stage alone
+        groups = [f"log-group:/aws/lambda/opswatch-{stage}"]
     return _statement(
         "OwnLambdaLogs",
         ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         [w.arn("logs", g + suffix) for g in groups for suffix in ("", ":*")],
     )
+
+
+def _organization_statements(w: Where) -> list[dict]:
+    """Alarms of other accounts: their names (and membership) from Organizations, whether this account is a sink.
+
+    DescribeAccount only with an organization id in the stage's settings (the call answers only in the
+    management account or a delegated administrator); ListSinks only when the stage does not say
+    whether it is a sink (``OPSWATCH_OBSERVABILITY_SINK``). Cross-account GetMetricData needs nothing more:
+    a sink reads its source accounts' metrics with the MetricShape statement.
+    """
+    org = settings.org()
+    out = []
+    if org.organization_id:
+        out.append(
+            _statement(
+                "AccountNames",
+                ["organizations:DescribeAccount"],
+                [f"arn:{w.partition}:organizations::*:account/{org.organization_id}/*"],
+            )
+        )
+    if org.observability_sink is None:
+        out.append(_statement("IsMonitoringSink", ["oam:ListSinks"], ["*"], _in_region(w)))
+    return out
 
 
 def _failed_queue(w: Where) -> dict:
@@ -241,6 +286,7 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             _statement(
                 "MetricShape", ["cloudwatch:GetMetricData", "cloudwatch:GetMetricWidgetImage"], ["*"], _in_region(w)
             ),
+            *_organization_statements(w),
             *_slack_statements(w, stage),
             _failed_queue(w),
             _own_logs(w, stage, kind),
@@ -250,6 +296,33 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             _state_table(w, kind, "CooldownState", ["dynamodb:UpdateItem"]),
             *_slack_statements(w, stage),
             _failed_queue(w),
+            _own_logs(w, stage, kind),
+        ]
+    if kind == "logstream":
+        return [
+            # What Lambda's event source mapping does with the function's role (AWSLambdaKinesisExecutionRole's
+            # actions), on the stage's stream only; ListStreams takes no resource.
+            _statement(
+                "ReadLogStream",
+                [
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                    "kinesis:SubscribeToShard",
+                ],
+                [w.arn("kinesis", f"stream/{settings.log_stream()}")],
+            ),
+            _statement("ListStreams", ["kinesis:ListStreams"], ["*"], _in_region(w)),
+            _state_table(
+                w,
+                kind,
+                "CooldownAndShardProgress",
+                ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            ),
+            *_slack_statements(w, stage),
+            _failed_queue(w),  # the event source mapping's on-failure destination
             _own_logs(w, stage, kind),
         ]
     if kind == "monitors":
@@ -262,6 +335,7 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             ),
             # Neither takes a resource-level permission.
             _statement("ReadMetricsAndTopics", ["cloudwatch:GetMetricData", "sns:ListTopics"], ["*"], _in_region(w)),
+            *_audit_targets(),
             *_slack_statements(w, stage),
             _own_logs(w, stage, kind),
         ]
@@ -304,7 +378,63 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             *_slack_statements(w, stage),
             _own_logs(w, stage, kind),
         ]
+    if kind == API_KIND:
+        return [
+            *_slack_statements(w, stage),  # the signing secret; the bot token to look user groups up
+            _state_table(w, kind, "ClaimClicksOnce", ["dynamodb:PutItem", "dynamodb:UpdateItem"]),
+            _statement(
+                "StartTheWorker",
+                ["lambda:InvokeFunction"],
+                [w.arn("lambda", f"function:{settings.slack_actions().worker_function}")],
+            ),
+            _own_logs(w, stage, kind),
+        ]
+    if kind == "slackactions":
+        return _slack_actions_statements(w, stage)
     raise ValueError(f"unknown kind of function {kind!r}")
+
+
+def scheduler_role_name(stage: str) -> str:
+    """The role the re-enabling schedules run as (``infra/opswatch-resources.yaml``): it may only invoke the worker."""
+    return f"opswatch-{stage}-scheduler"
+
+
+def _slack_actions_statements(w: Where, stage: str) -> list[dict]:
+    cfg = settings.slack_actions()
+    role = cfg.scheduler_role_arn or f"arn:{w.partition}:iam::{w.account}:role/{scheduler_role_name(stage)}"
+    groups = [w.arn("logs", f"log-group:{g}") for g in cfg.log_groups]
+    return [
+        # Mute and its re-enabling: any alarm of the account and Region may be muted from its message.
+        _statement(
+            "MuteAlarms",
+            ["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions", "cloudwatch:DescribeAlarms"],
+            [w.arn("cloudwatch", "alarm:*")],
+        ),
+        _statement(
+            "ReenableLater",
+            ["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"],
+            [w.arn("scheduler", f"schedule/{cfg.schedule_group}/*")],
+        ),
+        _statement(
+            "PassTheSchedulerRole",
+            ["iam:PassRole"],
+            [role],
+            {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        ),
+        # Recent logs: StartQuery and GetQueryResults name the log groups; StopQuery takes no resource.
+        _statement("QueryLogs", ["logs:StartQuery", "logs:GetQueryResults"], groups),
+        _statement("StopOwnQueries", ["logs:StopQuery"], ["*"], _in_region(w)),
+        _statement("ReadFilterOfAlarm", ["logs:DescribeMetricFilters"], [w.arn("logs", "log-group:*")]),
+        _state_table(
+            w,
+            "slackactions",
+            "ClicksAndIncidents",
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        ),
+        *_slack_statements(w, stage),
+        _failed_queue(w),
+        _own_logs(w, stage, "slackactions"),
+    ]
 
 
 def stages() -> list[str]:
@@ -375,7 +505,7 @@ def stale() -> list[str]:
                 problems.append(f"{path.name}: out of date")
     config = json.loads((CHALICE / "config.json").read_text())
     for stage, cfg in config["stages"].items():
-        for fn, kind in KIND_OF.items():
+        for fn, kind in {**KIND_OF, API_HANDLER: API_KIND}.items():
             want = f"policy-{stage}-{kind}.json"
             got = (cfg.get("lambda_functions", {}).get(fn) or {}).get("iam_policy_file")
             if got != want:

@@ -7,6 +7,7 @@ for ``chalice deploy``, so trigger settings (the bucket) are known at deploy tim
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 
@@ -138,6 +139,7 @@ class LogAlertSettings:
     disabled: tuple[str, ...]  # OPSWATCH_LOG_ALERT_DISABLE: built-in rule names, comma-separated
     cooldown_seconds: int  # OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS
     function_name: str  # the deployed log_alerts function, for `opswatch logs subscribe`
+    stream: str = ""  # OPSWATCH_LOG_STREAM: the Kinesis stream behind the Logs destination (log_alerts_stream)
 
 
 def log_alerts() -> LogAlertSettings:
@@ -157,7 +159,13 @@ def log_alerts() -> LogAlertSettings:
         disabled=tuple(n.strip() for n in disabled.split(",") if n.strip()),
         cooldown_seconds=cooldown,
         function_name=os.environ.get("OPSWATCH_LOG_ALERT_FUNCTION") or f"opswatch-{stage()}-log_alerts",
+        stream=log_stream(),
     )
+
+
+def log_stream() -> str:
+    """The Kinesis stream member accounts' log events arrive on (the infra template's ``opswatch-<stage>-logs``)."""
+    return os.environ.get("OPSWATCH_LOG_STREAM") or f"opswatch-{stage()}-logs"
 
 
 @dataclass(frozen=True)
@@ -203,3 +211,124 @@ def alarm_event_pattern() -> dict:
     if prefixes:
         pattern["detail"] = {"alarmName": [{"prefix": p} for p in prefixes]}
     return pattern
+
+
+MAX_AUDIT_TARGETS_CHARS = 64 * 1024  # 200 targets take about 25 KB; Lambda's environment holds 4 KB in all
+
+
+def audit_targets() -> list:
+    """The accounts the daily audit reaches through their roles (``OPSWATCH_AUDIT_TARGETS``), checked.
+
+    A JSON list of ``{"account", "region", "role_arn", "name"}``, the spec's ``targets:``
+    (``opswatch monitors targets --spec FILE`` prints it). Unset: the function's own account only.
+    The generated policy grants ``sts:AssumeRole`` on exactly these role ARNs.
+    """
+    from chalicelib import boundedjson
+    from chalicelib.targets import TargetError, targets
+
+    raw = os.environ.get("OPSWATCH_AUDIT_TARGETS", "").strip()
+    if not raw:
+        return []
+    try:
+        data = boundedjson.loads(raw, max_chars=MAX_AUDIT_TARGETS_CHARS, max_values=2000, max_depth=4)
+        return targets(data, "OPSWATCH_AUDIT_TARGETS")
+    except TargetError:
+        raise
+    except ValueError as exc:
+        raise ValueError(f"OPSWATCH_AUDIT_TARGETS is not a JSON list of targets: {str(exc)[:200]}") from None
+
+
+@dataclass(frozen=True)
+class OrgSettings:
+    """Which accounts' alarm events are accepted, and what each account is called."""
+
+    member_accounts: frozenset[str]  # OPSWATCH_MEMBER_ACCOUNTS: 12-digit ids, comma-separated
+    organization_id: str | None  # OPSWATCH_ORGANIZATION_ID: o-xxxxxxxxxx
+    account_names: dict[str, str]  # OPSWATCH_ACCOUNT_NAMES: a JSON map of account id to name
+    observability_sink: bool | None  # OPSWATCH_OBSERVABILITY_SINK: true/false; unset: ask OAM (ListSinks)
+
+
+ACCOUNT_ID = re.compile(r"[0-9]{12}")  # ASCII digits: \d takes any script's
+_ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
+MAX_ACCOUNT_NAMES = 10_000  # an organization's default quota is 10 accounts; the largest hold a few thousand
+MAX_ACCOUNT_NAME = 50  # AWS Organizations' account names are at most 50 characters
+
+
+def _account_names(raw: str) -> dict[str, str]:
+    from chalicelib import boundedjson
+
+    if len(raw) > MAX_ACCOUNT_NAMES * 100:
+        raise ValueError(f"OPSWATCH_ACCOUNT_NAMES is longer than {MAX_ACCOUNT_NAMES * 100:,} characters")
+    try:
+        names = boundedjson.loads(raw, max_values=2 * MAX_ACCOUNT_NAMES + 1)
+    except ValueError as exc:
+        raise ValueError(f"OPSWATCH_ACCOUNT_NAMES is not JSON: {exc}") from None
+    if not isinstance(names, dict):
+        raise ValueError('OPSWATCH_ACCOUNT_NAMES must be a JSON object of account id to name, {"111122223333": "shop"}')
+    for k, v in names.items():
+        if not ACCOUNT_ID.fullmatch(k):
+            raise ValueError(f"OPSWATCH_ACCOUNT_NAMES: {k[:40]!r} is not an account id (12 digits)")
+        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ACCOUNT_NAME:
+            raise ValueError(
+                f"OPSWATCH_ACCOUNT_NAMES: the name of {k} must be text of 1 to {MAX_ACCOUNT_NAME} characters"
+            )
+    return {k: v.strip() for k, v in names.items()}
+
+
+def org() -> OrgSettings:
+    members = [a.strip() for a in os.environ.get("OPSWATCH_MEMBER_ACCOUNTS", "").split(",") if a.strip()]
+    for a in members:
+        if not ACCOUNT_ID.fullmatch(a):
+            raise ValueError(f"OPSWATCH_MEMBER_ACCOUNTS: {a[:40]!r} is not an account id (12 digits)")
+    org_id = os.environ.get("OPSWATCH_ORGANIZATION_ID", "").strip() or None
+    if org_id and not _ORG_ID.fullmatch(org_id):
+        raise ValueError(f"OPSWATCH_ORGANIZATION_ID must look like o-a1b2c3d4e5, not {org_id[:40]!r}")
+    sink = os.environ.get("OPSWATCH_OBSERVABILITY_SINK", "").strip().lower()
+    if sink not in ("", "true", "false"):
+        raise ValueError(f"OPSWATCH_OBSERVABILITY_SINK must be true or false (unset: ask OAM), not {sink[:40]!r}")
+    raw_names = os.environ.get("OPSWATCH_ACCOUNT_NAMES", "").strip()
+    return OrgSettings(
+        member_accounts=frozenset(members),
+        organization_id=org_id,
+        account_names=_account_names(raw_names) if raw_names else {},
+        observability_sink={"true": True, "false": False}.get(sink),
+    )
+
+
+@dataclass(frozen=True)
+class SlackActionSettings:
+    responders: tuple[str, ...]  # OPSWATCH_SLACK_RESPONDERS: user ids (U…, W…) and user-group ids (S…)
+    dispatch: str  # OPSWATCH_SLACK_ACTIONS_DISPATCH: lambda (an asynchronous invocation) | inline (same process)
+    worker_function: str  # the slack_actions worker the endpoint invokes
+    signing_secret: str | None  # OPSWATCH_SLACK_SIGNING_SECRET: the local stage only
+    scheduler_role_arn: str | None  # OPSWATCH_SCHEDULER_ROLE_ARN: the role the re-enabling schedules run as
+    schedule_group: str  # opswatch-<stage>: the EventBridge Scheduler group of the re-enabling schedules
+    log_groups: tuple[str, ...]  # OPSWATCH_SLACK_LOG_GROUPS: what Recent logs may query (names, or prefixes*)
+
+
+_SLACK_ID = re.compile(r"[UWS][A-Z0-9]{2,20}")
+
+
+def slack_actions() -> SlackActionSettings:
+    raw = os.environ.get("OPSWATCH_SLACK_RESPONDERS", "")
+    responders = tuple(r.strip() for r in raw.split(",") if r.strip())
+    for r in responders:
+        if not _SLACK_ID.fullmatch(r):
+            raise ValueError(
+                "OPSWATCH_SLACK_RESPONDERS lists Slack user ids (U…, W…) and user-group ids (S…), "
+                f"comma-separated; {r[:40]!r} is neither"
+            )
+    dispatch = os.environ.get("OPSWATCH_SLACK_ACTIONS_DISPATCH", "lambda")
+    if dispatch not in ("lambda", "inline"):
+        raise ValueError(f"OPSWATCH_SLACK_ACTIONS_DISPATCH must be lambda or inline, not {dispatch!r}")
+    st = stage()
+    groups = os.environ.get("OPSWATCH_SLACK_LOG_GROUPS") or f"/opswatch/{st}/*"
+    return SlackActionSettings(
+        responders=responders,
+        dispatch=dispatch,
+        worker_function=os.environ.get("OPSWATCH_SLACK_ACTIONS_FUNCTION") or f"opswatch-{st}-slack_actions",
+        signing_secret=os.environ.get("OPSWATCH_SLACK_SIGNING_SECRET") or None,
+        scheduler_role_arn=os.environ.get("OPSWATCH_SCHEDULER_ROLE_ARN") or None,
+        schedule_group=f"opswatch-{st}",
+        log_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
+    )

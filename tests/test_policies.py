@@ -224,8 +224,9 @@ def test_every_key_the_functions_write_is_allowed_to_its_writer_alone(aws, monke
     import boto3
 
     from chalicelib import state
-    from chalicelib.alarms import dedup, threads
+    from chalicelib.alarms import accounts, dedup, threads
     from chalicelib.alb.checkpoint import Checkpoint
+    from chalicelib.logalerts import shardprogress
     from chalicelib.logalerts.cooldown import Cooldown
 
     monkeypatch.setenv("OPSWATCH_STAGE", "local")
@@ -237,21 +238,26 @@ def test_every_key_the_functions_write_is_allowed_to_its_writer_alone(aws, monke
         Cooldown(900).claim("123456789012|/ecs/shop-api|java-out-of-memory", 1, 1735689600000)
         group = settings.alb().log_group
         Checkpoint(group, "s3://opswatch-local-alb-logs/k.log.gz", '"e1"', lease_seconds=60).claim()
+        progress = shardprogress.ShardProgress("shard#opswatch-local-logs#shardId-000000000000")
+        shardprogress.advance(progress, {49590338271490256608559692538361571095921575989136588801}, set())
+        accounts._remember("111122223333", accounts._Described(True, "shop", "o-a1b2c3d4e5"))
         ids = [i["id"]["S"] for i in boto3.client("dynamodb").scan(TableName=table)["Items"]]
     finally:  # later tests that do not reset moto expect no state table
         boto3.client("dynamodb").delete_table(TableName=table)
-    assert len(ids) == 4, ids
+    assert len(ids) == 6, ids
     docs = {k: json.loads(policies.path_of("local", k).read_text())["Statement"] for k in policies.KINDS}
     writer = {
-        "alarm-change#": "alarms",
-        "thread#": "alarms",
-        "cooldown#": "logalerts",
-        "alb#": "alb",
+        "alarm-change#": {"alarms"},
+        "thread#": {"alarms"},
+        "account#": {"alarms"},
+        "cooldown#": {"logalerts", "logstream"},  # one cooldown per (account, log group, rule), whichever way
+        "shard#": {"logstream"},
+        "alb#": {"alb"},
     }
     for key in ids:
         [want] = [kind for prefix, kind in writer.items() if key.startswith(prefix)]
         allowed = {k for k in policies.KINDS if any(iam_match(p, key) for p in state_patterns(docs[k]))}
-        assert allowed == {want}, (key, allowed)
+        assert allowed == want, (key, allowed)
 
 
 # --- the account and Region, and the command --------------------------------------------------------------------

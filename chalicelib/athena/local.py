@@ -34,6 +34,17 @@ class LogsUnreadable(LocalError):
     """A log path that does not exist or cannot be read whole (a truncated gzip): bad input, not a failed query."""
 
 
+class QueryInvalid(LocalError):
+    """SQL the engine cannot read or bind (a typo, an unknown column or table): bad input, not a failed query."""
+
+
+class QueryStopped(LocalError):
+    """The query ran past its time limit and DuckDB was interrupted."""
+
+
+DEFAULT_TIMEOUT = 300.0  # seconds: a query on a laptop's logs that runs longer is most likely a runaway join
+
+
 @dataclass
 class Loaded:
     files: int
@@ -94,7 +105,8 @@ def load(con, paths: list[str]) -> Loaded:
     import orjson
 
     from chalicelib.alb.parser import ParseError, parse_line
-    from chalicelib.alb.reader import LongLine, StreamStatus, file_chunks, iter_lines
+    from chalicelib.alb.reader import BlankLines, LongLine, StreamStatus, file_chunks, iter_lines
+    from chalicelib.textsniff import Sniffer
 
     lines = rows = 0
     with tempfile.TemporaryDirectory(prefix="opswatch-athena-") as tmp:
@@ -104,12 +116,15 @@ def load(con, paths: list[str]) -> Loaded:
             for f, name in files:
                 account, region = origin(name)
                 status = StreamStatus()
+                sniffer = Sniffer()
                 try:
                     fh = open(f, "rb")  # noqa: SIM115 (closed below)
                 except OSError as exc:
                     raise LogsUnreadable(f"{f}: cannot read: {exc.strerror}") from None
                 with fh:
                     for raw in iter_lines(file_chunks(fh), status, runs=True):
+                        if reason := sniffer.reason(raw, raw.count if raw.__class__ is BlankLines else 1):
+                            raise LogsUnreadable(f"{f}: {reason}")
                         if not raw.strip():
                             continue
                         lines += 1
@@ -145,15 +160,67 @@ def translate(sql: str) -> str:
     try:
         return sqlglot.transpile(sql, read="trino", write="duckdb")[0]
     except ParseError as exc:
-        raise LocalError(f"cannot read the SQL: {exc}") from None
+        raise QueryInvalid(f"cannot read the SQL: {_first_line(str(exc))}") from None
 
 
-def run(con, sql: str, params: list[object]) -> tuple[list[str], list[tuple]]:
-    """Run Athena-dialect ``sql`` with positional ``params``; returns (column names, rows)."""
+def run(con, sql: str, params: list[object], timeout: float | None = DEFAULT_TIMEOUT) -> tuple[list[str], list[tuple]]:
+    """Run Athena-dialect ``sql`` with positional ``params``; returns (column names, rows).
+
+    DuckDB runs the query in C without giving the interpreter a chance to see Ctrl-C, so the query
+    runs on a worker thread while this one waits: Ctrl-C here, or ``timeout`` seconds passing,
+    interrupts the connection (``interrupt()`` is DuckDB's thread-safe way to stop a running query).
+    Ctrl-C is raised again as ``KeyboardInterrupt`` once the query has stopped; the time limit
+    raises :class:`QueryStopped`.
+    """
+    import threading
+
     import duckdb
 
+    translated = translate(sql)
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            cur = con.execute(translated, params)
+            outcome["result"] = ([d[0] for d in cur.description], cur.fetchall())
+        except BaseException as exc:  # handed to the waiting thread, which decides what it means
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="opswatch-duckdb", daemon=True)
+    worker.start()
     try:
-        cur = con.execute(translate(sql), params)
-    except duckdb.Error as exc:
-        raise LocalError(f"the local engine refused the query: {exc}") from None
-    return [d[0] for d in cur.description], cur.fetchall()
+        worker.join(timeout)
+    except KeyboardInterrupt:
+        _stop(con, worker)
+        raise
+    if worker.is_alive():
+        _stop(con, worker)
+        if "error" in outcome:  # interrupted, as asked (a query finishing in that instant keeps its rows)
+            raise QueryStopped(f"query stopped after {timeout:g} s (--timeout)")
+    error = outcome.get("error")
+    if isinstance(error, duckdb.ParserException | duckdb.SyntaxException | duckdb.BinderException
+                  | duckdb.CatalogException):  # fmt: skip
+        raise QueryInvalid(f"the local engine cannot run the query: {_first_line(str(error))}") from None
+    if isinstance(error, duckdb.Error):
+        raise LocalError(f"the local engine refused the query: {_first_line(str(error))}") from None
+    if error is not None:
+        raise error
+    return outcome["result"]  # type: ignore[return-value]
+
+
+def _stop(con, worker) -> None:
+    """Interrupt until the worker ends: an interrupt sent before DuckDB started the query would be lost."""
+    while worker.is_alive():
+        con.interrupt()
+        worker.join(0.05)
+
+
+_MESSAGE_LIMIT = 300  # characters of an engine message quoted back: a long query can make a long message
+
+
+def _first_line(message: str) -> str:
+    """The first line of an engine's message, bounded and printable (DuckDB adds the query and a caret below)."""
+    from chalicelib.printable import shown
+
+    first = shown(message.strip().split("\n", 1)[0])
+    return first if len(first) <= _MESSAGE_LIMIT else first[: _MESSAGE_LIMIT - 1] + "…"

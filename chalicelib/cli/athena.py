@@ -201,7 +201,9 @@ def _writable(output: str | None) -> None:
             _fail(f"--output {output}: not writable")
 
 
-def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...], fmt: str, output: str | None) -> None:
+def _execute(
+    sql: str, params: list[object], engine: str, logs: tuple[str, ...], fmt: str, output: str | None, timeout: float
+) -> None:
     _writable(output)
     if engine == "local":
         from botocore.exceptions import ClientError
@@ -216,8 +218,10 @@ def _execute(sql: str, params: list[object], engine: str, logs: tuple[str, ...],
             if loaded.unmatched:
                 click.echo(f"opswatch: {loaded.unmatched} of {loaded.lines} lines are not ALB access-log entries "
                            "and were left out", err=True)  # fmt: skip
-            columns, rows = local.run(con, sql, params)
-        except local.LogsUnreadable as exc:
+            columns, rows = local.run(con, sql, params, timeout)
+        except KeyboardInterrupt:
+            _fail("interrupted (the local query was stopped)", EXIT_INTERRUPTED)
+        except (local.LogsUnreadable, local.QueryInvalid) as exc:
             _fail(str(exc))
         except local.LocalError as exc:
             _fail(str(exc), EXIT_FAILED)
@@ -258,6 +262,22 @@ _fmt = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"
 _out = click.option("--output", type=click.Path(dir_okay=False), help="Write the rows to this file.")
 
 
+def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 0 < value <= 86_400:  # NaN fails this too (FloatRange lets it through)
+        raise click.BadParameter(f"{value}: expected more than 0 and at most 86400 seconds")
+    return value
+
+
+_timeout = click.option(
+    "--timeout",
+    type=float,
+    default=300,
+    show_default=True,
+    callback=_seconds,
+    help="For --engine local: stop the query after this many seconds (exit 1).",
+)
+
+
 @athena.command("run")
 @click.argument("name")
 @click.option("--param", "params", multiple=True, help="key=value (repeat): start, end, elb, limit, ...")
@@ -265,7 +285,10 @@ _out = click.option("--output", type=click.Path(dir_okay=False), help="Write the
 @_logs
 @_fmt
 @_out
-def run_named(name: str, params: tuple[str, ...], engine: str, logs, fmt: str, output: str | None) -> None:
+@_timeout
+def run_named(
+    name: str, params: tuple[str, ...], engine: str, logs, fmt: str, output: str | None, timeout: float
+) -> None:
     """Run a named query. Exit 0 done, 1 the query failed or was cancelled, 2 usage, unreadable logs or AWS errors."""
     from chalicelib.athena.catalog import QueryError, bind, needs_origin, typed_values
 
@@ -284,7 +307,7 @@ def run_named(name: str, params: tuple[str, ...], engine: str, logs, fmt: str, o
     why = needs_origin(typed, settings.athena().projection) if engine == "athena" else None
     if why:
         _fail(f"athena run {name}: {why}")
-    _execute(sql, values, engine, logs, fmt, output)
+    _execute(sql, values, engine, logs, fmt, output, timeout)
 
 
 @athena.command("sql")
@@ -294,7 +317,8 @@ def run_named(name: str, params: tuple[str, ...], engine: str, logs, fmt: str, o
 @_fmt
 @_out
 @click.option("--allow-full-scan", is_flag=True, help="Run on Athena even without a day predicate.")
-def adhoc(query: str, engine: str, logs, fmt: str, output: str | None, allow_full_scan: bool) -> None:
+@_timeout
+def adhoc(query: str, engine: str, logs, fmt: str, output: str | None, allow_full_scan: bool, timeout: float) -> None:
     """Ad-hoc SQL in Athena's dialect. On Athena, a query on alb_access_logs must filter on day (cost).
 
     The guard reads the parsed query: every SELECT reading alb_access_logs needs a day
@@ -313,4 +337,4 @@ def adhoc(query: str, engine: str, logs, fmt: str, output: str | None, allow_ful
             f"written (5 USD per TB): {'; '.join(unbounded)}. "
             "Add e.g. WHERE day >= '2026/11/20' AND ..., or pass --allow-full-scan"
         )
-    _execute(query, [], engine, logs, fmt, output)
+    _execute(query, [], engine, logs, fmt, output, timeout)
