@@ -199,7 +199,9 @@ def athena() -> AthenaSettings:
         log_prefix=os.environ.get("OPSWATCH_ALB_PREFIX", ""),
         report_queries=tuple(q.strip() for q in report.split(",") if q.strip()),
         projection=projection,
-        accounts=_list("OPSWATCH_ACCOUNTS"),
+        # Without a list of its own, the table projects the accounts the stage already knows.
+        accounts=_list("OPSWATCH_ACCOUNTS")
+        or tuple(dict.fromkeys(a for a in (account_id(), *_list("OPSWATCH_MEMBER_ACCOUNTS")) if a)),
         regions=_list("OPSWATCH_REGIONS"),
     )
 

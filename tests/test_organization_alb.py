@@ -187,6 +187,7 @@ def test_the_template_is_checked_at_start_and_filled_within_the_name_rule(monkey
     [
         (BAD_ACCOUNT, "not a 12-digit AWS account id"),
         (BAD_ACCOUNT.replace("12345", "12345678901x"), "not a 12-digit AWS account id"),
+        (BAD_ACCOUNT.replace("12345", "١١١١٢٢٢٢٣٣٣٣"), "not a 12-digit AWS account id"),  # Arabic-Indic digits
         (BAD_REGION, "not an AWS Region"),
         (MISMATCH, "its file name 111122223333 and us-east-1"),
     ],
@@ -298,6 +299,8 @@ def test_query_parameters_are_checked_and_injected_projection_needs_account_and_
     q = CATALOG["status_codes"]
     with pytest.raises(QueryError, match="not a 12-digit AWS account id"):
         typed_values(q, {"account": "1' OR '1'='1"})
+    with pytest.raises(QueryError, match="not a 12-digit AWS account id"):
+        typed_values(q, {"account": "١١١١٢٢٢٢٣٣٣٣"})
     with pytest.raises(QueryError, match="not a Region name"):
         typed_values(q, {"region": "eu west"})
     with pytest.raises(QueryError, match="not true or false"):
