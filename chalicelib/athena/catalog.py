@@ -61,8 +61,8 @@ COMMON = (
     Param("region", "string", "", "one Region (e.g. eu-west-1); default all"),
     Param("by_account", "boolean", "false", "true: the figures per account, with an account column"),
 )
-_ACCOUNT = re.compile(r"\d{12}")
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from chalicelib.athena.table import COLUMNS, column_type
 
 _FOLDERS = re.compile(r"(?:^|/)AWSLogs/(?P<account>[^/]*)/elasticloadbalancing/(?P<region>[^/]*)/")
-_FILE = re.compile(r"^(?:\d{6}_)?(?P<account>\d{12})_elasticloadbalancing_(?P<region>[a-z0-9-]+)_")
+_FILE = re.compile(r"^(?:[0-9]{6}_)?(?P<account>[0-9]{12})_elasticloadbalancing_(?P<region>[a-z0-9-]+)_")
 _DUCK_TYPES = {"double": "DOUBLE", "int": "INTEGER", "bigint": "BIGINT", "string": "VARCHAR"}
 
 
