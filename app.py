@@ -77,3 +77,22 @@ def athena_report(event):
     from chalicelib.kinds import handle
 
     return handle("athena_report", event.to_dict())
+
+
+# The Slack actions route: everything from the internet is refused unless Slack signed it. Any method and
+# content type reach the handler, so that each refusal is counted and answered by opswatch (405, 400), not
+# by Chalice. The route's function is the API's Lambda (``api_handler``), with its own policy.
+@app.route("/slack/actions", methods=["POST", "GET", "PUT", "PATCH", "DELETE"], content_types=["*/*"])
+def slack_actions_endpoint():
+    """Slack button clicks (signed): verified, authorized, claimed once, handed to the slack_actions worker."""
+    from chalicelib.slackactions.endpoint import respond
+
+    return respond(app.current_request)
+
+
+@app.lambda_function(name="slack_actions")
+def slack_actions(event, context):
+    """One Slack button click's action (acknowledge, mute, recent logs), or a Mute's scheduled re-enabling."""
+    from chalicelib.kinds import handle
+
+    return handle("slack_actions", event, context)

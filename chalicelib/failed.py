@@ -17,7 +17,7 @@ from chalicelib import boundedjson, settings
 from chalicelib.aws import client
 from chalicelib.redact import redact
 
-ASYNC_FUNCTIONS = ("alb_logs", "log_alerts", "alarm_bridge", "alarm_events")
+ASYNC_FUNCTIONS = ("alb_logs", "log_alerts", "alarm_bridge", "alarm_events", "slack_actions")
 RETRIES = 2  # Lambda's default for asynchronous invocations, set explicitly by ``setup``
 MAX_EVENT_AGE_SECONDS = 6 * 3600
 

@@ -70,6 +70,9 @@ KINDS: dict[str, Kind] = {
             "chalicelib.logalerts.messages:outgoing_for_stream",
         ),
         Kind("schedule", "EventBridge Scheduled Event", _ALARM_RENDERER),
+        Kind(
+            "slack-action", "a Slack button click (from POST /slack/actions) or a Mute's re-enabling", _ALARM_RENDERER
+        ),
         Kind("message", "anything else: a bare alarm message, SQS records, text", _ALARM_RENDERER),
     )
 }
@@ -82,6 +85,7 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("log_alerts_stream", "kinesis-awslogs", "chalicelib.logalerts.stream:handle_kinesis_event", True),
     Function("monitors_audit", "schedule", "chalicelib.monitors.handler:handle_schedule", takes_context=False),
     Function("athena_report", "schedule", "chalicelib.athena.report:handle_schedule", takes_context=False),
+    Function("slack_actions", "slack-action", "chalicelib.slackactions.worker:handle_event", takes_context=False),
 )
 _BY_NAME = {f.name: f for f in FUNCTIONS}
 
@@ -133,6 +137,8 @@ def kind_of(event: object) -> str:
         return "sns" if isinstance(first.get("Sns"), dict) else "message"
     if _is_awslogs(event):
         return "awslogs"
+    if event.get("opswatch") == "reenable" or ("action_id" in event and "user_id" in event and "action_ts" in event):
+        return "slack-action"
     detail_type = event.get("detail-type")
     if event.get("source") == "aws.cloudwatch" and isinstance(detail_type, str) and "Alarm" in detail_type:
         return "eventbridge-alarm"

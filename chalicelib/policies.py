@@ -41,8 +41,11 @@ KIND_OF = {
     "log_alerts_stream": "logstream",
     "monitors_audit": "monitors",
     "athena_report": "athena",
+    "slack_actions": "slackactions",
 }
-KINDS = tuple(sorted(set(KIND_OF.values())))
+# The REST API's function (Chalice's ``api_handler``, named ``opswatch-<stage>``): the Slack actions route.
+API_HANDLER, API_KIND = "api_handler", "slackapi"
+KINDS = tuple(sorted({*KIND_OF.values(), API_KIND}))
 _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
@@ -134,6 +137,7 @@ def key_prefixes(kind: str) -> tuple[str, ...]:
     from chalicelib.alarms import accounts, dedup, threads
     from chalicelib.alb import checkpoint
     from chalicelib.logalerts import cooldown, shardprogress
+    from chalicelib.slackactions import once
 
     return {
         "alb": (checkpoint.PREFIX,),  # shipping checkpoints
@@ -141,6 +145,9 @@ def key_prefixes(kind: str) -> tuple[str, ...]:
         "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX, accounts.PREFIX),
         "logalerts": (cooldown.PREFIX,),  # cooldowns per (account, log group, rule)
         "logstream": (cooldown.PREFIX, shardprogress.PREFIX),  # the same cooldowns; what each shard handled
+        "slackapi": (once.PREFIX,),  # the clicks' once-records
+        # once-records; the incident's acknowledgement and mute (its thread); a log alert held back (cooldown)
+        "slackactions": (once.PREFIX, threads.PREFIX, cooldown.PREFIX),
     }.get(kind, ())
 
 
@@ -170,6 +177,16 @@ def _owned(w: Where) -> dict:
     return {"StringEquals": {"aws:ResourceAccount": w.account}}
 
 
+def _audit_targets() -> list[dict]:
+    """AssumeRole on exactly the roles of the stage's ``OPSWATCH_AUDIT_TARGETS``, none without it."""
+    try:
+        targets = settings.audit_targets()
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from None
+    roles = sorted({t.role_arn for t in targets})
+    return [_statement("AuditTargets", ["sts:AssumeRole"], roles)] if roles else []
+
+
 def _slack_statements(w: Where, stage: str) -> list[dict]:
     """Read the stage's Slack secret: the configured one, and the default name in the other store."""
     default = f"opswatch/{stage}/slack"
@@ -195,6 +212,8 @@ def _slack_statements(w: Where, stage: str) -> list[dict]:
 
 def _own_logs(w: Where, stage: str, kind: str) -> dict:
     groups = [f"log-group:/aws/lambda/opswatch-{stage}-{fn}" for fn, k in sorted(KIND_OF.items()) if k == kind]
+    if kind == API_KIND:  # Chalice names the API's function after the app and the stage alone
+        groups = [f"log-group:/aws/lambda/opswatch-{stage}"]
     return _statement(
         "OwnLambdaLogs",
         ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -233,7 +252,10 @@ def _failed_queue(w: Where) -> dict:
 def statements(kind: str, stage: str, w: Where) -> list[dict]:
     """The policy statements of one kind of function, for the stage whose environment is set."""
     if kind == "alb":
+        from chalicelib.alb.destination import policy_pattern
+
         alb = settings.alb()
+        group = policy_pattern(alb.log_group)
         return [
             _statement("ReadAlbLogObjects", ["s3:GetObject"], [f"arn:{w.partition}:s3:::{alb.bucket}/*"], _owned(w)),
             _state_table(w, kind, "ShippingProgress", ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
@@ -242,10 +264,12 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
                 ["lambda:InvokeFunction"],
                 [w.arn("lambda", f"function:opswatch-{stage}-alb_logs")],
             ),
+            # A templated group (/opswatch/alb/{account}) is a pattern: each placeholder becomes "*". Groups are
+            # created on first use with the stage's tag, which CreateLogGroup checks as logs:TagResource.
             _statement(
                 "ShipAlbLogs",
-                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                [w.arn("logs", f"log-group:{alb.log_group}"), w.arn("logs", f"log-group:{alb.log_group}:*")],
+                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:TagResource"],
+                [w.arn("logs", f"log-group:{group}"), w.arn("logs", f"log-group:{group}:*")],
             ),
             _failed_queue(w),
             _own_logs(w, stage, kind),
@@ -311,6 +335,7 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             ),
             # Neither takes a resource-level permission.
             _statement("ReadMetricsAndTopics", ["cloudwatch:GetMetricData", "sns:ListTopics"], ["*"], _in_region(w)),
+            *_audit_targets(),
             *_slack_statements(w, stage),
             _own_logs(w, stage, kind),
         ]
@@ -353,7 +378,63 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             *_slack_statements(w, stage),
             _own_logs(w, stage, kind),
         ]
+    if kind == API_KIND:
+        return [
+            *_slack_statements(w, stage),  # the signing secret; the bot token to look user groups up
+            _state_table(w, kind, "ClaimClicksOnce", ["dynamodb:PutItem", "dynamodb:UpdateItem"]),
+            _statement(
+                "StartTheWorker",
+                ["lambda:InvokeFunction"],
+                [w.arn("lambda", f"function:{settings.slack_actions().worker_function}")],
+            ),
+            _own_logs(w, stage, kind),
+        ]
+    if kind == "slackactions":
+        return _slack_actions_statements(w, stage)
     raise ValueError(f"unknown kind of function {kind!r}")
+
+
+def scheduler_role_name(stage: str) -> str:
+    """The role the re-enabling schedules run as (``infra/opswatch-resources.yaml``): it may only invoke the worker."""
+    return f"opswatch-{stage}-scheduler"
+
+
+def _slack_actions_statements(w: Where, stage: str) -> list[dict]:
+    cfg = settings.slack_actions()
+    role = cfg.scheduler_role_arn or f"arn:{w.partition}:iam::{w.account}:role/{scheduler_role_name(stage)}"
+    groups = [w.arn("logs", f"log-group:{g}") for g in cfg.log_groups]
+    return [
+        # Mute and its re-enabling: any alarm of the account and Region may be muted from its message.
+        _statement(
+            "MuteAlarms",
+            ["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions", "cloudwatch:DescribeAlarms"],
+            [w.arn("cloudwatch", "alarm:*")],
+        ),
+        _statement(
+            "ReenableLater",
+            ["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"],
+            [w.arn("scheduler", f"schedule/{cfg.schedule_group}/*")],
+        ),
+        _statement(
+            "PassTheSchedulerRole",
+            ["iam:PassRole"],
+            [role],
+            {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        ),
+        # Recent logs: StartQuery and GetQueryResults name the log groups; StopQuery takes no resource.
+        _statement("QueryLogs", ["logs:StartQuery", "logs:GetQueryResults"], groups),
+        _statement("StopOwnQueries", ["logs:StopQuery"], ["*"], _in_region(w)),
+        _statement("ReadFilterOfAlarm", ["logs:DescribeMetricFilters"], [w.arn("logs", "log-group:*")]),
+        _state_table(
+            w,
+            "slackactions",
+            "ClicksAndIncidents",
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        ),
+        *_slack_statements(w, stage),
+        _failed_queue(w),
+        _own_logs(w, stage, "slackactions"),
+    ]
 
 
 def stages() -> list[str]:
@@ -424,7 +505,7 @@ def stale() -> list[str]:
                 problems.append(f"{path.name}: out of date")
     config = json.loads((CHALICE / "config.json").read_text())
     for stage, cfg in config["stages"].items():
-        for fn, kind in KIND_OF.items():
+        for fn, kind in {**KIND_OF, API_HANDLER: API_KIND}.items():
             want = f"policy-{stage}-{kind}.json"
             got = (cfg.get("lambda_functions", {}).get(fn) or {}).get("iam_policy_file")
             if got != want:
