@@ -161,3 +161,50 @@ def test_slack_render_shows_a_kinesis_event_as_the_function_posts_it(streaming, 
     assert r.returncode == 0, r.stderr
     [message] = [json.loads(line) for line in r.stdout.splitlines()]
     assert "java-out-of-memory: 1 event in /ecs/shop-api" in json.dumps(message)
+
+
+def kept(seqs: list[str]) -> str:
+    """Lambda's on-failure record for a Kinesis batch it gave up on: the records' place, not their data."""
+    kinesis = boto3.client("kinesis")
+    arn = kinesis.describe_stream_summary(StreamName=STREAM)["StreamDescriptionSummary"]["StreamARN"]
+    return json.dumps(
+        {
+            "requestContext": {
+                "requestId": "c9b8fa9f-5a7f-4a5e-9f2b-6f0d5c1e2a11",
+                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:opswatch-local-log_alerts_stream",
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": 4,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": ""},
+            "version": "1.0",
+            "timestamp": "2026-12-02T03:00:00.000Z",
+            "KinesisBatchInfo": {
+                "shardId": "shardId-000000000000",
+                "startSequenceNumber": seqs[0],
+                "endSequenceNumber": seqs[-1],
+                "approximateArrivalOfFirstRecord": "2026-12-02T02:59:00.000Z",
+                "approximateArrivalOfLastRecord": "2026-12-02T02:59:01.000Z",
+                "batchSize": len(seqs),
+                "streamArn": arn,
+            },
+        }
+    )
+
+
+def test_failed_replay_reads_a_given_up_batch_back_from_the_stream(streaming):
+    from tests.conftest import opswatch_here
+
+    seqs = put(payload(SHOP, "/ecs/shop-api", [OOM]), b"junk")
+    streaming.fail(500, times=4)  # Slack down while Lambda tried: the alert's record and the junk are reported
+    assert run(lambda_event())["batchItemFailures"] == [{"itemIdentifier": s} for s in seqs]
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="opswatch-local-failed")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=kept(seqs[:1]))  # Lambda gave up on them (bisected apart)
+    sqs.send_message(QueueUrl=url, MessageBody=kept(seqs[1:]))
+    listed = opswatch_here("failed", "list")
+    assert listed.returncode == 0 and f"1 records from {seqs[0]} to {seqs[0]}" in listed.stdout
+    r = opswatch_here("failed", "replay", "--yes")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "replayed and deleted: log_alerts_stream" in r.stdout  # the alert, posted now
+    assert "failed again, kept: log_alerts_stream" in r.stdout and f"failed again, from {seqs[1]}" in r.stdout
+    assert [m.body["text"].split(":")[0] for m in streaming.messages] == ["CRITICAL java-out-of-memory"]
