@@ -19,7 +19,7 @@ def _function_option(f):
     return click.option(
         "--function",
         "function",
-        type=click.Choice(store.ASYNC_FUNCTIONS),
+        type=click.Choice(store.ASYNC_FUNCTIONS + store.STREAM_FUNCTIONS),
         help="Only the events of this function.",
     )(f)
 
