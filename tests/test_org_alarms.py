@@ -59,7 +59,7 @@ def test_a_member_accounts_alarm_is_posted_with_its_name_routed_by_account_and_d
     assert posted.body["text"].startswith("ALARM: ServerCpuTooHigh in shop-prod")
     assert f"account shop-prod ({SHOP})" in text
     # Not a monitoring sink: the shape is left out, and the message says why.
-    assert f"account {SHOP}'s metrics are readable here only through CloudWatch cross-account observability" in text
+    assert f"account {SHOP}'s metrics need CloudWatch cross-account observability" in text
 
 
 def test_an_event_from_an_account_outside_the_list_is_refused_counted_and_never_posted(
