@@ -566,7 +566,10 @@ def organization(server) -> None:
     from chalicelib.alb.handler import logger as alb_logger
     from chalicelib.embedded.albtraffic import lines as traffic
 
-    step(f"organization: two accounts' ALB logs in one bucket, shipped with OPSWATCH_ALB_LOG_GROUP={ORG_TEMPLATE}")
+    step(
+        f"organization: two accounts' ALB logs in one bucket, shipped with OPSWATCH_ALB_LOG_GROUP={ORG_TEMPLATE}; "
+        "a member account's alarm, posted with its name"
+    )
     s3, logs = boto3.client("s3"), boto3.client("logs")
     s3.create_bucket(Bucket=ORG_BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
     now = time.time() - 300
@@ -611,6 +614,80 @@ def organization(server) -> None:
         [r.get("account") for r in reports if "shipped" in r] == list(accounts),
         "each object's report names its account",
     )
+    member_alarm()
+
+
+MEMBER_NAMES = {"111122223333": "shop-prod", "444455556666": "billing"}
+
+
+def member_alarm() -> None:
+    """A member account's alarm, forwarded to this (monitoring) account's bus: posted with the account's name."""
+    import boto3
+
+    from chalicelib.alarms.handler import handle_eventbridge_event
+    from chalicelib.alarms.handler import logger as alarm_logger
+    from chalicelib.embedded.alarmnotify import eventbridge_event
+    from chalicelib.embedded.slackserver import SlackServer
+
+    member = "111122223333"
+    creds = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{member}:role/demo", RoleSessionName="opswatch")
+    c = creds["Credentials"]
+    cw = boto3.client(  # moto: these credentials act in the member account
+        "cloudwatch",
+        aws_access_key_id=c["AccessKeyId"],
+        aws_secret_access_key=c["SecretAccessKey"],
+        aws_session_token=c["SessionToken"],
+    )
+    name = "checkout-latency-p99"
+    cw.put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/ApplicationELB",
+        MetricName="TargetResponseTime",
+        ExtendedStatistic="p99",
+        Dimensions=[{"Name": "LoadBalancer", "Value": "app/shop-prod/50dc6c495c0c9188"}],
+        Period=60,
+        EvaluationPeriods=3,
+        Threshold=1.5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="Threshold Crossed: 3 datapoints > 1.5")
+    event = eventbridge_event(cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0], "OK")
+    slack = SlackServer()
+    saved = {k: os.environ.get(k) for k in ("OPSWATCH_SLACK_MODE", "OPSWATCH_SLACK_WEBHOOK_URL",
+                                            "OPSWATCH_SLACK_MENTION", "OPSWATCH_MEMBER_ACCOUNTS",
+                                            "OPSWATCH_ACCOUNT_NAMES", "OPSWATCH_OBSERVABILITY_SINK")}  # fmt: skip
+    os.environ.update(
+        {
+            "OPSWATCH_SLACK_MODE": "webhook",
+            "OPSWATCH_SLACK_WEBHOOK_URL": slack.webhook_url,
+            "OPSWATCH_SLACK_MENTION": "",
+            "OPSWATCH_MEMBER_ACCOUNTS": ",".join(MEMBER_NAMES),
+            "OPSWATCH_ACCOUNT_NAMES": json.dumps(MEMBER_NAMES),
+            "OPSWATCH_OBSERVABILITY_SINK": "false",
+        }
+    )
+    level = alarm_logger.log_level
+    alarm_logger.setLevel("CRITICAL")  # the refusal's log line is shown below, shorter
+    try:
+        print(f"   alarm {name} of account {member} forwarded to this account's default bus (EventBridge)")
+        with contextlib.redirect_stdout(io.StringIO()):  # the EMF metrics
+            handle_eventbridge_event(event)
+            outsider = {**event, "account": "999988887777"}
+            [refused] = handle_eventbridge_event(outsider)
+        [posted] = slack.messages
+        print("\n".join("   | " + ln for ln in posted.readable().splitlines()))
+        check(f"in {MEMBER_NAMES[member]}" in posted.body["text"], "a member account's alarm, posted with its name")
+        check(
+            refused.get("refused") is True, f"an account outside OPSWATCH_MEMBER_ACCOUNTS refused: {refused['reason']}"
+        )
+    finally:
+        alarm_logger.setLevel(level)
+        slack.close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def main() -> int:
