@@ -31,6 +31,7 @@ FUNCTIONS = {
     "log_alerts": "chalicelib.logalerts.handler",
     "monitors_audit": "chalicelib.monitors.handler",
     "athena_report": "chalicelib.athena.report",
+    "slack_actions": "chalicelib.slackactions.worker",
 }
 
 
