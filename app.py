@@ -50,6 +50,19 @@ def log_alerts(event, context):
     return handle("log_alerts", event, context)
 
 
+@app.on_kinesis_record(
+    stream=settings.log_stream(), name="log_alerts_stream", batch_size=100, starting_position="TRIM_HORIZON"
+)
+def log_alerts_stream(event):
+    """Member accounts' CloudWatch Logs (a Logs destination's Kinesis stream) -> the same rules -> Slack.
+
+    Returns a partial batch response (``batchItemFailures``); Chalice passes it through as it is.
+    """
+    from chalicelib.kinds import handle
+
+    return handle("log_alerts_stream", event.to_dict(), event.context)
+
+
 @app.schedule(Rate(1, unit=Rate.DAYS), name="monitors_audit")
 def monitors_audit(event):
     """Daily: alarms left on the implicit missing-data policy, without actions, stuck, or watching nothing."""

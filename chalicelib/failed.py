@@ -35,8 +35,38 @@ def queue_url(sqs=None) -> str:
     return sqs.get_queue_url(QueueName=queue_name())["QueueUrl"]
 
 
+STREAM_FUNCTIONS = ("log_alerts_stream",)  # read by an event source mapping, not invoked asynchronously
+STREAM_RETRIES = 3  # then the shard moves on and the failed records' place in the stream is kept in the queue
+MAX_RECORD_AGE_SECONDS = 6 * 3600  # the stream keeps records 24 hours: the kept place can still be read
+
+
+def setup_stream(lam, short: str, queue_arn: str) -> str:
+    """The stream function's event source mapping: partial batch responses, bounded retries, the failed queue.
+
+    Chalice creates the mapping but has no setting for any of these, so they are set here, after deploy.
+    """
+    name = function_name(short)
+    mappings = lam.list_event_source_mappings(FunctionName=name).get("EventSourceMappings") or []
+    if not mappings:
+        raise LookupError(f"{name} has no event source mapping: run `chalice deploy` first")
+    for m in mappings:
+        lam.update_event_source_mapping(
+            UUID=m["UUID"],
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+            BisectBatchOnFunctionError=True,
+            MaximumRetryAttempts=STREAM_RETRIES,
+            MaximumRecordAgeInSeconds=MAX_RECORD_AGE_SECONDS,
+            ParallelizationFactor=1,  # one batch per shard at a time: what the shard progress relies on
+            DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+        )
+    return name
+
+
 def setup() -> list[str]:
-    """Point each asynchronous function's on-failure destination at the stage's queue (idempotent)."""
+    """Point each asynchronous function's on-failure destination at the stage's queue (idempotent).
+
+    And the stream function's event source mapping (``setup_stream``).
+    """
     sqs, lam = client("sqs"), client("lambda")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url(sqs), AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     done = []
@@ -48,6 +78,8 @@ def setup() -> list[str]:
             DestinationConfig={"OnFailure": {"Destination": arn}},
         )
         done.append(function_name(short))
+    for short in STREAM_FUNCTIONS:
+        done.append(setup_stream(lam, short, arn))
     return done
 
 

@@ -38,6 +38,7 @@ KIND_OF = {
     "alarm_bridge": "alarms",
     "alarm_events": "alarms",
     "log_alerts": "logalerts",
+    "log_alerts_stream": "logstream",
     "monitors_audit": "monitors",
     "athena_report": "athena",
     "slack_actions": "slackactions",
@@ -138,15 +139,17 @@ def _statement(sid: str, actions: list[str], resources: list[str], condition: di
 
 def key_prefixes(kind: str) -> tuple[str, ...]:
     """The state-table key prefixes a kind of function writes, from the modules that write them."""
-    from chalicelib.alarms import dedup, threads
+    from chalicelib.alarms import accounts, dedup, threads
     from chalicelib.alb import checkpoint
-    from chalicelib.logalerts import cooldown
+    from chalicelib.logalerts import cooldown, shardprogress
     from chalicelib.slackactions import once
 
     return {
         "alb": (checkpoint.PREFIX,),  # shipping checkpoints
-        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX),  # Powertools idempotency records; incident threads
-        "logalerts": (cooldown.PREFIX,),  # cooldowns per (log group, rule)
+        # Powertools idempotency records; incident threads; account names and membership from Organizations
+        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX, accounts.PREFIX),
+        "logalerts": (cooldown.PREFIX,),  # cooldowns per (account, log group, rule)
+        "logstream": (cooldown.PREFIX, shardprogress.PREFIX),  # the same cooldowns; what each shard handled
         "slackapi": (once.PREFIX,),  # the clicks' once-records
         # once-records; the incident's acknowledgement and mute (its thread); a log alert held back (cooldown)
         "slackactions": (once.PREFIX, threads.PREFIX, cooldown.PREFIX),
@@ -177,6 +180,16 @@ def _in_region(w: Where) -> dict:
 def _owned(w: Where) -> dict:
     # S3 ARNs carry no account: a bucket of the same name in another account is refused by this.
     return {"StringEquals": {"aws:ResourceAccount": w.account}}
+
+
+def _audit_targets() -> list[dict]:
+    """AssumeRole on exactly the roles of the stage's ``OPSWATCH_AUDIT_TARGETS``, none without it."""
+    try:
+        targets = settings.audit_targets()
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from None
+    roles = sorted({t.role_arn for t in targets})
+    return [_statement("AuditTargets", ["sts:AssumeRole"], roles)] if roles else []
 
 
 def _slack_statements(w: Where, stage: str) -> list[dict]:
@@ -213,6 +226,29 @@ def _own_logs(w: Where, stage: str, kind: str) -> dict:
     )
 
 
+def _organization_statements(w: Where) -> list[dict]:
+    """Alarms of other accounts: their names (and membership) from Organizations, whether this account is a sink.
+
+    DescribeAccount only with an organization id in the stage's settings (the call answers only in the
+    management account or a delegated administrator); ListSinks only when the stage does not say
+    whether it is a sink (``OPSWATCH_OBSERVABILITY_SINK``). Cross-account GetMetricData needs nothing more:
+    a sink reads its source accounts' metrics with the MetricShape statement.
+    """
+    org = settings.org()
+    out = []
+    if org.organization_id:
+        out.append(
+            _statement(
+                "AccountNames",
+                ["organizations:DescribeAccount"],
+                [f"arn:{w.partition}:organizations::*:account/{org.organization_id}/*"],
+            )
+        )
+    if org.observability_sink is None:
+        out.append(_statement("IsMonitoringSink", ["oam:ListSinks"], ["*"], _in_region(w)))
+    return out
+
+
 def _failed_queue(w: Where) -> dict:
     # Lambda sends an event that failed every retry to the on-failure destination with the function's role.
     return _statement("KeepFailedEvents", ["sqs:SendMessage"], [w.arn("sqs", settings.failed_queue())])
@@ -221,7 +257,10 @@ def _failed_queue(w: Where) -> dict:
 def statements(kind: str, stage: str, w: Where) -> list[dict]:
     """The policy statements of one kind of function, for the stage whose environment is set."""
     if kind == "alb":
+        from chalicelib.alb.destination import policy_pattern
+
         alb = settings.alb()
+        group = policy_pattern(alb.log_group)
         return [
             _statement("ReadAlbLogObjects", ["s3:GetObject"], [f"arn:{w.partition}:s3:::{alb.bucket}/*"], _owned(w)),
             _state_table(w, kind, "ShippingProgress", ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
@@ -230,10 +269,12 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
                 ["lambda:InvokeFunction"],
                 [w.arn("lambda", f"function:opswatch-{stage}-alb_logs")],
             ),
+            # A templated group (/opswatch/alb/{account}) is a pattern: each placeholder becomes "*". Groups are
+            # created on first use with the stage's tag, which CreateLogGroup checks as logs:TagResource.
             _statement(
                 "ShipAlbLogs",
-                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                [w.arn("logs", f"log-group:{alb.log_group}"), w.arn("logs", f"log-group:{alb.log_group}:*")],
+                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:TagResource"],
+                [w.arn("logs", f"log-group:{group}"), w.arn("logs", f"log-group:{group}:*")],
             ),
             _failed_queue(w),
             _own_logs(w, stage, kind),
@@ -250,6 +291,7 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             _statement(
                 "MetricShape", ["cloudwatch:GetMetricData", "cloudwatch:GetMetricWidgetImage"], ["*"], _in_region(w)
             ),
+            *_organization_statements(w),
             *_slack_statements(w, stage),
             _failed_queue(w),
             _own_logs(w, stage, kind),
@@ -259,6 +301,33 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             _state_table(w, kind, "CooldownState", ["dynamodb:UpdateItem"]),
             *_slack_statements(w, stage),
             _failed_queue(w),
+            _own_logs(w, stage, kind),
+        ]
+    if kind == "logstream":
+        return [
+            # What Lambda's event source mapping does with the function's role (AWSLambdaKinesisExecutionRole's
+            # actions), on the stage's stream only; ListStreams takes no resource.
+            _statement(
+                "ReadLogStream",
+                [
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                    "kinesis:SubscribeToShard",
+                ],
+                [w.arn("kinesis", f"stream/{settings.log_stream()}")],
+            ),
+            _statement("ListStreams", ["kinesis:ListStreams"], ["*"], _in_region(w)),
+            _state_table(
+                w,
+                kind,
+                "CooldownAndShardProgress",
+                ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            ),
+            *_slack_statements(w, stage),
+            _failed_queue(w),  # the event source mapping's on-failure destination
             _own_logs(w, stage, kind),
         ]
     if kind == "monitors":
@@ -271,6 +340,7 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             ),
             # Neither takes a resource-level permission.
             _statement("ReadMetricsAndTopics", ["cloudwatch:GetMetricData", "sns:ListTopics"], ["*"], _in_region(w)),
+            *_audit_targets(),
             *_slack_statements(w, stage),
             _own_logs(w, stage, kind),
         ]

@@ -7,6 +7,9 @@ import gzip
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -20,7 +23,7 @@ from chalicelib.athena.catalog import QueryError, bind, load_catalog, typed_valu
 from chalicelib.athena.remote import cost_usd
 from chalicelib.athena.table import COLUMNS, REGEX, render_ddl
 from chalicelib.embedded.albtraffic import lines as traffic
-from tests.conftest import ALB_DATA, opswatch
+from tests.conftest import ALB_DATA, opswatch, opswatch_here
 from tests.faultproxy import FaultProxy
 
 CATALOG = load_catalog()
@@ -83,9 +86,14 @@ def test_ddl_keeps_groups_and_columns_equal_and_projects_days():
         assert construct not in REGEX
     db, table = render_ddl("opswatch_prod", "logs-bucket", "lb/", "111122223333", "eu-west-1", "2025/01/01")
     assert db == "CREATE DATABASE IF NOT EXISTS opswatch_prod"
-    assert "PARTITIONED BY (day string)" in table and "'projection.day.range' = '2025/01/01,NOW'" in table
-    loc = "s3://logs-bucket/lb/AWSLogs/111122223333/elasticloadbalancing/eu-west-1/"
-    assert f"LOCATION '{loc}'" in table and f"'storage.location.template' = '{loc}${{day}}'" in table
+    # One account and Region: the single-account stage, its table partitioned by account and region too.
+    assert "PARTITIONED BY (account string, region string, day string)" in table
+    assert "'projection.day.range' = '2025/01/01,NOW'" in table
+    assert "'projection.account.values' = '111122223333'" in table
+    assert "'projection.region.values' = 'eu-west-1'" in table
+    loc = "s3://logs-bucket/lb/AWSLogs/"
+    template = f"{loc}${{account}}/elasticloadbalancing/${{region}}/${{day}}"
+    assert f"LOCATION '{loc}'" in table and f"'storage.location.template' = '{template}'" in table
     assert table.count("\n    ") >= len(COLUMNS) and "    extra_fields string" in table
 
 
@@ -335,16 +343,19 @@ def test_setup_print_says_which_values_are_placeholders(monkeypatch):
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print"])
-    assert r.exit_code == 0 and "/AWSLogs/123456789012/elasticloadbalancing/us-east-1/" in r.stdout
+    assert r.exit_code == 0 and "'projection.account.values' = '123456789012'" in r.stdout
+    assert "'projection.region.values' = 'us-east-1'" in r.stdout
     assert r.stderr == (
         "opswatch: account 123456789012 and Region us-east-1 in the table's location are placeholders: "
         "pass --account and --region with the load balancer's own\n"
     )
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print"])
-    assert "/elasticloadbalancing/eu-west-1/" in r.stdout and "opswatch: account 123456789012 in the" in r.stderr
+    assert (
+        "'projection.region.values' = 'eu-west-1'" in r.stdout and "opswatch: account 123456789012 in the" in r.stderr
+    )
     r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print", "--account", "210987654321"])
-    assert r.exit_code == 0 and "/AWSLogs/210987654321/elasticloadbalancing/eu-west-1/" in r.stdout
+    assert r.exit_code == 0 and "'projection.account.values' = '210987654321'" in r.stdout
     assert r.stderr == ""
 
 
@@ -363,3 +374,49 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_query(tmp_path):
             assert r.exit_code == 2 and r.stdout == "", r.output
             assert r.stderr.startswith(f"opswatch: --output {output}: ") and said in r.stderr, r.stderr
             assert isinstance(r.exception, SystemExit)
+
+
+ENDLESS = "SELECT sum(a.range * b.range) AS n FROM range(1000000000) a, range(1000000000) b"  # 10^18 rows
+
+
+def _junk_logs(tmp_path):
+    """One line that is not an access-log entry: the CLI says so on stderr right before the query starts."""
+    logs = tmp_path / "junk.log"
+    logs.write_text("not an access-log entry\n")
+    return logs
+
+
+def test_a_local_query_past_its_timeout_is_stopped_and_exits_1(tmp_path):
+    r = opswatch_here("athena", "sql", ENDLESS, "--engine", "local", "--logs", str(_junk_logs(tmp_path)),
+                      "--timeout", "0.5")  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.splitlines()[-1] == "opswatch: query stopped after 0.5 s (--timeout)"
+    for bad in ("0", "-1", "nan", "1e9"):
+        r = opswatch_here("athena", "sql", "SELECT 1", "--engine", "local", "--logs", "x", "--timeout", bad)
+        assert r.returncode == 2 and "--timeout" in r.stderr, (bad, r.stderr)
+
+
+def test_ctrl_c_stops_a_local_query_and_exits_130(tmp_path):
+    args = ["athena", "sql", ENDLESS, "--engine", "local", "--logs", str(_junk_logs(tmp_path))]
+    proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli.main", *args], stderr=subprocess.PIPE, text=True)
+    try:
+        assert "not ALB access-log entries" in proc.stderr.readline()  # the query starts next
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == "opswatch: interrupted (the local query was stopped)"
+
+
+def test_the_local_engine_refuses_a_log_file_that_is_not_text(tmp_path):
+    # A binary file was read as lines and reported as "N lines are not ALB access-log entries", exit 0.
+    good = reference_lines()[0]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_text(good + "\n")
+    (logs / "b.log.gz").write_bytes(gzip.compress((good + "\n").encode() * 100 + b"\x00\x01\x02\n"))
+    r = opswatch_here("athena", "sql", "SELECT count(*) AS n FROM alb_access_logs", "--engine", "local", "--logs",
+                      str(logs))  # fmt: skip
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"opswatch: {logs / 'b.log.gz'}: binary data (a NUL byte in line 101); is it a log file?\n"

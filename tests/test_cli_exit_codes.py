@@ -15,14 +15,15 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from chalicelib.cli.errors import EXIT_CHANGES, EXIT_USAGE, OpswatchCommand
+from chalicelib.cli.errors import EXIT_CHANGES, EXIT_FINDINGS, EXIT_USAGE, OpswatchCommand
 from chalicelib.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SPEC = str(ROOT / "infra" / "monitors.yaml")
 
 # Commands reading a local file: how to give it one ({path}). Binary input is checked where the input is
-# text; ALB and log files take any bytes line by line (a bad line is rejected or replaced, and counted).
+# text; ALB log files take any bytes line by line (a bad line is rejected, and counted), but a log file that is
+# not text at all (a NUL byte, a head that is not UTF-8) is refused where it is queried or matched.
 FILE_INPUTS: dict[str, list[list[str]]] = {
     "alb parse": [["{path}"]],
     "filters test": [["--pattern", "x", "--events", "{path}"]],
@@ -34,12 +35,15 @@ FILE_INPUTS: dict[str, list[list[str]]] = {
     "monitors validate": [["--spec", "{path}"]],
     "monitors plan": [["--spec", "{path}"]],
     "monitors apply": [["--spec", "{path}", "--yes"]],
+    "monitors targets": [["--spec", "{path}"]],
+    "alarms audit": [["--all-targets", "--spec", "{path}"]],
     "athena run": [["status_codes", "--engine", "local", "--logs", "{path}"]],
     "athena sql": [["SELECT 1", "--engine", "local", "--logs", "{path}"]],
     "doctor": [["--spec", "{path}"]],
 }
 TEXT_INPUTS = {"doctor", "filters test", "logs rules", "logs subscribe", "slack render", "slack send", "monitors validate",
-               "monitors plan", "monitors apply"}  # fmt: skip
+               "monitors plan", "monitors apply", "monitors targets", "alarms audit", "logs test-rules", "athena run",
+               "athena sql"}  # fmt: skip
 # Commands calling AWS, with arguments that get them to their first call.
 AWS_COMMANDS: dict[str, list[str]] = {
     "alb ship": ["s3://bucket/prefix/"],
@@ -62,7 +66,7 @@ AWS_COMMANDS: dict[str, list[str]] = {
     "doctor": [],
 }
 LOCAL_ONLY = {"alarms simulate", "athena list", "athena show", "logs rules", "logs test-rules", "alb parse",
-              "slack render", "slack send", "monitors validate", "policies"}  # fmt: skip
+              "slack render", "slack send", "monitors validate", "monitors targets", "policies"}  # fmt: skip
 
 
 def leaf_commands(group: click.Group = cli, prefix: str = "") -> dict[str, click.Command]:
@@ -223,3 +227,46 @@ def test_an_aws_refusal_is_one_line_without_the_secret_it_quotes():
     said = describe_aws(refused)
     assert said == "AWS refused GetSecretValue: AccessDenied: not for https://hooks.slack.com/services/[redacted]"
     assert describe_aws(ValueError("not an AWS error")) is None
+
+
+def test_sql_the_local_engine_cannot_read_is_bad_input_in_one_line(tmp_path):
+    # "SELEC" was exit 1 (a failed query) with DuckDB's three-line message (the query and a caret).
+    logs = tmp_path / "junk.log"
+    logs.write_text("not an access-log entry\n")
+    for sql, said in [
+        ("SELEC", 'Parser Error: syntax error at or near "SELEC"'),
+        ("SELECT nope FROM alb_access_logs", 'Binder Error: Referenced column "nope" not found'),
+        ("SELECT * FROM no_such_table", "Catalog Error: Table with name no_such_table does not exist"),
+    ]:
+        r = invoke(["athena", "sql", sql, "--engine", "local", "--logs", str(logs)])
+        [err] = [x for x in r.stderr.splitlines() if "not ALB access-log entries" not in x]
+        assert r.exit_code == EXIT_USAGE, (sql, r.stderr)
+        assert err.startswith("opswatch: the local engine cannot run the query: ") and said in err, (sql, err)
+    # A query that reads and binds but fails on the data is a failed query: exit 1, still one line.
+    r = invoke(["athena", "sql", "SELECT CAST('x' AS INTEGER)", "--engine", "local", "--logs", str(logs)])
+    assert r.exit_code == EXIT_FINDINGS and r.stderr.splitlines()[-1].startswith("opswatch: the local engine refused")
+    assert len(r.stderr.splitlines()) == 2
+
+
+def test_a_spec_refused_whole_is_one_opswatch_line(tmp_path):
+    # A missing spec lacked the "opswatch:" prefix; a NUL byte gave PyYAML's two-line message; an empty spec was valid.
+    spec = tmp_path / "monitors.yaml"
+    missing = invoke(["monitors", "validate", "--spec", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == EXIT_USAGE
+    assert missing.stderr == f"opswatch: {tmp_path / 'none.yaml'}: cannot read: No such file or directory\n"
+    spec.write_bytes(b"alarms: []\nmetric_filters: [\x00]\n")
+    r = invoke(["monitors", "validate", "--spec", str(spec)])
+    assert r.exit_code == EXIT_USAGE
+    assert (
+        r.stderr
+        == f"opswatch: {spec}:2: not valid YAML: unacceptable character #x0000: special characters are not allowed\n"
+    )
+    for empty in ("", "{}\n", "null\n", "---\n", "# all commented out\n", "filter_prefix: shop\n"):
+        spec.write_text(empty)
+        for command in ("validate", "plan"):
+            r = invoke(["monitors", command, "--spec", str(spec)])
+            assert r.exit_code == EXIT_USAGE, (empty, r.output)
+            assert r.stderr.startswith(f"opswatch: {spec}: the spec is empty: nothing to declare"), (empty, r.stderr)
+            assert len(r.stderr.splitlines()) == 1
+    spec.write_text("metric_filters: []\nalarms: []\n")  # emptying a stage on purpose names the lists
+    assert invoke(["monitors", "validate", "--spec", str(spec)]).exit_code == 0

@@ -122,3 +122,20 @@ def test_slack_render_shows_the_log_alert_as_the_lambda_posts_it(tmp_path):
     assert "<!channel>" not in r.stdout and "eu-west-1.console.aws.amazon.com" in r.stdout
     nothing = cli("slack", "render", str(DATA / "events" / "aws-lambda-go__cloudwatch-logs-event.json"))
     assert nothing.returncode == 0 and nothing.stdout == "" and "nothing to post" in nothing.stderr
+
+
+def test_test_rules_refuses_a_file_that_is_not_text(tmp_path):
+    # A PNG and a log with a NUL byte deep inside were read as lines (each with U+FFFD), and a rule could match.
+    png = tmp_path / "shot.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) + b"\nOOMKilled\n")
+    nul = tmp_path / "nul.log.gz"
+    nul.write_bytes(gzip.compress(b"fine\n" * 5000 + b"OOMKilled\x00\n"))
+    for f, said in [(png, "not UTF-8 text (line 1)"), (nul, "binary data (a NUL byte in line 5,001)")]:
+        r = cli("logs", "test-rules", str(f))
+        assert r.returncode == 2 and r.stdout == "", r
+        assert r.stderr == f"opswatch: {f}: {said}; is it {'compressed or binary' if f is png else 'a log file'}?\n"
+    # A stray byte past the file's head is a log line's own business: replaced, and the file is read.
+    stray = tmp_path / "stray.log"
+    stray.write_bytes(b"fine\n" * 5000 + b"caf\xe9 OOMKilled\n")
+    r = cli("logs", "test-rules", str(stray), "--rules", "kubernetes-oom-killed")
+    assert r.returncode == 0 and f"{stray}:5001: kubernetes-oom-killed" in r.stdout, r.stderr

@@ -40,6 +40,7 @@ OWN = {
     "alarm_bridge": {"alarms"},
     "alarm_events": {"alarms"},
     "log_alerts": {"logalerts", "filters"},
+    "log_alerts_stream": {"logalerts", "filters"},
     "monitors_audit": {"monitors"},
     "athena_report": {"athena"},
     "slack_actions": {"slackactions"},
@@ -50,6 +51,7 @@ ONLY_WHEN_USED = {
     "alarm_bridge": {"chalicelib.alarms.threads", "chalicelib.alarms.graph"},  # bot mode; graphs on
     "alarm_events": {"chalicelib.alarms.threads", "chalicelib.alarms.graph"},
     "log_alerts": set(),
+    "log_alerts_stream": set(),
     "alb_logs": set(),
     "monitors_audit": set(),
     "athena_report": {"chalicelib.athena.remote", "chalicelib.athena.table"},  # the CLI's client; the DDL

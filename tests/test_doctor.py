@@ -662,6 +662,15 @@ def test_monitors_shows_the_drift_of_the_spec(stage, tmp_path):
     assert item["fix"] == f"OPSWATCH_STAGE=local opswatch monitors plan --spec {spec}, then the same with apply"
 
 
+def test_monitors_leaves_a_spec_with_targets_to_plan(stage, tmp_path):
+    """Its filters and alarms live in the target accounts: the stage's own account would show them all missing."""
+    spec = tmp_path / "monitors.yaml"
+    shutil.copy(ROOT / "infra" / "monitors-targets.yaml", spec)
+    _, results, _ = doctor(stage, "--spec", str(spec))
+    item = results["monitors"]
+    assert item["status"] == "skip" and "applies to 2 target accounts through their roles" in item["found"], item
+
+
 def test_an_unknown_stage_or_spec_is_a_usage_error_naming_it(stage, tmp_path):
     r = _invoke(stage, "--stage", "nope")
     assert r.exit_code == 2 and "--stage 'nope'" in r.stderr and "Traceback" not in r.stderr

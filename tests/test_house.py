@@ -17,7 +17,7 @@ from chalicelib import failed, kinds, policies
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS = ("alb", "logalerts", "alarms", "monitors", "athena", "dashboards", "insights")
 # Below the flows: what several flows share. They import no flow at run time.
-SHARED = ("slack", "filters", "cwlogs", "aws", "settings", "state", "console", "redact")
+SHARED = ("slack", "filters", "cwlogs", "aws", "settings", "state", "console", "redact", "targets")
 # The entry-point layer may import any handler: it is where they are wired.
 ENTRY = ("app", "chalicelib.kinds", "chalicelib.cli")
 

@@ -174,7 +174,8 @@ def test_a_key_given_twice_is_an_error_at_its_line(tmp_path):
         load(str(p))
     assert err.value.problems == [f"{p}:9: key 'threshold' is given twice in one mapping (first at line 7)"]
     r = cli("monitors", "validate", "--spec", str(p))
-    assert r.returncode == 2 and r.stderr.strip() == err.value.problems[0]
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [err.value.problems[0], f"opswatch: {p}: not a valid monitors spec (1 problem)"]
     p.write_text("alarms: []\nmetric_filters: []\nalarms: []\n")
     with pytest.raises(SpecError, match=r"m.yaml:3: key 'alarms' is given twice in one mapping \(first at line 1\)"):
         load(str(p))
@@ -215,7 +216,8 @@ def test_a_binary_spec_is_refused_naming_it(tmp_path):
     p = tmp_path / "monitors.yaml.gz"
     p.write_bytes(b"\x1f\x8b\x08\x00binary")
     r = cli("monitors", "validate", "--spec", str(p))
-    assert r.returncode == 2 and r.stderr.strip() == f"{p}: not UTF-8 text (byte 1); is it compressed or binary?"
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"opswatch: {p}: not UTF-8 text (byte 1); is it compressed or binary?"
 
 
 # PutMetricFilter's recorded answers. Rows a spec cannot express, and what stands for them:
@@ -370,6 +372,28 @@ def test_prune_stays_within_its_stage(aws, tmp_path, monkeypatch):
     assert {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]} == prod
     assert logs.describe_metric_filters(logGroupName="/opswatch/prod/alb")["metricFilters"] == prod_filters
     assert logs.describe_metric_filters(logGroupName="/opswatch/local/alb")["metricFilters"] == []
+
+
+def test_an_empty_spec_never_plans_or_prunes_anything(aws, tmp_path, monkeypatch):
+    """An empty or wrong file given with --prune used to plan (and apply) the deletion of every managed resource."""
+    logs, cw = boto3.client("logs"), boto3.client("cloudwatch")
+    logs.create_log_group(logGroupName="/opswatch/local/alb")
+    boto3.client("sns").create_topic(Name="opswatch-local-alarms")
+    monkeypatch.setenv("OPSWATCH_STAGE", "local")
+    spec = tmp_path / "monitors.yaml"
+    spec.write_text(EXAMPLE.read_text().split("log_alarms:")[0])
+    assert cli("monitors", "apply", "--spec", str(spec), "--yes").returncode == 0
+    alarms = {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]}
+    filters = logs.describe_metric_filters(logGroupName="/opswatch/local/alb")["metricFilters"]
+    assert alarms and filters
+    for empty in ("", "{}\n", "null\n", "# every line commented out\n"):
+        spec.write_text(empty)
+        r = cli("monitors", "plan", "--spec", str(spec), "--prune")
+        assert r.returncode == 2 and r.stdout == "" and "the spec is empty: nothing to declare" in r.stderr, r
+        r = cli("monitors", "apply", "--spec", str(spec), "--prune", "--yes")
+        assert r.returncode == 2 and r.stdout == "" and "the spec is empty: nothing to declare" in r.stderr, r
+    assert {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]} == alarms
+    assert logs.describe_metric_filters(logGroupName="/opswatch/local/alb")["metricFilters"] == filters
 
 
 def test_plan_notes_a_missing_log_group(aws, tmp_path):

@@ -231,8 +231,9 @@ def test_every_key_the_functions_write_is_allowed_to_its_writers_alone(aws, monk
     import boto3
 
     from chalicelib import state
-    from chalicelib.alarms import dedup, threads
+    from chalicelib.alarms import accounts, dedup, threads
     from chalicelib.alb.checkpoint import Checkpoint
+    from chalicelib.logalerts import shardprogress
     from chalicelib.logalerts.cooldown import Cooldown
     from chalicelib.slackactions import once
     from chalicelib.slackactions.click import ACK, Click
@@ -247,15 +248,21 @@ def test_every_key_the_functions_write_is_allowed_to_its_writers_alone(aws, monk
         group = settings.alb().log_group
         Checkpoint(group, "s3://opswatch-local-alb-logs/k.log.gz", '"e1"', lease_seconds=60).claim()
         once.claim(Click(ACK, "alarm:shop 5xx", "U1", "ana", "T1", "C123", "1.2", "1.2", None, "3.4"))
+        progress = shardprogress.ShardProgress("shard#opswatch-local-logs#shardId-000000000000")
+        shardprogress.advance(progress, {49590338271490256608559692538361571095921575989136588801}, set())
+        accounts._remember("111122223333", accounts._Described(True, "shop", "o-a1b2c3d4e5"))
         ids = [i["id"]["S"] for i in boto3.client("dynamodb").scan(TableName=table)["Items"]]
     finally:  # later tests that do not reset moto expect no state table
         boto3.client("dynamodb").delete_table(TableName=table)
-    assert len(ids) == 5, ids
+    assert len(ids) == 7, ids
     docs = {k: json.loads(policies.path_of("local", k).read_text())["Statement"] for k in policies.KINDS}
     writers = {
         "alarm-change#": {"alarms"},
         "thread#": {"alarms", "slackactions"},  # the Slack actions worker keeps the acknowledgement with the thread
-        "cooldown#": {"logalerts", "slackactions"},  # ... and a muted log alert's hold in its cooldown
+        "account#": {"alarms"},
+        # one cooldown per (account, log group, rule), whichever way; a muted log alert's hold in it
+        "cooldown#": {"logalerts", "logstream", "slackactions"},
+        "shard#": {"logstream"},
         "alb#": {"alb"},
         "slackaction#": {"slackapi", "slackactions"},  # the endpoint claims a click; the worker settles it
     }

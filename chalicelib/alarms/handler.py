@@ -20,6 +20,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import settings
 from chalicelib.alarms import dedup
+from chalicelib.alarms.accounts import Accounts, for_lambda
 from chalicelib.alarms.events import Outgoing, outgoing_for
 from chalicelib.alarms.render import render_alarm
 from chalicelib.alarms.shape import recent_shape
@@ -35,13 +36,40 @@ def handle_sns_event(event: dict, context=None) -> list[dict]:
 
 
 def handle_eventbridge_event(event: dict, context=None) -> list[dict]:
-    """A "CloudWatch Alarm State Change" event, straight from EventBridge (every alarm of the account)."""
-    return deliver(event, context)
+    """A "CloudWatch Alarm State Change" event from EventBridge: this account's, or a member account's.
+
+    An event of an account the stage does not take (``alarms.accounts``) is refused: logged, counted, never posted.
+    """
+    accounts = for_lambda(context)
+    account = event.get("account") if isinstance(event, dict) else None
+    verdict = accounts.check(account)
+    if not verdict.accepted:
+        what = {"account": str(account)[:40], "reason": verdict.reason}
+        if isinstance(event, dict) and isinstance(event.get("detail"), dict):
+            what["alarm"] = str(event["detail"].get("alarmName"))[:255]
+        logger.error(f"alarm event refused: {verdict.reason}", extra=what)
+        _count({"AlarmEventsRefused": 1, **accounts.counts})
+        return [{"refused": True, **what}]
+    try:
+        return deliver(event, context, accounts)
+    finally:
+        _count(accounts.counts)
 
 
-def deliver(event: dict, context=None) -> list[dict]:
+def _count(counts: dict[str, int]) -> None:
+    if not counts:
+        return
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    metrics = EphemeralMetrics(namespace=settings.metrics_namespace(), service="opswatch-alarms")
+    for name, value in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
+
+
+def deliver(event: dict, context=None, accounts: Accounts | None = None) -> list[dict]:
     cfg = settings.slack()
-    items = outgoing_for(event, router_from(cfg))
+    items = outgoing_for(event, router_from(cfg), accounts)
     dest = destination(cfg)
     results, failures = [], []
     for item in items:
@@ -51,7 +79,9 @@ def deliver(event: dict, context=None) -> list[dict]:
             what["undecodable"] = item.undecodable
             logger.warning(f"undecodable JSON message, posted as text: {item.undecodable}", extra=what)
         try:
-            answer, posted = dedup.once(key, lambda item=item, key=key: _post(dest, item, key, cfg.graphs), context)
+            answer, posted = dedup.once(
+                key, lambda item=item, key=key: _post(dest, item, key, cfg.graphs, accounts), context
+            )
         except SlackDeliveryError as exc:
             logger.error(f"not delivered to Slack: {exc}", extra=what)
             failures.append(str(exc))
@@ -64,7 +94,7 @@ def deliver(event: dict, context=None) -> list[dict]:
     return results
 
 
-def _post(dest: Destination, item: Outgoing, key: dict | None, graphs: bool) -> dict:
+def _post(dest: Destination, item: Outgoing, key: dict | None, graphs: bool, accounts: Accounts | None) -> dict:
     """Post one message; in bot mode, in its incident's thread. Raises ``SlackDeliveryError``.
 
     Runs only for a change not posted before, so the metric's shape is read once per change, not per delivery.
@@ -72,7 +102,7 @@ def _post(dest: Destination, item: Outgoing, key: dict | None, graphs: bool) -> 
     alarm = item.alarm
     message = item.message
     if alarm is not None and not alarm.operation:
-        shape = recent_shape(alarm)
+        shape = recent_shape(alarm, own_account=accounts.own if accounts else None)
         if shape:
             message = render_alarm(alarm, item.mention, shape)
     if dest.mode != "bot" or key is None:

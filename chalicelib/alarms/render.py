@@ -68,9 +68,16 @@ def _threshold(a: Alarm) -> str | None:
 
 
 def _title(a: Alarm) -> str:
+    where = f" in {a.account_name}" if a.account_name else ""  # another account's alarm says whose it is
     if a.operation:
-        return f"Alarm {a.name} {a.operation}d"
-    return f"{a.new_state or 'Alarm'}: {a.name}"
+        return f"Alarm {a.name}{where} {a.operation}d"
+    return f"{a.new_state or 'Alarm'}: {a.name}{where}"
+
+
+def _account(a: Alarm) -> str:
+    if a.account_name and a.account:
+        return f"account {escape(a.account_name)} ({escape(a.account)})"
+    return f"account {escape(a.account)}" if a.account else ""
 
 
 def render_alarm(a: Alarm, mention: str | None = None, shape: str | None = None) -> SlackMessage:
@@ -113,7 +120,7 @@ def render_alarm(a: Alarm, mention: str | None = None, shape: str | None = None)
     )
     msg.context(
         [
-            f"account {escape(a.account)}" if a.account else "",
+            _account(a),
             f"region {escape(a.region)}" if a.region else "",
             escape(a.time) if a.time else "",
             "via EventBridge" if a.source == "eventbridge" else "",

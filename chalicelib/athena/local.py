@@ -3,7 +3,10 @@
 Lines are loaded through the project's parser, which the tests prove gives the
 table's regular expression's values on every reference line, and which is the
 faster of the two here (1,000,000 lines: about 13 s, against 27 s for DuckDB's
-RE2 extracting 38 groups). ``day`` is derived from ``time``. Lines that are not
+RE2 extracting 38 groups). ``day`` is derived from ``time``; ``account`` and
+``region`` come from where the object lies (``AWSLogs/ACCOUNT/elasticloadbalancing/REGION/``,
+or its file name, as ELB names it), as Athena's projected partitions do, so a
+central bucket's copy answers per account and Region alike. Lines that are not
 access-log entries are counted and reported, never dropped silently. Queries are written
 in Athena's (Trino) dialect and translated by sqlglot. CLI-only: DuckDB and
 sqlglot never enter a Lambda function.
@@ -11,12 +14,15 @@ sqlglot never enter a Lambda function.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.athena.table import COLUMNS, column_type
 
+_FOLDERS = re.compile(r"(?:^|/)AWSLogs/(?P<account>[^/]*)/elasticloadbalancing/(?P<region>[^/]*)/")
+_FILE = re.compile(r"^(?:\d{6}_)?(?P<account>\d{12})_elasticloadbalancing_(?P<region>[a-z0-9-]+)_")
 _DUCK_TYPES = {"double": "DOUBLE", "int": "INTEGER", "bigint": "BIGINT", "string": "VARCHAR"}
 
 
@@ -28,6 +34,17 @@ class LogsUnreadable(LocalError):
     """A log path that does not exist or cannot be read whole (a truncated gzip): bad input, not a failed query."""
 
 
+class QueryInvalid(LocalError):
+    """SQL the engine cannot read or bind (a typo, an unknown column or table): bad input, not a failed query."""
+
+
+class QueryStopped(LocalError):
+    """The query ran past its time limit and DuckDB was interrupted."""
+
+
+DEFAULT_TIMEOUT = 300.0  # seconds: a query on a laptop's logs that runs longer is most likely a runaway join
+
+
 @dataclass
 class Loaded:
     files: int
@@ -36,23 +53,34 @@ class Loaded:
     unmatched: int  # lines that are not ALB access-log entries (counted, reported)
 
 
-def _files(paths: list[str], workdir: Path) -> list[Path]:
-    out: list[Path] = []
+def origin(name: str) -> tuple[str | None, str | None]:
+    """The (account, region) a log object's key or path names, as the table's partitions read it; else Nones."""
+    from chalicelib.alb.keys import ACCOUNT_ID, REGION_NAME
+
+    m = _FOLDERS.search(name) or _FILE.search(name.rsplit("/", 1)[-1])
+    if m and ACCOUNT_ID.fullmatch(m["account"]) and REGION_NAME.fullmatch(m["region"]):
+        return m["account"], m["region"]
+    return None, None
+
+
+def _files(paths: list[str], workdir: Path) -> list[tuple[Path, str]]:
+    """Each file to read, with the name its account and Region are read from (the S3 key, or the path)."""
+    out: list[tuple[Path, str]] = []
     for p in paths:
         if p.startswith("s3://"):
             out += _download(p, workdir)
             continue
         path = Path(p)
         if path.is_dir():
-            out += sorted(f for f in path.rglob("*") if f.is_file())
+            out += [(f, f.as_posix()) for f in sorted(f for f in path.rglob("*") if f.is_file())]
         elif path.is_file():
-            out.append(path)
+            out.append((path, path.as_posix()))
         else:
             raise LogsUnreadable(f"{p}: no such file or folder")
     return out
 
 
-def _download(url: str, workdir: Path) -> list[Path]:
+def _download(url: str, workdir: Path) -> list[tuple[Path, str]]:
     from chalicelib.aws import client
 
     bucket, _, prefix = url[len("s3://") :].partition("/")
@@ -62,7 +90,7 @@ def _download(url: str, workdir: Path) -> list[Path]:
         for obj in page.get("Contents", []):
             target = workdir / f"{len(out):06d}_{Path(obj['Key']).name}"
             s3.download_file(bucket, obj["Key"], str(target))
-            out.append(target)
+            out.append((target, obj["Key"]))
     return out
 
 
@@ -77,21 +105,26 @@ def load(con, paths: list[str]) -> Loaded:
     import orjson
 
     from chalicelib.alb.parser import ParseError, parse_line
-    from chalicelib.alb.reader import LongLine, StreamStatus, file_chunks, iter_lines
+    from chalicelib.alb.reader import BlankLines, LongLine, StreamStatus, file_chunks, iter_lines
+    from chalicelib.textsniff import Sniffer
 
     lines = rows = 0
     with tempfile.TemporaryDirectory(prefix="opswatch-athena-") as tmp:
         files = _files(paths, Path(tmp))
         records = Path(tmp) / "records.ndjson"
         with open(records, "wb") as out:
-            for f in files:
+            for f, name in files:
+                account, region = origin(name)
                 status = StreamStatus()
+                sniffer = Sniffer()
                 try:
                     fh = open(f, "rb")  # noqa: SIM115 (closed below)
                 except OSError as exc:
                     raise LogsUnreadable(f"{f}: cannot read: {exc.strerror}") from None
                 with fh:
                     for raw in iter_lines(file_chunks(fh), status, runs=True):
+                        if reason := sniffer.reason(raw, raw.count if raw.__class__ is BlankLines else 1):
+                            raise LogsUnreadable(f"{f}: {reason}")
                         if not raw.strip():
                             continue
                         lines += 1
@@ -102,12 +135,14 @@ def load(con, paths: list[str]) -> Loaded:
                         except (UnicodeDecodeError, ParseError):
                             continue  # counted below as not an access-log entry
                         rec["extra_fields"] = " ".join(rec.get("extra_fields") or []) or None
+                        rec["account"], rec["region"] = account, region
                         out.write(orjson.dumps(rec))
                         out.write(b"\n")
                         rows += 1
                 if status.error:
                     raise LogsUnreadable(f"{f}: {status.error}")
-        columns = "{" + ", ".join(f"'{c}': '{_DUCK_TYPES[column_type(c)]}'" for c in COLUMNS) + "}"
+        names = (*COLUMNS, "account", "region")
+        columns = "{" + ", ".join(f"'{c}': '{_DUCK_TYPES[column_type(c)]}'" for c in names) + "}"
         con.execute(
             f"""CREATE OR REPLACE TABLE alb_access_logs AS
             SELECT *, strftime(CAST(time AS TIMESTAMP), '%Y/%m/%d') AS day
@@ -125,15 +160,67 @@ def translate(sql: str) -> str:
     try:
         return sqlglot.transpile(sql, read="trino", write="duckdb")[0]
     except ParseError as exc:
-        raise LocalError(f"cannot read the SQL: {exc}") from None
+        raise QueryInvalid(f"cannot read the SQL: {_first_line(str(exc))}") from None
 
 
-def run(con, sql: str, params: list[object]) -> tuple[list[str], list[tuple]]:
-    """Run Athena-dialect ``sql`` with positional ``params``; returns (column names, rows)."""
+def run(con, sql: str, params: list[object], timeout: float | None = DEFAULT_TIMEOUT) -> tuple[list[str], list[tuple]]:
+    """Run Athena-dialect ``sql`` with positional ``params``; returns (column names, rows).
+
+    DuckDB runs the query in C without giving the interpreter a chance to see Ctrl-C, so the query
+    runs on a worker thread while this one waits: Ctrl-C here, or ``timeout`` seconds passing,
+    interrupts the connection (``interrupt()`` is DuckDB's thread-safe way to stop a running query).
+    Ctrl-C is raised again as ``KeyboardInterrupt`` once the query has stopped; the time limit
+    raises :class:`QueryStopped`.
+    """
+    import threading
+
     import duckdb
 
+    translated = translate(sql)
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            cur = con.execute(translated, params)
+            outcome["result"] = ([d[0] for d in cur.description], cur.fetchall())
+        except BaseException as exc:  # handed to the waiting thread, which decides what it means
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="opswatch-duckdb", daemon=True)
+    worker.start()
     try:
-        cur = con.execute(translate(sql), params)
-    except duckdb.Error as exc:
-        raise LocalError(f"the local engine refused the query: {exc}") from None
-    return [d[0] for d in cur.description], cur.fetchall()
+        worker.join(timeout)
+    except KeyboardInterrupt:
+        _stop(con, worker)
+        raise
+    if worker.is_alive():
+        _stop(con, worker)
+        if "error" in outcome:  # interrupted, as asked (a query finishing in that instant keeps its rows)
+            raise QueryStopped(f"query stopped after {timeout:g} s (--timeout)")
+    error = outcome.get("error")
+    if isinstance(error, duckdb.ParserException | duckdb.SyntaxException | duckdb.BinderException
+                  | duckdb.CatalogException):  # fmt: skip
+        raise QueryInvalid(f"the local engine cannot run the query: {_first_line(str(error))}") from None
+    if isinstance(error, duckdb.Error):
+        raise LocalError(f"the local engine refused the query: {_first_line(str(error))}") from None
+    if error is not None:
+        raise error
+    return outcome["result"]  # type: ignore[return-value]
+
+
+def _stop(con, worker) -> None:
+    """Interrupt until the worker ends: an interrupt sent before DuckDB started the query would be lost."""
+    while worker.is_alive():
+        con.interrupt()
+        worker.join(0.05)
+
+
+_MESSAGE_LIMIT = 300  # characters of an engine message quoted back: a long query can make a long message
+
+
+def _first_line(message: str) -> str:
+    """The first line of an engine's message, bounded and printable (DuckDB adds the query and a caret below)."""
+    from chalicelib.printable import shown
+
+    first = shown(message.strip().split("\n", 1)[0])
+    return first if len(first) <= _MESSAGE_LIMIT else first[: _MESSAGE_LIMIT - 1] + "…"

@@ -13,11 +13,19 @@ from chalicelib.monitors.evaluator import COMPARISONS, POLICIES, STATES
 
 MAX_BACKTEST_HOURS = 24 * 14
 MAX_EVALUATION_PERIODS = 86400 // 10  # period x evaluation_periods <= 1 day under an hour's period (spec.py)
+MAX_POINTS = 100_000  # simulate: about 69 days of one-minute periods; the replay is linear, the output is not small
+SHOWN_SLOTS = 24  # points drawn in a printed range; a longer one shows its newest, after "..."
 
 
 @click.group(cls=OpswatchGroup)
 def alarms() -> None:
     """CloudWatch alarm evaluation, reproduced locally."""
+
+
+def _drawn(points: list, slots: int) -> str:
+    """``0 - X``; a range of more than SHOWN_SLOTS slots as ``... `` and its newest (``points`` ends with them)."""
+    drawn = " ".join("-" if p is None else ("X" if p else "0") for p in points[-SHOWN_SLOTS:])
+    return f"... {drawn}" if slots > SHOWN_SLOTS else drawn
 
 
 @alarms.command()
@@ -56,8 +64,11 @@ def simulate(points, values, threshold, comparison, n, m, policy, initial_state,
             pts = breaching(parse_values(values), threshold, comparison)
         else:
             pts = parse_points(points)
+        given = "--values" if values is not None else "--points"
         if not pts:
-            raise EvaluationError(f"--{'values' if values is not None else 'points'} is empty: give at least one")
+            raise EvaluationError(f"{given} is empty: give at least one")
+        if len(pts) > MAX_POINTS:
+            raise EvaluationError(f"{given}: {len(pts):,} points, more than the {MAX_POINTS:,} simulate takes")
         if not 1 <= n <= MAX_EVALUATION_PERIODS:  # 10**8 took 2.5 GB; 10**20 was an OverflowError traceback
             raise EvaluationError(
                 f"--evaluation-periods {n}: expected 1 to {MAX_EVALUATION_PERIODS:,} "
@@ -66,7 +77,7 @@ def simulate(points, values, threshold, comparison, n, m, policy, initial_state,
         if m is not None and not 1 <= m <= n:
             raise EvaluationError(f"--datapoints-to-alarm {m}: expected 1 to --evaluation-periods ({n})")
         m = n if m is None else m
-        shown = " ".join("-" if p is None else ("X" if p else "0") for p in pts)
+        shown = _drawn(pts, len(pts))
         decisions = replay(pts, n, m, policy, initial_state)
     except EvaluationError as exc:
         click.echo(f"opswatch: {exc}", err=True)
@@ -75,8 +86,8 @@ def simulate(points, values, threshold, comparison, n, m, policy, initial_state,
     r = evaluation_range(n)
     state, undocumented = initial_state, 0
     for i, d in decisions:
-        window = " ".join("-" if p is None else ("X" if p else "0") for p in pts[max(0, i + 1 - r) : i + 1])
         if len(decisions) > 1 and d.state != state:
+            window = _drawn(pts[max(0, i + 1 - min(r, SHOWN_SLOTS)) : i + 1], r)
             click.echo(f"period {i + 1} [{window}]: {state} -> {d.state}" + (f": {d.why}" if explain else ""))
         elif explain and len(decisions) == 1:
             click.echo(f"{d.rule}: {d.why}")
@@ -157,13 +168,24 @@ def backtest(alarm_name: str, hours: float, fmt: str) -> None:
 
 @alarms.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def audit(fmt: str) -> None:
-    """Live alarms and metric filters with habits that make alarms silent or noisy. Exit 0 none, 1 findings."""
+@click.option("--all-targets", is_flag=True, help="Audit every target of the spec through its role, by account.")
+@click.option(
+    "--spec", "spec_path", default="monitors.yaml", show_default=True, type=click.Path(dir_okay=False),
+    help="The monitors spec whose targets --all-targets audits.",
+)  # fmt: skip
+def audit(fmt: str, all_targets: bool, spec_path: str) -> None:
+    """Live alarms and metric filters with habits that make alarms silent or noisy.
+
+    Exit 0 none, 1 findings, 2 an AWS error; with --all-targets, 2 when a target could not be
+    reached (its line says why; the others are audited and listed).
+    """
     from botocore.exceptions import ClientError
 
     from chalicelib.aws import client
     from chalicelib.monitors.audit import audit as run_audit
 
+    if all_targets:
+        _audit_targets(fmt, spec_path)
     try:
         findings = run_audit(client("cloudwatch"), client("logs"), client("sns"))
     except ClientError as exc:
@@ -177,3 +199,40 @@ def audit(fmt: str) -> None:
             click.echo(f"{f.resource}: {f.reason}\n    fix: {f.fix}")
         click.echo(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
     sys.exit(EXIT_FINDINGS if findings else EXIT_OK)
+
+
+def _audit_targets(fmt: str, spec_path: str) -> None:
+    """The audit in each target of the spec, grouped by account; exits."""
+    from chalicelib.monitors.audit import audit_all
+    from chalicelib.monitors.spec import SpecError, load
+
+    try:
+        loaded = load(spec_path)
+    except SpecError as exc:
+        for p in exc.problems:
+            click.echo(p, err=True)
+        sys.exit(EXIT_USAGE)
+    targets = [t.rules() for t in loaded.spec.targets]
+    if not targets:
+        click.echo(f"opswatch: {spec_path} declares no targets: run alarms audit without --all-targets", err=True)
+        sys.exit(EXIT_USAGE)
+    audited = audit_all(targets, home=False)
+    unreachable = 0
+    for a in audited:
+        errors = [f for f in a.findings if f.kind == "unreachable-target"]
+        unreachable += bool(errors)
+        for f in errors:
+            click.echo(f"opswatch: {f.resource}: {f.reason}", err=True)
+        if fmt == "json":
+            for f in a.findings:
+                click.echo(json.dumps({"account": a.account, "region": a.region, **f.as_dict()}))
+            continue
+        click.echo(f"== target {a.label} ==")
+        for f in a.findings:
+            click.echo(f"{f.resource}: {f.reason}\n    fix: {f.fix}")
+        click.echo(f"{plural(len(a.findings), 'finding')} in {a.label}")
+    total = sum(len(a.findings) for a in audited)
+    if fmt == "text":
+        tail = f"; {unreachable} could not be reached" if unreachable else ""
+        click.echo(f"{plural(total, 'finding')} in {plural(len(audited), 'target')}{tail}")
+    sys.exit(EXIT_USAGE if unreachable else EXIT_FINDINGS if total else EXIT_OK)

@@ -113,5 +113,12 @@ def setup() -> None:
         why = redact(describe_aws(exc) or str(exc))
         click.echo(f"opswatch: could not set the on-failure destinations: {why}", err=True)
         sys.exit(EXIT_USAGE)
+    streams = {store.function_name(s) for s in store.STREAM_FUNCTIONS}
     for n in names:
-        click.echo(f"  {n}: {store.RETRIES} retries, then {store.queue_name()}")
+        if n in streams:
+            click.echo(
+                f"  {n}: partial batch responses, bisect, {store.STREAM_RETRIES} retries, "
+                f"then the records' place in {store.queue_name()}"
+            )
+        else:
+            click.echo(f"  {n}: {store.RETRIES} retries, then {store.queue_name()}")

@@ -31,8 +31,12 @@ def numbered_lines(path: str, *, strict: bool = False) -> Iterator[tuple[int, st
     """(line number in the file, text without its line ending) for every line, blank ones included.
 
     ``strict``: bytes that are not UTF-8 end the command (``FILE:LINE: not UTF-8 text``);
-    otherwise they are replaced, as a log file can hold stray bytes.
+    otherwise they are replaced, as a log file can hold stray bytes, but a file that is
+    not text at all (a NUL byte, a head that is not UTF-8: see ``textsniff``) ends it.
     """
+    from chalicelib.textsniff import Sniffer
+
+    sniffer = Sniffer(head=not strict)
     label = "<stdin>" if path == "-" else path
     try:
         raw = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 (closed below)
@@ -51,6 +55,8 @@ def numbered_lines(path: str, *, strict: bool = False) -> Iterator[tuple[int, st
                     pass  # the rest of an over-long line, read in bounded steps and dropped
                 click.echo(f"opswatch: {label}:{number}: longer than {MAX_LINE:,} bytes, cut there", err=True)
             line = line.removesuffix(b"\n").removesuffix(b"\r")
+            if reason := sniffer.reason(line):
+                fail(f"{label}: {reason}")
             try:
                 yield number, line.decode("utf-8", errors="strict" if strict else "replace")
             except UnicodeDecodeError as exc:

@@ -23,7 +23,9 @@ KINDS = {
     "stuck-insufficient": "alarms in INSUFFICIENT_DATA for more than a day",
     "no-data": "alarms on metrics nothing published in their window",
     "filter-without-alarm": "metric filters whose metric no alarm watches",
+    "unreachable-target": "targets the audit could not reach",
 }
+MAX_ACCOUNTS_SHOWN = 15  # a digest section per account; past this, the digest says how many more
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,87 @@ def audit(cw, logs, sns, now: datetime | None = None) -> list[Finding]:
                         )
                     )
     return found
+
+
+@dataclass
+class Audited:
+    """One account's (and Region's) findings, for the audit across targets and its digest."""
+
+    label: str  # "111111111111 (shop-prod), eu-west-1"
+    account: str
+    region: str
+    findings: list[Finding]
+
+
+def audit_all(targets: list, home: bool, now: datetime | None = None) -> list[Audited]:
+    """The audit in the caller's own account (with ``home``) and in each target through its role.
+
+    A target that cannot be reached is an ``unreachable-target`` finding of its own, never a crash,
+    so the others are audited and the digest still goes out.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.monitors.places import caller_not_configured, reach, why_not
+    from chalicelib.monitors.places import home as home_place
+    from chalicelib.targets import TargetError
+
+    out: list[Audited] = []
+    if home:
+        p = home_place()
+        out.append(
+            Audited(p.label, p.account, p.region, audit(p.client("cloudwatch"), p.client("logs"), p.client("sns"), now))
+        )
+    for t in targets:
+        try:
+            p = reach(t)
+            found = audit(p.client("cloudwatch"), p.client("logs"), p.client("sns"), now)
+        except (ClientError, BotoCoreError, TargetError) as exc:
+            if caller_not_configured(exc):
+                raise
+            why = why_not(t, exc).removeprefix(f"target {t.label}: ")  # the finding's resource names it
+            fix = (
+                f"check that {t.role_arn} exists, that its trust policy names this account's caller, and that it "
+                "allows the audit's reads (README: Metric filters and alarms as code, targets)"
+            )
+            found = [Finding("unreachable-target", f"target {t.label}", why, fix)]
+        out.append(Audited(t.label, t.account, t.region, found))
+    return out
+
+
+def digest_accounts(audited: list[Audited]) -> SlackMessage:
+    """One Slack message for several accounts' findings: a section per account with findings, by kind."""
+    with_findings = [a for a in audited if a.findings]
+    n = sum(len(a.findings) for a in with_findings)
+    accounts = len({a.account for a in with_findings})
+    title = f"opswatch audit: {n} finding{'s' if n != 1 else ''} in {accounts} account{'s' if accounts != 1 else ''}"
+    msg = SlackMessage(text=title, color="#ff7f0e")
+    msg.header(f":mag: {title}")
+    for a in with_findings[:MAX_ACCOUNTS_SHOWN]:
+        lines = [f"*{escape(a.label)}*: {len(a.findings)} finding{'s' if len(a.findings) != 1 else ''}"]
+        for kind, kind_title in KINDS.items():
+            items = [f for f in a.findings if f.kind == kind]
+            if not items:
+                continue
+            shown = ", ".join(escape(f.resource) for f in items[:5])
+            more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+            lines.append(f"• {kind_title} ({len(items)}): {shown}{more}")
+            if kind == "unreachable-target":
+                lines.append(f"  _{escape(items[0].reason)}_")
+        msg.section("\n".join(lines))
+    if len(with_findings) > MAX_ACCOUNTS_SHOWN:
+        rest = with_findings[MAX_ACCOUNTS_SHOWN:]
+        msg.section(
+            f"… and {len(rest)} more accounts with {sum(len(a.findings) for a in rest)} findings: "
+            + ", ".join(escape(a.account) for a in rest[:40])
+        )
+    clean = len(audited) - len(with_findings)
+    msg.context(
+        [
+            (f"{clean} account{'s' if clean != 1 else ''} without findings. " if clean else "")
+            + "`opswatch alarms audit --all-targets` lists every finding with its fix"
+        ]
+    )
+    return msg
 
 
 def digest(findings: list[Finding], account: str | None = None, region: str | None = None) -> SlackMessage:

@@ -133,39 +133,60 @@ def explain(points: list[Point], n: int, m: int, policy: str = "missing", curren
     """The state after one evaluation of ``points`` (the evaluation range, newest last), and why."""
     _check(n, m, policy, current)
     real = [p for p in points if p is not None]
-    if len(real) >= n:
-        last = real[-n:]
-        why = f"{len(real)} real points: the {n} most recent decide ({sum(last)} breaching, {m} needed); policy unused"
-        return Decision(ALARM if sum(last) >= m else OK, "enough-points", why, True)
-    if not real:
+    oldest = next((i for i, p in enumerate(points) if p is True), None)
+    window = _Window(len(real), sum(real), sum(real[-n:]), None if oldest is None else len(points) - oldest)
+    return _decide(window, lambda: _shown(points), n, m, policy, current)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What the rules read of one evaluation range: counts, not the points themselves."""
+
+    real: int  # real (not missing) points
+    breaching: int  # breaching points among the real ones
+    last_n_breaching: int  # breaching points among the N most recent real ones
+    oldest_breach_age: int | None  # how many slots old the oldest breaching point is (the newest slot is 1)
+
+
+def _decide(w: _Window, shown, n: int, m: int, policy: str, current: str) -> Decision:
+    """The rules of the module's docstring; ``shown()`` draws the range (only asked for ranges AWS may document)."""
+    if w.real >= n:
+        why = (
+            f"{w.real} real points: the {n} most recent decide ({w.last_n_breaching} breaching, {m} needed); "
+            "policy unused"
+        )
+        return Decision(ALARM if w.last_n_breaching >= m else OK, "enough-points", why, True)
+    if not w.real:
         state = {"missing": INSUFFICIENT, "ignore": current, "breaching": ALARM, "notBreaching": OK}[policy]
         return Decision(state, "no-data", f"no real point in the range: {policy} gives {state}", True)
-    fill = n - len(real)
-    documented = policy in ("breaching", "notBreaching") or _shown(points) in DOCUMENTED_RANGES.get((n, m), set())
-    if policy == "breaching" or (policy != "notBreaching" and not all(real)):
+    fill = n - w.real
+    documented = policy in ("breaching", "notBreaching") or (
+        (n, m) in DOCUMENTED_RANGES and shown() in DOCUMENTED_RANGES[(n, m)]
+    )
+    if policy == "breaching" or (policy != "notBreaching" and w.breaching < w.real):
         as_breaching = policy == "breaching"
-        breaches = sum(real) + (fill if as_breaching else 0)
+        breaches = w.breaching + (fill if as_breaching else 0)
         why = (
-            f"{len(real)} real point(s), {fill} filled as {'breaching' if as_breaching else 'not breaching'} "
+            f"{w.real} real point(s), {fill} filled as {'breaching' if as_breaching else 'not breaching'} "
             f"by {policy}: {breaches} breaching, {m} needed"
         )
         return Decision(ALARM if breaches >= m else OK, "filled", why, documented)
     if policy == "notBreaching":
-        why = f"{len(real)} real point(s), {fill} filled as not breaching: {sum(real)} breaching, {m} needed"
-        return Decision(ALARM if sum(real) >= m else OK, "filled", why, True)
+        why = f"{w.real} real point(s), {fill} filled as not breaching: {w.breaching} breaching, {m} needed"
+        return Decision(ALARM if w.breaching >= m else OK, "filled", why, True)
     # missing or ignore, and every real point breaches
-    age = len(points) - next(i for i, p in enumerate(points) if p is True)  # the newest slot is 1 slot old
+    age = w.oldest_breach_age or 0
     if age >= m:
         state = ALARM if policy == "missing" else current
         why = (
-            f"{len(real)} real point(s), all breaching, the oldest {age} slots old (at least {m}): "
+            f"{w.real} real point(s), all breaching, the oldest {age} slots old (at least {m}): "
             f"{'ALARM' if policy == 'missing' else 'ignore keeps ' + current} (CloudWatch's rule against "
             "premature alarms)"
         )
         return Decision(state, "premature-alarm", why, documented)
     state = INSUFFICIENT if policy == "missing" else current
     why = (
-        f"{len(real)} real point(s), all breaching, the oldest only {age} slot(s) old (fewer than {m}): "
+        f"{w.real} real point(s), all breaching, the oldest only {age} slot(s) old (fewer than {m}): "
         f"{'INSUFFICIENT_DATA' if policy == 'missing' else 'ignore keeps ' + current} (AWS's 2018-2019 page)"
     )
     return Decision(state, "too-recent", why, documented)
@@ -183,13 +204,44 @@ def replay(
 
     ``points`` may be longer than one evaluation range; each evaluation sees the N + 2 slots ending at
     that period. Returns (index of the range's newest point, decision) for every period.
+
+    Linear in the number of points whatever N: the range slides one slot at a time, and what the rules
+    read of it (real and breaching counts, the N most recent real points' breaches, the oldest breach)
+    is updated from prefix sums over the real points, never recounted (evaluating each range afresh
+    took minutes for 20,000 points with N = 8,640).
     """
+    _check(n, m, policy, initial)
     r = evaluation_range(n)
     if len(points) < r:
         points = [None] * (r - len(points)) + list(points)
+    real_at: list[int] = []  # the index of every real point, in order
+    breached: list[int] = [0]  # breached[k]: breaching points among the first k real ones
+    breaches_at: list[int] = []  # the index of every breaching point, in order
+    for i, p in enumerate(points):
+        if p is not None:
+            real_at.append(i)
+            breached.append(breached[-1] + p)
+            if p:
+                breaches_at.append(i)
     state, out = initial, []
+    lo = hi = b = 0  # real points before the range, real points up to its end, breaches before the range
     for end in range(r, len(points) + 1):
-        decision = explain(points[end - r : end], n, m, policy, state)
+        start = end - r
+        while lo < len(real_at) and real_at[lo] < start:
+            lo += 1
+        while hi < len(real_at) and real_at[hi] < end:
+            hi += 1
+        while b < len(breaches_at) and breaches_at[b] < start:
+            b += 1
+        real = hi - lo
+        oldest = breaches_at[b] if b < len(breaches_at) and breaches_at[b] < end else None
+        window = _Window(
+            real,
+            breached[hi] - breached[lo],
+            breached[hi] - breached[max(lo, hi - n)],
+            None if oldest is None else end - oldest,
+        )
+        decision = _decide(window, lambda s=start, e=end: _shown(points[s:e]), n, m, policy, state)
         out.append((end - 1, decision))
         state = decision.state
     return out

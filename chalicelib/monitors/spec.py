@@ -18,6 +18,10 @@ policy on every alarm.
 one spec serves every stage: ``/opswatch/${stage}/alb`` is the stage's ALB log
 group. Nothing else is replaced (``${jndi:`` in a pattern stays as it is).
 
+``targets`` (optional) lists ``{account, region, role_arn[, name]}``: plan, apply and
+``alarms audit --all-targets`` then act in each through AssumeRole (``chalicelib/targets.py``).
+Without it they act with the shell's credentials, in its account and Region.
+
 ``dashboards`` and ``insights`` entries are declared in ``chalicelib/dashboards/spec.py``; their
 errors read ``FILE:LINE: dashboards.0 (shop-prod): routes: reason``.
 """
@@ -31,6 +35,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from chalicelib import boundedyaml, settings
+from chalicelib import targets as target_rules
 from chalicelib.dashboards.spec import Dashboard, InsightsQuery, SpecModel, check_log_group
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
@@ -94,12 +99,19 @@ _SELECTION = re.compile(
 )
 
 
-class SpecError(ValueError):
-    """The spec is not valid; ``problems`` holds one ``FILE:LINE: reason`` per problem."""
+DECLARING_KEYS = ("metric_filters", "alarms", "log_alarms", "dashboards", "insights")  # what a spec declares
 
-    def __init__(self, problems: list[str]) -> None:
+
+class SpecError(ValueError):
+    """The spec is not valid; ``problems`` holds one ``FILE:LINE: reason`` per problem.
+
+    ``whole``: the file as a whole is refused (unreadable, not YAML, empty), with one problem.
+    """
+
+    def __init__(self, problems: list[str], whole: bool = False) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.whole = whole
 
 
 def _is_selector(text: str) -> bool:
@@ -354,6 +366,27 @@ class LogAlarm(SpecModel):
         return self
 
 
+class Target(SpecModel):
+    """An account and Region to plan, apply and audit in, through a role there (``chalicelib/targets.py``)."""
+
+    account: str
+    region: str
+    role_arn: str
+    name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check(cls, data: object) -> object:
+        try:
+            target_rules.target(data)  # the rules the Lambda's OPSWATCH_AUDIT_TARGETS follows too
+        except target_rules.TargetError as exc:
+            raise ValueError(str(exc)) from None
+        return data
+
+    def rules(self) -> target_rules.Target:
+        return target_rules.Target(self.account, self.region, self.role_arn, self.name or "")
+
+
 class Spec(SpecModel):
     filter_prefix: Annotated[str, Field(min_length=1, max_length=64)] = DEFAULT_FILTER_PREFIX
     metric_filters: list[MetricFilter] = Field(default_factory=list)
@@ -361,9 +394,14 @@ class Spec(SpecModel):
     log_alarms: list[LogAlarm] = Field(default_factory=list)
     dashboards: list[Dashboard] = Field(default_factory=list)
     insights: list[InsightsQuery] = Field(default_factory=list)
+    targets: list[Target] = Field(default_factory=list, max_length=target_rules.MAX_TARGETS)
 
     @model_validator(mode="after")
     def _across(self) -> Spec:
+        where = [(t.account, t.region) for t in self.targets]
+        twice = next((w for i, w in enumerate(where) if w in where[:i]), None)
+        if twice:
+            raise ValueError(f"target account {twice[0]} in {twice[1]} is declared twice")
         for kind, items in (("dashboard", self.dashboards), ("insights query", self.insights)):
             names = [x.name for x in items]
             dupes = sorted({n for n in names if names.count(n) > 1})
@@ -442,30 +480,41 @@ def load(path: str, stage: str | None = None) -> Loaded:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_SPEC_BYTES + 1)  # bounded: a huge file would be read, parsed and walked whole
         if len(raw) > MAX_SPEC_BYTES:
-            raise SpecError([f"{path}: larger than {MAX_SPEC_BYTES:,} bytes, more than any monitors spec needs"])
+            raise SpecError([f"{path}: larger than {MAX_SPEC_BYTES:,} bytes, more than any monitors spec needs"], True)
         text = raw.decode("utf-8")
     except OSError as exc:
-        raise SpecError([f"{path}: cannot read: {exc.strerror}"]) from None
+        raise SpecError([f"{path}: cannot read: {exc.strerror}"], True) from None
     except UnicodeDecodeError as exc:
-        raise SpecError([f"{path}: not UTF-8 text (byte {exc.start}); is it compressed or binary?"]) from None
+        raise SpecError([f"{path}: not UTF-8 text (byte {exc.start}); is it compressed or binary?"], True) from None
     try:
         node, data = boundedyaml.load(text)
     except boundedyaml.UnsafeYAML as exc:
-        raise SpecError([f"{path}: refused: {exc}"]) from None
+        raise SpecError([f"{path}: refused: {exc}"], True) from None
     except yaml.YAMLError as exc:
-        line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1
-        raise SpecError([f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        raise SpecError([f"{path}:{_yaml_line(exc, text)}: not valid YAML: {_yaml_problem(exc)}"], True) from None
     lines: dict[tuple, int] = {}
     if node is not None:
         _node_lines(node, (), lines)
         repeated = _repeated_keys(node)
         if repeated:
             raise SpecError([f"{path}:{line}: {why}" for line, why in repeated])
-    if data is None:
-        data = {}
+    if data is None or (isinstance(data, dict) and not any(k in data for k in DECLARING_KEYS)):
+        # An empty file (`{}`, `null`, only comments, only filter_prefix) is a mistake, never a wish: with
+        # --prune it would plan the deletion of every managed resource. Emptying a stage on purpose names the lists.
+        raise SpecError(
+            [
+                f"{path}: the spec is empty: nothing to declare (to remove every managed resource on purpose, "
+                "declare the lists empty, e.g. `metric_filters: []` and `alarms: []`, and pass --prune)"
+            ],
+            True,
+        )
     if not isinstance(data, dict):
         raise SpecError(
-            [f"{path}:1: the spec is a mapping with metric_filters, alarms, log_alarms, dashboards and insights"]
+            [
+                f"{path}:1: the spec is a mapping with metric_filters, alarms, log_alarms, dashboards, insights "
+                "and targets"
+            ],
+            True,
         )
     stage = stage or settings.stage()
     data = _substitute(data, stage)
@@ -489,6 +538,23 @@ def load(path: str, stage: str | None = None) -> Loaded:
         raise SpecError(problems) from None
     loaded.spec = spec
     return loaded
+
+
+def _yaml_line(exc, text: str) -> int:
+    """The 1-based line of a YAML error: its mark, or (a reader error) the character's position."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return mark.line + 1
+    position = getattr(exc, "position", None)
+    return text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+
+
+def _yaml_problem(exc) -> str:
+    """PyYAML's reason in one line: its message goes on with the position over further lines."""
+    from chalicelib.printable import shown
+
+    problem = getattr(exc, "problem", None) or str(exc)
+    return shown(problem.strip().split("\n", 1)[0])[:300]
 
 
 def _repeated_keys(node) -> list[tuple[int, str]]:
