@@ -50,6 +50,11 @@ _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
+def kind_of(function: str) -> str:
+    """The policy kind of a function of ``.chalice/config.json`` (``api_handler`` included)."""
+    return API_KIND if function == API_HANDLER else KIND_OF[function]
+
+
 class PolicyError(ValueError):
     """A stage's account or Region is not usable; the message names the stage and the setting."""
 
@@ -403,12 +408,14 @@ def _slack_actions_statements(w: Where, stage: str) -> list[dict]:
     cfg = settings.slack_actions()
     role = cfg.scheduler_role_arn or f"arn:{w.partition}:iam::{w.account}:role/{scheduler_role_name(stage)}"
     groups = [w.arn("logs", f"log-group:{g}") for g in cfg.log_groups]
+    prefixes = [p.strip() for p in os.environ.get("OPSWATCH_ALARM_NAME_PREFIXES", "").split(",") if p.strip()]
     return [
-        # Mute and its re-enabling: any alarm of the account and Region may be muted from its message.
+        # Mute and its re-enabling: the alarms opswatch posts about (all of the account and Region, or those
+        # named with OPSWATCH_ALARM_NAME_PREFIXES) may be muted from their message.
         _statement(
             "MuteAlarms",
             ["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions", "cloudwatch:DescribeAlarms"],
-            [w.arn("cloudwatch", "alarm:*")],
+            [w.arn("cloudwatch", f"alarm:{p}*") for p in prefixes] or [w.arn("cloudwatch", "alarm:*")],
         ),
         _statement(
             "ReenableLater",
@@ -505,7 +512,8 @@ def stale() -> list[str]:
                 problems.append(f"{path.name}: out of date")
     config = json.loads((CHALICE / "config.json").read_text())
     for stage, cfg in config["stages"].items():
-        for fn, kind in {**KIND_OF, API_HANDLER: API_KIND}.items():
+        for fn in [*KIND_OF, API_HANDLER]:
+            kind = kind_of(fn)
             want = f"policy-{stage}-{kind}.json"
             got = (cfg.get("lambda_functions", {}).get(fn) or {}).get("iam_policy_file")
             if got != want:
