@@ -334,3 +334,8 @@ def slack_actions() -> SlackActionSettings:
         schedule_group=f"opswatch-{st}",
         log_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
     )
+
+
+def slack_buttons() -> bool:
+    """``OPSWATCH_SLACK_ACTIONS``: ALARM and log-alert messages carry the Acknowledge, Mute and Recent logs buttons."""
+    return _flag("OPSWATCH_SLACK_ACTIONS")
