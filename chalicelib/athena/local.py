@@ -88,7 +88,7 @@ def load(con, paths: list[str]) -> Loaded:
     import orjson
 
     from chalicelib.alb.parser import ParseError, parse_line
-    from chalicelib.alb.reader import BlankLines, LongLine, StreamStatus, file_chunks, iter_lines
+    from chalicelib.alb.reader import BlankLines, CutLine, LongLine, StreamStatus, file_chunks, iter_lines
     from chalicelib.textsniff import Sniffer
 
     lines = rows = 0
@@ -110,8 +110,8 @@ def load(con, paths: list[str]) -> Loaded:
                         if not raw.strip():
                             continue
                         lines += 1
-                        if raw.__class__ is LongLine:
-                            continue  # over the line length limit: counted below as not an entry
+                        if raw.__class__ is LongLine or raw.__class__ is CutLine:
+                            continue  # over the length limit, or cut by a damaged stream: counted as not an entry
                         try:
                             rec = parse_line(raw.decode("utf-8"))
                         except (UnicodeDecodeError, ParseError):
