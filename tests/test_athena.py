@@ -257,7 +257,9 @@ def test_a_failed_query_exits_1_with_athenas_reason(aws, monkeypatch):
         env = {**os.environ, "AWS_ENDPOINT_URL": proxy.endpoint, "OPSWATCH_STAGE": "local"}
         query = "SELECT nope FROM alb_access_logs WHERE day = '2026/11/25'"
         r = cli("athena", "sql", query, env=env)  # the workgroup does not exist yet: Athena will not start it
-        assert r.returncode == 1 and "NOT STARTED" in r.stderr and "WorkGroup does not exist" in r.stderr
+        # A missing AWS resource the stage names is bad input (README, exit codes: 2), not a failed query (1):
+        # this asserted 1 before, which told a script the query had run and failed.
+        assert r.returncode == 2 and "NOT STARTED" in r.stderr and "WorkGroup does not exist" in r.stderr
         assert "WorkGroup does not exist (run `opswatch athena setup` first)" in r.stderr
         assert "Traceback" not in r.stderr
         assert (

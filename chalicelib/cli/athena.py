@@ -15,7 +15,7 @@ import click
 
 from chalicelib import settings
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
-from chalicelib.cli.errors import EXIT_INTERRUPTED, OpswatchGroup, require_aws
+from chalicelib.cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, OpswatchGroup, require_aws
 from chalicelib.cli.errors import fail as _fail
 
 
@@ -203,8 +203,13 @@ def _execute(
     try:
         result = run(_target(), sql, params, progress)
     except AthenaQueryFailed as exc:
-        missing = exc.state == "NOT STARTED" and "does not exist" in (exc.reason or "")  # workgroup, database
-        _fail(str(exc) + (" (run `opswatch athena setup` first)" if missing else ""), EXIT_FAILED)
+        # A workgroup or database that does not exist is a missing AWS resource the stage names: bad input (2),
+        # as in every command; a query Athena started and failed is a failed query (1).
+        missing = exc.state == "NOT STARTED" and "does not exist" in (exc.reason or "")
+        _fail(
+            str(exc) + (" (run `opswatch athena setup` first)" if missing else ""),
+            EXIT_USAGE if missing else EXIT_FAILED,
+        )
     except ClientError as exc:  # refused outside the query itself (access, throttling past the retries)
         _fail(f"Athena call failed: {exc}")
     except KeyboardInterrupt:
