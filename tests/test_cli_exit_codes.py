@@ -267,3 +267,10 @@ def test_a_spec_refused_whole_is_one_opswatch_line(tmp_path):
             assert len(r.stderr.splitlines()) == 1
     spec.write_text("metric_filters: []\nalarms: []\n")  # emptying a stage on purpose names the lists
     assert invoke(["monitors", "validate", "--spec", str(spec)]).exit_code == 0
+
+
+def test_athena_run_refuses_a_parameter_given_twice():
+    # The last value was kept silently.
+    r = invoke(["athena", "run", "top_5xx_paths", "--param", "limit=5", "--param", "limit=500"])
+    assert r.exit_code == EXIT_USAGE
+    assert r.stderr == "opswatch: --param limit is given twice ('5' and '500'): give it once\n"

@@ -264,6 +264,8 @@ def run_named(
         key, sep, value = p.partition("=")
         if not sep:
             _fail(f"--param {p!r}: expected key=value")
+        if key.strip() in given:  # the last would win silently: a script's default and the user's value, say
+            _fail(f"--param {key.strip()} is given twice ({given[key.strip()]!r} and {value!r}): give it once")
         given[key.strip()] = value
     try:
         sql, values = bind(q.sql, typed_values(q, given))
