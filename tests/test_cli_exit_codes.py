@@ -274,3 +274,13 @@ def test_athena_run_refuses_a_parameter_given_twice():
     r = invoke(["athena", "run", "top_5xx_paths", "--param", "limit=5", "--param", "limit=500"])
     assert r.exit_code == EXIT_USAGE
     assert r.stderr == "opswatch: --param limit is given twice ('5' and '500'): give it once\n"
+
+
+def test_athena_run_refuses_an_integer_past_64_bits():
+    # 2**64 was accepted and sent; Athena's BIGINT ends at 2**63 - 1.
+    for limit in (str(2**63), str(2**64), "9" * 40):
+        r = invoke(["athena", "run", "top_5xx_paths", "--param", f"limit={limit}"])
+        assert r.exit_code == EXIT_USAGE and "Traceback" not in r.output, (limit, r.output)
+        assert r.stderr == (
+            f"opswatch: parameter limit: must be at most 9,223,372,036,854,775,807 (a 64-bit integer), got {limit}\n"
+        )
