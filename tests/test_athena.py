@@ -414,3 +414,19 @@ def test_the_local_engine_refuses_a_log_file_that_is_not_text(tmp_path):
                       str(logs))  # fmt: skip
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == f"opswatch: {logs / 'b.log.gz'}: binary data (a NUL byte in line 101); is it a log file?\n"
+
+
+def test_no_rows_in_the_default_window_says_so(generated):
+    # 0 rows with no start or end said nothing: the logs were from another day than the last 24 hours.
+    folder = generated[3]
+    r = opswatch_here("athena", "run", "status_codes", "--engine", "local", "--logs", str(folder))
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "(0 rows)"
+    hint = r.stderr.splitlines()[-1]
+    assert hint.startswith("opswatch: no rows between ") and "the default window (the last 24 hours)" in hint
+    assert "--param start=" in hint
+    r = opswatch_here("athena", "run", "status_codes", "--engine", "local", "--logs", str(folder),
+                      "--param", "end=2026-11-01T00:00:00Z")  # fmt: skip
+    assert r.returncode == 0 and "default window" not in r.stderr  # a window given: no hint
+    r = opswatch_here("athena", "run", "status_codes", "--engine", "local", "--logs", str(folder),
+                      "--param", "start=2026-11-25T00:00:00Z")  # fmt: skip
+    assert r.returncode == 0 and "default window" not in r.stderr and "(0 rows)" not in r.stdout

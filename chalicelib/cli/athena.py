@@ -163,8 +163,16 @@ def _writable(output: str | None) -> None:
 
 
 def _execute(
-    sql: str, params: list[object], engine: str, logs: tuple[str, ...], fmt: str, output: str | None, timeout: float
+    sql: str,
+    params: list[object],
+    engine: str,
+    logs: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    timeout: float,
+    none_found: str | None = None,
 ) -> None:
+    """Run ``sql`` and write its rows; ``none_found``: a hint printed (stderr) when there are no rows."""
     _writable(output)
     if engine == "local":
         from botocore.exceptions import ClientError
@@ -189,6 +197,8 @@ def _execute(
         except ClientError as exc:  # an s3:// prefix that cannot be read: an unreadable input
             _fail(f"reading the logs from S3 failed: {exc}")
         _write(columns, rows, fmt, output)
+        if not rows and none_found:
+            click.echo(f"opswatch: {none_found}", err=True)
         return
     from botocore.exceptions import ClientError
 
@@ -215,6 +225,8 @@ def _execute(
     except KeyboardInterrupt:
         _fail("cancelled (StopQueryExecution sent)", EXIT_INTERRUPTED)
     _write(result.columns, result.rows, fmt, output)
+    if not result.rows and none_found:
+        click.echo(f"opswatch: {none_found}", err=True)
     click.echo(
         f"query {result.query_id}: {result.scanned_bytes / 1e6:,.1f} MB scanned, ${result.cost:.4f} "
         "(5 USD per TB, 10 MB minimum)",
@@ -268,10 +280,17 @@ def run_named(
             _fail(f"--param {key.strip()} is given twice ({given[key.strip()]!r} and {value!r}): give it once")
         given[key.strip()] = value
     try:
-        sql, values = bind(q.sql, typed_values(q, given))
+        values_by_name = typed_values(q, given)
+        sql, values = bind(q.sql, values_by_name)
     except QueryError as exc:
         _fail(str(exc))
-    _execute(sql, values, engine, logs, fmt, output, timeout)
+    window = None
+    if "start" in q.names and not {"start", "end"} & set(given):
+        window = (
+            f"no rows between {values_by_name['start']} and {values_by_name['end']}, the default window (the last "
+            "24 hours); pass --param start=... (and end=...) to look at other days"
+        )
+    _execute(sql, values, engine, logs, fmt, output, timeout, window)
 
 
 @athena.command("sql")
