@@ -284,3 +284,15 @@ def test_athena_run_refuses_an_integer_past_64_bits():
         assert r.stderr == (
             f"opswatch: parameter limit: must be at most 9,223,372,036,854,775,807 (a 64-bit integer), got {limit}\n"
         )
+
+
+def test_an_empty_rules_list_is_an_error_not_every_rule():
+    # --rules "" ran every rule (and would subscribe with all of them).
+    for names in ("", " ", ",", " , "):
+        for args in (["logs", "test-rules", "-"], ["logs", "subscribe", "/some/group"]):
+            r = CliRunner().invoke(cli, [*args, "--rules", names], input="OOMKilled\n")
+            assert r.exit_code == EXIT_USAGE, (args, names, r.output)
+            assert (
+                r.stderr
+                == f"opswatch: --rules {names!r} names no rule: give rule names, or leave --rules out for every active rule\n"
+            )
