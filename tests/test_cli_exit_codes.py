@@ -296,3 +296,26 @@ def test_an_empty_rules_list_is_an_error_not_every_rule():
                 r.stderr
                 == f"opswatch: --rules {names!r} names no rule: give rule names, or leave --rules out for every active rule\n"
             )
+
+
+def test_the_local_engine_runs_one_query_and_reaches_no_file(tmp_path):
+    # DROP, INSERT and COPY ran on the local table (COPY wrote a file), and "SELECT 1; DROP ..." dropped the DROP.
+    logs = tmp_path / "junk.log"
+    logs.write_text("not an access-log entry\n")
+    written = tmp_path / "written.csv"
+    for sql, said in [
+        ("DROP TABLE alb_access_logs", "only a query (SELECT, WITH, UNION, VALUES) runs here, not DROP"),
+        ("INSERT INTO alb_access_logs SELECT * FROM alb_access_logs", "not INSERT"),
+        (f"COPY alb_access_logs TO '{written}'", "not COPY"),
+        ("SET threads = 1", "not SET"),
+        ("EXPLAIN SELECT 1", "not EXPLAIN"),
+        ("SELECT 1; DROP TABLE alb_access_logs", "give one query, not 2 statements"),
+        (f"SELECT * FROM read_csv('{logs}')", "file system operations are disabled"),
+    ]:
+        r = invoke(["athena", "sql", sql, "--engine", "local", "--logs", str(logs)])
+        err = r.stderr.splitlines()[-1]
+        assert r.exit_code == EXIT_USAGE and said in err and err.startswith("opswatch: "), (sql, r.stderr)
+        assert len([x for x in r.stderr.splitlines() if "not ALB access-log entries" not in x]) == 1, r.stderr
+    assert not written.exists()
+    for sql in ("WITH a AS (SELECT 1 AS n) SELECT n FROM a", "SELECT 1 AS n UNION ALL SELECT 2", "VALUES (1)"):
+        assert invoke(["athena", "sql", sql, "--engine", "local", "--logs", str(logs)]).exit_code == 0, sql

@@ -183,6 +183,7 @@ def _execute(
             _fail("--engine local needs --logs PATH (files, folders or s3:// prefixes)")
         con = local.connect()
         try:
+            local.translate(sql)  # one query, or refused before the logs are loaded
             loaded = local.load(con, list(logs))
             if loaded.unmatched:
                 click.echo(f"opswatch: {loaded.unmatched} of {loaded.lines} lines are not ALB access-log entries "
