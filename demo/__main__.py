@@ -50,7 +50,7 @@ def recent(lines: list[str], when: float) -> list[str]:
     return [re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", iso, ln) for ln in lines]
 
 
-def s3_event(keys: list[str]) -> dict:
+def s3_event(keys: list[str], bucket: str = BUCKET) -> dict:
     return {
         "Records": [
             {
@@ -58,7 +58,7 @@ def s3_event(keys: list[str]) -> dict:
                 "eventName": "ObjectCreated:Put",
                 "awsRegion": "us-east-2",
                 "s3": {
-                    "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
                     "object": {"key": quote_plus(k, safe="/"), "size": 0},
                 },
             }
@@ -655,6 +655,151 @@ def doctor_on_what_it_built(server) -> None:
     check(status.get("stack") == "FAIL" and status.get("function-errors") == "FAIL", "no stack, no functions: named")
 
 
+ORG_BUCKET = "opswatch-local-org-logs"  # a central log-archive bucket: every account's load balancers write here
+ORG_TEMPLATE = "/opswatch/alb/{account}"
+
+
+def org_key(account: str, region: str, lb: str, when: float) -> str:
+    day = time.strftime("%Y/%m/%d", time.gmtime(when))
+    stamp = time.strftime("%Y%m%dT%H%MZ", time.gmtime(when))
+    return (
+        f"AWSLogs/{account}/elasticloadbalancing/{region}/{day}/"
+        f"{account}_elasticloadbalancing_{region}_app.{lb}_{stamp}_10.0.0.1_org.log.gz"
+    )
+
+
+def organization(server) -> None:
+    """One central bucket holding two accounts' ALB logs: each object shipped to its own account's log group."""
+    import boto3
+
+    from chalicelib.alb.handler import handle_s3_event
+    from chalicelib.alb.handler import logger as alb_logger
+    from chalicelib.embedded.albtraffic import lines as traffic
+
+    step(
+        f"organization: two accounts' ALB logs in one bucket, shipped with OPSWATCH_ALB_LOG_GROUP={ORG_TEMPLATE}; "
+        "a member account's alarm, posted with its name"
+    )
+    s3, logs = boto3.client("s3"), boto3.client("logs")
+    s3.create_bucket(Bucket=ORG_BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
+    now = time.time() - 300
+    accounts = {
+        "111122223333": ("us-east-2", "shop-prod.50dc6c495c0c9188", 300),
+        "444455556666": ("eu-west-1", "billing.6a3bc0ffee000001", 200),
+    }
+    keys = []
+    for account, (region, lb, n) in accounts.items():
+        k = org_key(account, region, lb, now)
+        elb = "app/" + lb.replace(".", "/")
+        s3.put_object(
+            Bucket=ORG_BUCKET, Key=k, Body=gzip.compress(("\n".join(traffic(n, now, elb=elb)) + "\n").encode())
+        )
+        keys.append(k)
+        print(f"   s3://{ORG_BUCKET}/{k}  ({n} lines)")
+    bad = keys[0].replace("111122223333", "1111", 2)  # the folder and the file name both say "1111"
+    s3.put_object(Bucket=ORG_BUCKET, Key=bad, Body=gzip.compress(b"x\n"))
+    print(f"   s3://{ORG_BUCKET}/{bad}  (an account id that is not 12 digits)")
+    saved = os.environ.get("OPSWATCH_ALB_LOG_GROUP")
+    os.environ["OPSWATCH_ALB_LOG_GROUP"] = ORG_TEMPLATE
+    level = alb_logger.log_level
+    alb_logger.setLevel("CRITICAL")  # the refusal's log line is shown below, shorter
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the EMF metrics, as CloudWatch would receive them
+            reports = handle_s3_event(s3_event([*keys, bad], ORG_BUCKET))
+    finally:
+        os.environ["OPSWATCH_ALB_LOG_GROUP"] = saved or GROUP
+        alb_logger.setLevel(level)
+    for account, (_, _, n) in accounts.items():
+        group = ORG_TEMPLATE.format(account=account)
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        events = sum(
+            len(logs.get_log_events(logGroupName=group, logStreamName=st["logStreamName"], limit=10000)["events"])
+            for st in streams
+        )
+        print(f"   {group:<28} {events:>4} events in {len(streams)} stream(s)")
+        check(events == n, f"account {account}'s {n} lines in its own group {group}")
+    refused = [r["key_refused"] for r in reports if "key_refused" in r]
+    check(refused == [refused[0]] and "12-digit" in refused[0], f"refused and counted, not shipped: {refused[0]}")
+    check(
+        [r.get("account") for r in reports if "shipped" in r] == list(accounts),
+        "each object's report names its account",
+    )
+    member_alarm()
+
+
+MEMBER_NAMES = {"111122223333": "shop-prod", "444455556666": "billing"}
+
+
+def member_alarm() -> None:
+    """A member account's alarm, forwarded to this (monitoring) account's bus: posted with the account's name."""
+    import boto3
+
+    from chalicelib.alarms.handler import handle_eventbridge_event
+    from chalicelib.alarms.handler import logger as alarm_logger
+    from chalicelib.embedded.alarmnotify import eventbridge_event
+    from chalicelib.embedded.slackserver import SlackServer
+
+    member = "111122223333"
+    creds = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{member}:role/demo", RoleSessionName="opswatch")
+    c = creds["Credentials"]
+    cw = boto3.client(  # moto: these credentials act in the member account
+        "cloudwatch",
+        aws_access_key_id=c["AccessKeyId"],
+        aws_secret_access_key=c["SecretAccessKey"],
+        aws_session_token=c["SessionToken"],
+    )
+    name = "checkout-latency-p99"
+    cw.put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/ApplicationELB",
+        MetricName="TargetResponseTime",
+        ExtendedStatistic="p99",
+        Dimensions=[{"Name": "LoadBalancer", "Value": "app/shop-prod/50dc6c495c0c9188"}],
+        Period=60,
+        EvaluationPeriods=3,
+        Threshold=1.5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="Threshold Crossed: 3 datapoints > 1.5")
+    event = eventbridge_event(cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0], "OK")
+    slack = SlackServer()
+    saved = {k: os.environ.get(k) for k in ("OPSWATCH_SLACK_MODE", "OPSWATCH_SLACK_WEBHOOK_URL",
+                                            "OPSWATCH_SLACK_MENTION", "OPSWATCH_MEMBER_ACCOUNTS",
+                                            "OPSWATCH_ACCOUNT_NAMES", "OPSWATCH_OBSERVABILITY_SINK")}  # fmt: skip
+    os.environ.update(
+        {
+            "OPSWATCH_SLACK_MODE": "webhook",
+            "OPSWATCH_SLACK_WEBHOOK_URL": slack.webhook_url,
+            "OPSWATCH_SLACK_MENTION": "",
+            "OPSWATCH_MEMBER_ACCOUNTS": ",".join(MEMBER_NAMES),
+            "OPSWATCH_ACCOUNT_NAMES": json.dumps(MEMBER_NAMES),
+            "OPSWATCH_OBSERVABILITY_SINK": "false",
+        }
+    )
+    level = alarm_logger.log_level
+    alarm_logger.setLevel("CRITICAL")  # the refusal's log line is shown below, shorter
+    try:
+        print(f"   alarm {name} of account {member} forwarded to this account's default bus (EventBridge)")
+        with contextlib.redirect_stdout(io.StringIO()):  # the EMF metrics
+            handle_eventbridge_event(event)
+            outsider = {**event, "account": "999988887777"}
+            [refused] = handle_eventbridge_event(outsider)
+        [posted] = slack.messages
+        print("\n".join("   | " + ln for ln in posted.readable().splitlines()))
+        check(f"in {MEMBER_NAMES[member]}" in posted.body["text"], "a member account's alarm, posted with its name")
+        check(
+            refused.get("refused") is True, f"an account outside OPSWATCH_MEMBER_ACCOUNTS refused: {refused['reason']}"
+        )
+    finally:
+        alarm_logger.setLevel(level)
+        slack.close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def main() -> int:
     from chalicelib.embedded import motoserver
 
@@ -667,6 +812,7 @@ def main() -> int:
         monitors_as_code(server)
         athena_queries(server)
         doctor_on_what_it_built(server)
+        organization(server)
     except DemoFailed as exc:
         print(f"\ndemo FAILED: {exc}", file=sys.stderr)
         return 1
@@ -679,7 +825,8 @@ def main() -> int:
         "\ndemo finished: ALB logs shipped from S3 into CloudWatch Logs; alarms delivered to Slack, "
         "muted from a signed click and re-enabled; "
         "out-of-memory lines alerted once, the repeat held back; monitors applied from YAML and audited; "
-        "the logs queried locally and on Athena; doctor named what a real stage still needs."
+        "the logs queried locally and on Athena; doctor named what a real stage still needs; "
+        "two accounts' logs from one bucket landed in their own log groups."
     )
     return 0
 

@@ -255,6 +255,7 @@ def test_every_key_the_functions_write_is_allowed_to_its_writers_alone(aws, monk
         Cooldown(900).claim("123456789012|/ecs/shop-api|java-out-of-memory", 1, 1735689600000)
         group = settings.alb().log_group
         Checkpoint(group, "s3://opswatch-local-alb-logs/k.log.gz", '"e1"', lease_seconds=60).claim()
+        once.claim(Click(ACK, "alarm:shop 5xx", "U1", "ana", "T1", "C123", "1.2", "1.2", None, "3.4"))
         progress = shardprogress.ShardProgress("shard#opswatch-local-logs#shardId-000000000000")
         shardprogress.advance(progress, {49590338271490256608559692538361571095921575989136588801}, set())
         accounts._remember("111122223333", accounts._Described(True, "shop", "o-a1b2c3d4e5"))

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.monitors.backtest import metric_queries
-from chalicelib.slack.message import SlackMessage
-from chalicelib.slack.text import escape
+from chalicelib.slack.message import SECTION_MAX, TOTAL_TEXT_MAX, SlackMessage
+from chalicelib.slack.text import escape, truncate
 
 STUCK_AFTER = timedelta(days=1)
 KINDS = {
@@ -28,6 +28,7 @@ KINDS = {
     "unreachable-target": "targets the audit could not reach",
 }
 MAX_ACCOUNTS_SHOWN = 15  # a digest section per account; past this, the digest says how many more
+DIGEST_RESERVE = 1500  # characters kept for the header, the accounts left out and the context
 
 
 @dataclass(frozen=True)
@@ -226,21 +227,25 @@ def digest_accounts(audited: list[Audited]) -> SlackMessage:
     with_findings = [a for a in audited if a.findings]
     n = sum(len(a.findings) for a in with_findings)
     accounts = len({a.account for a in with_findings})
-    title = f"opswatch audit: {n} finding{'s' if n != 1 else ''} in {accounts} account{'s' if accounts != 1 else ''}"
+    title = f"opswatch audit: {n:,} finding{'s' if n != 1 else ''} in {accounts} account{'s' if accounts != 1 else ''}"
     msg = SlackMessage(text=title, color="#ff7f0e")
     msg.header(f":mag: {title}")
-    for a in with_findings[:MAX_ACCOUNTS_SHOWN]:
+    shown = with_findings[:MAX_ACCOUNTS_SHOWN]
+    # Each account gets an equal share of Slack's text budget, so the accounts left out and the
+    # context below are always said (a long first account would otherwise crowd them out).
+    share = min(SECTION_MAX, (TOTAL_TEXT_MAX - DIGEST_RESERVE) // max(1, len(shown)))
+    for a in shown:
         lines = [f"*{escape(a.label)}*: {len(a.findings)} finding{'s' if len(a.findings) != 1 else ''}"]
         for kind, kind_title in KINDS.items():
             items = [f for f in a.findings if f.kind == kind]
             if not items:
                 continue
-            shown = ", ".join(escape(f.resource) for f in items[:5])
+            names = ", ".join(escape(truncate(f.resource, 80)) for f in items[:5])
             more = f" and {len(items) - 5} more" if len(items) > 5 else ""
-            lines.append(f"• {kind_title} ({len(items)}): {shown}{more}")
+            lines.append(f"• {kind_title} ({len(items)}): {names}{more}")
             if kind == "unreachable-target":
-                lines.append(f"  _{escape(items[0].reason)}_")
-        msg.section("\n".join(lines))
+                lines.append(f"  _{escape(truncate(items[0].reason, 300))}_")
+        msg.section(truncate("\n".join(lines), share))
     if len(with_findings) > MAX_ACCOUNTS_SHOWN:
         rest = with_findings[MAX_ACCOUNTS_SHOWN:]
         msg.section(
