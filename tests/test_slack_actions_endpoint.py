@@ -80,6 +80,7 @@ def slack(aws, local_bot, monkeypatch):
     responders.clear_cache()
     yield local_bot
     responders.clear_cache()
+    aws.reset()  # later tests that do not reset moto expect no state table
 
 
 @pytest.fixture
