@@ -43,7 +43,15 @@ def template() -> dict:
     return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
 
 
-def render(node, tpl: dict, region: str, stage: str = "prod", account: str = "111122223333", members: str = ""):
+def render(
+    node,
+    tpl: dict,
+    region: str,
+    stage: str = "prod",
+    account: str = "111122223333",
+    members: str = "",
+    **params: str,
+):
     """Resolve the intrinsic functions this template uses, as CloudFormation would in ``region``."""
     pseudo = {
         "AWS::Region": region,
@@ -51,6 +59,7 @@ def render(node, tpl: dict, region: str, stage: str = "prod", account: str = "11
         "AWS::Partition": "aws",
         "Stage": stage,
         "MemberAccounts": members,
+        **params,
     }
 
     def cond(name: str) -> bool:

@@ -78,7 +78,7 @@ def test_resources_follow_the_stage_settings():
         ]
         # No function may touch another stage's resources, nor anything beyond what it names, save the
         # Glue catalog (one per account) and the daily audit's read-only listing of the account's alarms
-        # and metric filters.
+        # and metric filters; on alarms, the one change allowed is a Slack mute's (actions off, and back on).
         shared = (
             f"arn:aws:glue:{a}:catalog",
             f"arn:aws:cloudwatch:{a}:alarm:*",
@@ -89,9 +89,14 @@ def test_resources_follow_the_stage_settings():
                 for r in st["Resource"]:
                     assert r == "*" or stage in r or r in shared, (kind, r)
                     # Mute disables and re-enables the actions of whichever alarm its message is about (narrowed to
-                    # OPSWATCH_ALARM_NAME_PREFIXES when set); StopQuery takes no resource (it stops a query by the id
-                    # its StartQuery, on the stage's log groups, gave).
-                    acting = (kind, st["Sid"]) in {("slackactions", "MuteAlarms"), ("slackactions", "StopOwnQueries")}
+                    # OPSWATCH_ALARM_NAME_PREFIXES when set), and the OK of a mute "until OK" re-enables them;
+                    # StopQuery takes no resource (it stops a query by the id its StartQuery, on the stage's log
+                    # groups, gave).
+                    acting = (kind, st["Sid"]) in {
+                        ("slackactions", "MuteAlarms"),
+                        ("slackactions", "StopOwnQueries"),
+                        ("alarms", "EndMuteUntilOk"),
+                    }
                     if (r == "*" or r in shared[1:]) and not acting:
                         assert all(x.split(":")[1].startswith(READ_ONLY) for x in st["Action"])
                     if r == "*":  # no resource to pin: the Region is, by condition
@@ -218,7 +223,10 @@ def test_the_alarm_functions_cannot_name_alb_checkpoints_nor_the_alb_function_th
             }
         alb, alarms, alerts = (state_patterns(docs[k]) for k in ("alb", "alarms", "logalerts"))
         assert alb and alarms and alerts
-        assert state_patterns(docs["monitors"]) == state_patterns(docs["athena"]) == []
+        from chalicelib.slackactions import mute
+
+        # The audit reads Slack mutes and nothing else; the report, nothing.
+        assert state_patterns(docs["monitors"]) == [mute.PREFIX + "*"] and state_patterns(docs["athena"]) == []
         assert not any(may_name(p, checkpoint.PREFIX) for p in alarms + alerts)
         for other in (cooldown.PREFIX, threads.PREFIX, dedup.KEY_PREFIX + "#"):
             assert not any(may_name(p, other) for p in alb), other
@@ -251,17 +259,22 @@ def test_every_key_the_functions_write_is_allowed_to_its_writers_alone(aws, monk
         progress = shardprogress.ShardProgress("shard#opswatch-local-logs#shardId-000000000000")
         shardprogress.advance(progress, {49590338271490256608559692538361571095921575989136588801}, set())
         accounts._remember("111122223333", accounts._Described(True, "shop", "o-a1b2c3d4e5"))
+        from chalicelib.slackactions import mute
+
+        mute._put(mute.Mute(alarm, "U0ANA1", "1h", 1735693200, True, "0" * 32))
+        once.claim(Click(ACK, "alarm:shop 5xx", "U1", "ana", "T1", "C123", "1.2", "1.2", None, "3.4"))
         ids = [i["id"]["S"] for i in boto3.client("dynamodb").scan(TableName=table)["Items"]]
     finally:  # later tests that do not reset moto expect no state table
         boto3.client("dynamodb").delete_table(TableName=table)
-    assert len(ids) == 7, ids
+    assert len(ids) == 8, ids
     docs = {k: json.loads(policies.path_of("local", k).read_text())["Statement"] for k in policies.KINDS}
     writers = {
         "alarm-change#": {"alarms"},
         "thread#": {"alarms", "slackactions"},  # the Slack actions worker keeps the acknowledgement with the thread
         "account#": {"alarms"},
-        # one cooldown per (account, log group, rule), whichever way; a muted log alert's hold in it
+        # one cooldown per (account, log group, rule), whichever way; a Slack mute holds it back
         "cooldown#": {"logalerts", "logstream", "slackactions"},
+        "mute#": {"slackactions", "alarms", "monitors"},  # written from Slack; the OK ends it; the audit reads it
         "shard#": {"logstream"},
         "alb#": {"alb"},
         "slackaction#": {"slackapi", "slackactions"},  # the endpoint claims a click; the worker settles it
