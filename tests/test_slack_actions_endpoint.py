@@ -516,3 +516,71 @@ def test_a_unicode_name_is_taken_plain_and_short(slack):
     p["user"]["username"] = "zoë 🚀\u202e<!channel>\x07" + "x" * 500
     click = click_from(form(p), FORM["Content-Type"])
     assert click.user_name.startswith("zoë 🚀") and "\x07" not in click.user_name and len(click.user_name) <= 100
+
+
+# --- end to end: an ALARM posted with its buttons, clicked through the route, twice -----------------------
+
+
+@pytest.fixture
+def alarm_message(slack, monkeypatch):
+    """An ALARM posted in bot mode with its buttons (channel C0ALERTS); the stage ready for Mute."""
+    from chalicelib.alarms.handler import handle_eventbridge_event
+    from chalicelib.embedded.alarmnotify import eventbridge_event
+
+    monkeypatch.setenv("OPSWATCH_SLACK_ACTIONS", "true")
+    monkeypatch.setenv("OPSWATCH_SLACK_CHANNEL", "C0ALERTS")
+    monkeypatch.setenv("OPSWATCH_ACCOUNT_ID", "123456789012")
+    monkeypatch.setenv("OPSWATCH_SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/opswatch-local-scheduler")
+    monkeypatch.setenv("OPSWATCH_SLACK_RESPONDERS", "W111")
+    boto3.client("scheduler").create_schedule_group(Name="opswatch-local")
+    cw = boto3.client("cloudwatch")
+    cw.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="test")
+    handle_eventbridge_event(eventbridge_event(cw.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0], "OK"))
+    [posted] = [m for m in slack.messages if m.kind == "chat.postMessage"]
+    blocks = [b for a in posted.body.get("attachments") or [] for b in a.get("blocks") or []]
+    buttons = {
+        e["action_id"]: [o["value"] for o in e["options"]] if "options" in e else e["value"]
+        for b in blocks
+        if b.get("type") == "actions"
+        for e in b.get("elements") or []
+    }
+    assert set(buttons) == {ACK, MUTE, LOGS}
+    return posted, buttons
+
+
+def _click_on(slack, posted, action: dict) -> bytes:
+    p = payload(response_url=slack.response_url())
+    p["actions"] = [{"block_id": "b", "action_ts": f"{time.time():.6f}", **action}]
+    p["channel"] = {"id": posted.body["channel"], "name": "alerts"}
+    p["container"] = {"type": "message", "message_ts": posted.body["ts"], "channel_id": posted.body["channel"]}
+    p["message"] = {"type": "message", "ts": posted.body["ts"], "text": "ALARM"}
+    return form(p)
+
+
+def test_a_double_click_on_acknowledge_updates_the_message_once(client, slack, alarm_message, capsys):
+    posted, buttons = alarm_message
+    body = _click_on(slack, posted, {"action_id": ACK, "type": "button", "value": buttons[ACK]})
+    capsys.readouterr()
+    assert post(client, body, signed(body)).status_code == 200
+    retry = signed(body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert post(client, body, retry).status_code == 200
+    updates = [m for m in slack.messages if m.kind == "chat.update" and m.body.get("ts") == posted.body["ts"]]
+    assert len(updates) == 1 and "Acknowledged by" in json.dumps(updates[0].body)
+    assert outcomes(capsys.readouterr().out) == ["accepted", "repeated"]
+
+
+def test_a_double_click_on_mute_disables_and_schedules_once(client, slack, alarm_message, capsys):
+    posted, buttons = alarm_message
+    capsys.readouterr()
+    [hour] = [v for v in buttons[MUTE] if v.startswith("1h~")]
+    action = {"action_id": MUTE, "type": "static_select", "selected_option": {"value": hour}}
+    body = _click_on(slack, posted, action)
+    for _ in range(2):
+        assert post(client, body, signed(body)).status_code == 200
+    [alarm] = boto3.client("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"]
+    assert alarm["ActionsEnabled"] is False
+    [schedule] = boto3.client("scheduler").list_schedules(GroupName="opswatch-local")["Schedules"]
+    assert schedule["GroupName"] == "opswatch-local"
+    updates = [m for m in slack.messages if m.kind == "chat.update" and m.body.get("ts") == posted.body["ts"]]
+    assert len(updates) == 1  # "muted by" once: the second click did nothing
+    assert outcomes(capsys.readouterr().out) == ["accepted", "repeated"]
