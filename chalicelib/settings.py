@@ -334,6 +334,11 @@ def slack_actions() -> SlackActionSettings:
     )
 
 
+def slack_buttons() -> bool:
+    """``OPSWATCH_SLACK_ACTIONS``: ALARM and log-alert messages carry the Acknowledge, Mute and Recent logs buttons."""
+    return _flag("OPSWATCH_SLACK_ACTIONS")
+
+
 # The ALB destination: one log group, or a template filled from each object's key (alb/destination.py).
 # Here, beside the setting, so every function checks it at start without loading the ALB flow.
 PLACEHOLDERS = ("account", "region", "elb")

@@ -117,6 +117,9 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+MAX_INTEGER = 2**63 - 1  # BIGINT, the widest integer Athena (and DuckDB) compares with
+
+
 def typed_values(query: NamedQuery, given: dict[str, str], now: datetime | None = None) -> dict[str, object]:
     """Every parameter's value, checked against its type; defaults filled in. Raises ``QueryError``."""
     unknown = sorted(set(given) - set(query.names))
@@ -141,6 +144,8 @@ def typed_values(query: NamedQuery, given: dict[str, str], now: datetime | None 
                 raise QueryError(f"parameter {p.name}: {raw!r} is not a whole number") from None
             if value < 0:
                 raise QueryError(f"parameter {p.name}: must be 0 or more, got {value}")
+            if value > MAX_INTEGER:  # Athena's and DuckDB's BIGINT: past it Athena fails, DuckDB overflows
+                raise QueryError(f"parameter {p.name}: must be at most {MAX_INTEGER:,} (a 64-bit integer), got {raw}")
             out[p.name] = value
         else:
             if len(str(raw)) > 1024:
