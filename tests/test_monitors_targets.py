@@ -170,7 +170,8 @@ def test_a_target_whose_role_cannot_be_assumed_fails_alone(accounts, refusing_st
     r = opswatch("monitors", "apply", "--spec", str(accounts), "--yes")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "created alarm shop-api-errors-local" in r.stdout
-    assert "2 applied, 0 failed, 1 target not reached; run apply again once fixed." in r.stderr
+    assert r.stderr.splitlines()[1:] == ["2 applied, 0 failed, 1 target not reached; run apply again once fixed."]
+    assert r.stderr.splitlines()[0].startswith("opswatch: target 222222222222 (shop-dev), us-east-1: cannot act")
     assert list(alarms_of(PROD)) == ["shop-api-errors-local"] and alarms_of(DEV) == {}
     for secret in ("SecretAccessKey", "SessionToken", "testing"):
         assert secret not in r.stdout + r.stderr
@@ -405,3 +406,26 @@ def test_the_target_role_template_allows_what_plan_apply_and_audit_call_and_lint
     called = _actions_called(proxy)
     assert {"cloudwatch:PutMetricAlarm", "logs:PutMetricFilter", "cloudwatch:DeleteAlarms", "sns:ListTopics"} <= called
     assert called - allowed == set(), "the target role must allow every call opswatch makes with it"
+
+
+def test_a_digest_of_many_accounts_stays_within_slacks_limits_and_says_what_it_left_out():
+    from chalicelib.monitors.audit import Audited, Finding, digest_accounts
+    from chalicelib.slack.message import BLOCKS_MAX, SECTION_MAX, TOTAL_TEXT_MAX
+
+    audited = [
+        Audited(
+            f"{i:012d} (team-{i}), eu-west-1",
+            f"{i:012d}",
+            "eu-west-1",
+            [Finding("no-data", f"alarm {'x' * 200}-{j}", "no data", "fix it") for j in range(30)],
+        )
+        for i in range(40)
+    ] + [Audited("999999999999, eu-west-1", "999999999999", "eu-west-1", [])]
+    payload = digest_accounts(audited).payload()
+    blocks = payload["attachments"][0]["blocks"] if "attachments" in payload else payload["blocks"]
+    texts = [b["text"]["text"] for b in blocks if b.get("type") == "section"]
+    assert len(blocks) <= BLOCKS_MAX and all(len(t) <= SECTION_MAX for t in texts)
+    assert sum(len(json.dumps(b)) for b in blocks) < 2 * TOTAL_TEXT_MAX
+    assert "opswatch audit: 1,200 findings in 40 accounts" in json.dumps(payload)
+    assert any(t.startswith("… and 25 more accounts with 750 findings: 000000000015, ") for t in texts), texts[-1]
+    assert "and 25 more" in texts[0]  # 30 findings of one kind: five named, the rest counted

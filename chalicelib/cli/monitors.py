@@ -309,9 +309,7 @@ def apply(spec_path: str, prune: bool, yes: bool) -> None:
         for label, why in result.failed:
             click.echo(f"FAILED {label}" + (f" in {pl.label}" if pl.label else "") + f": {why}", err=True)
         done, failed = done + len(result.done), failed + len(result.failed)
-    for pl in failed_targets:
-        click.echo(f"opswatch: {pl.error}: nothing applied there", err=True)
-    if failed or failed_targets:
+    if failed or failed_targets:  # each target not reached was said with the plan
         tail = f", {plural(len(failed_targets), 'target')} not reached" if failed_targets else ""
         click.echo(f"{done} applied, {failed} failed{tail}; run apply again once fixed.", err=True)
         sys.exit(EXIT_FAILED)
