@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-
 from functools import cache
 
 from chalicelib import settings
+
 PREFIX = "account#"
 CACHE_SECONDS = 86400
 TIMEOUT_SECONDS = 2
