@@ -82,6 +82,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        "logs:TagResource",  # groups it creates carry the stage's tag (CreateLogGroup checks it as TagResource)
     }
     alb_resources = _resources(fn["Role"])
     assert alb_resources["dynamodb:UpdateItem"] == {f"arn:aws:dynamodb:{PLACE}:table/opswatch-local-state"}
@@ -103,6 +104,8 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "cloudwatch:GetMetricData",  # the metric's recent shape
         "cloudwatch:GetMetricWidgetImage",  # its graph, when OPSWATCH_SLACK_GRAPHS is on
         "oam:ListSinks",  # whether another account's metric can be read here (OPSWATCH_OBSERVABILITY_SINK unset)
+        "cloudwatch:DescribeAlarms",  # the OK of a Slack mute "until OK" turns the alarm's actions back on
+        "cloudwatch:EnableAlarmActions",
         "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
@@ -113,7 +116,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     assert _actions(bridge["Role"]) == bridge_actions
     assert _resources(bridge["Role"])["dynamodb:PutItem"] == {f"arn:aws:dynamodb:{PLACE}:table/opswatch-local-state"}
     assert _conditions(bridge["Role"])["dynamodb:PutItem"]["ForAllValues:StringLike"] == {
-        "dynamodb:LeadingKeys": ["alarm-change#*", "thread#*", "account#*"]  # never an ALB checkpoint
+        "dynamodb:LeadingKeys": ["alarm-change#*", "thread#*", "account#*", "mute#*"]  # never an ALB checkpoint
     }
 
     events_fn = lam.get_function(FunctionName="opswatch-local-alarm_events")["Configuration"]
@@ -148,7 +151,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
 
     stream = lam.get_function(FunctionName="opswatch-local-log_alerts_stream")["Configuration"]
     assert stream["Handler"] == "app.log_alerts_stream" and stream["Timeout"] == 60
-    [mapping] = lam.list_event_source_mappings(FunctionName="opswatch-local-log_alerts_stream")["EventSourceMappings"]
+    [mapping] = lam.list_event_source_mappings(FunctionName=stream["FunctionArn"])["EventSourceMappings"]
     assert mapping["EventSourceArn"] == f"arn:aws:kinesis:{PLACE}:stream/{STREAM}"
     assert mapping["StartingPosition"] == "TRIM_HORIZON" and mapping["BatchSize"] == 100
     assert not mapping.get("FunctionResponseTypes")  # Chalice cannot set it: `opswatch failed setup` does
@@ -187,6 +190,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     assert target["Arn"] == audit["FunctionArn"]
     assert _actions(audit["Role"]) == {
         "cloudwatch:DescribeAlarms",  # read-only; these calls take no resource-level permissions
+        "dynamodb:GetItem",  # the Slack mutes it reports, in the stage's state table only
         "cloudwatch:GetMetricData",
         "logs:DescribeMetricFilters",
         "sns:ListTopics",
@@ -243,6 +247,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "cloudwatch:EnableAlarmActions",
         "cloudwatch:DescribeAlarms",
         "scheduler:CreateSchedule",  # the one-time re-enabling schedule, in the stage's group
+        "scheduler:UpdateSchedule",  # a new mute of the same alarm moves its schedule
         "scheduler:DeleteSchedule",
         "scheduler:GetSchedule",
         "iam:PassRole",  # the scheduler's role, to the scheduler only
@@ -250,6 +255,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "logs:GetQueryResults",
         "logs:StopQuery",
         "logs:DescribeMetricFilters",  # an alarm's metric filter, to query its log group
+        "logs:DescribeLogGroups",  # a log group whose name a button had to cut, found by its prefix
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",

@@ -147,7 +147,7 @@ def test_failed_setup_points_every_async_function_at_the_queue(stage):
             Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
         )  # fmt: skip
     r = opswatch("failed", "setup")
-    assert r.returncode == 2 and "log_alerts_stream has no event source mapping" in r.stderr  # not deployed yet
+    assert r.returncode == 2 and "no function opswatch-local-log_alerts_stream" in r.stderr  # not deployed yet
     lam.create_function(
         FunctionName="opswatch-local-log_alerts_stream", Runtime="python3.12", Role=role, Handler="app.x",
         Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
