@@ -107,7 +107,7 @@ class Accounts:
         got = _cached(account) if self.lookups else None
         if got is None and self.lookups:
             got = _ask_organizations(account)
-            if got is not None:
+            if got is not None and got.found:  # a refusal is not kept: an account that joins is taken at once
                 _remember(account, got)
         self._seen[account] = got
         return got
