@@ -268,9 +268,9 @@ def _account_names(raw: str) -> dict[str, str]:
     for k, v in names.items():
         if not ACCOUNT_ID.fullmatch(k):
             raise ValueError(f"OPSWATCH_ACCOUNT_NAMES: {k[:40]!r} is not an account id (12 digits)")
-        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ACCOUNT_NAME:
+        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ACCOUNT_NAME or not v.isprintable():
             raise ValueError(
-                f"OPSWATCH_ACCOUNT_NAMES: the name of {k} must be text of 1 to {MAX_ACCOUNT_NAME} characters"
+                f"OPSWATCH_ACCOUNT_NAMES: the name of {k} must be printable text of 1 to {MAX_ACCOUNT_NAME} characters"
             )
     return {k: v.strip() for k, v in names.items()}
 
