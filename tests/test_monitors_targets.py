@@ -211,8 +211,9 @@ def test_a_malformed_target_is_refused_at_validate_naming_it(tmp_path, change, r
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     r = opswatch("monitors", "validate", "--spec", str(path))
     assert r.returncode == 2 and r.stdout == ""
-    [line] = r.stderr.splitlines()
+    line, summary = r.stderr.splitlines()
     assert line.startswith(f"{path}:") and reason in line, line
+    assert summary == f"opswatch: {path}: not a valid monitors spec (1 problem)"
 
 
 def test_the_same_target_twice_and_no_targets(tmp_path):
