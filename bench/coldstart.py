@@ -32,6 +32,7 @@ FUNCTIONS = {
     "log_alerts_stream": "chalicelib.logalerts.stream",
     "monitors_audit": "chalicelib.monitors.handler",
     "athena_report": "chalicelib.athena.report",
+    "slack_actions": "chalicelib.slackactions.worker",
 }
 
 

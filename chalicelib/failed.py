@@ -140,6 +140,13 @@ def describe_source(payload) -> str:
                     name = None
                 topic = rec["Sns"].get("TopicArn", "").rsplit(":", 1)[-1]
                 return f"SNS {topic}" + (f": alarm {name}" if name else "")
+        info = payload.get("KinesisBatchInfo")
+        if isinstance(info, dict):
+            stream = str(info.get("streamArn", "")).rsplit("/", 1)[-1]
+            return (
+                f"Kinesis {stream} {info.get('shardId')}: {info.get('batchSize')} records from "
+                f"{info.get('startSequenceNumber')} to {info.get('endSequenceNumber')}"
+            )
         if payload.get("detail-type"):
             name = (payload.get("detail") or {}).get("alarmName")
             return f"EventBridge {payload['detail-type']}" + (f": alarm {name}" if name else "")
@@ -165,6 +172,9 @@ def _parse(msg: dict) -> Failed:
         error = str(resp)
     error = undecodable or error
     payload = body.get("requestPayload")  # as Lambda kept it: the handler judges its shape
+    if payload is None and isinstance(body.get("KinesisBatchInfo"), dict):
+        payload = {"KinesisBatchInfo": body["KinesisBatchInfo"]}  # a stream's record: the place, not the data
+        error = error if resp else f"{ctx.get('condition') or 'failed'}: records kept in the stream"
     return Failed(
         message_id=msg["MessageId"],
         receipt=msg["ReceiptHandle"],
@@ -223,6 +233,62 @@ def delete(f: Failed) -> None:
     client("sqs").delete_message(QueueUrl=queue_url(), ReceiptHandle=f.receipt)
 
 
+MAX_STREAM_RECORDS = 10_000  # Lambda's largest Kinesis batch
+
+
+def stream_event(info: dict) -> dict:
+    """The Kinesis event Lambda gave up on, read back from the stream at the place its record kept.
+
+    Raises ``LookupError`` when the records are no longer there (the stream keeps them 24 hours by default).
+    """
+    kinesis = client("kinesis")
+    arn, shard = str(info.get("streamArn", "")), str(info.get("shardId", ""))
+    start, end = str(info.get("startSequenceNumber", "")), str(info.get("endSequenceNumber", ""))
+    if not (arn and shard and start.isdigit() and end.isdigit()):
+        raise LookupError("the kept record does not say which stream records failed")
+    try:
+        iterator = kinesis.get_shard_iterator(
+            StreamARN=arn, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=start
+        )["ShardIterator"]
+    except kinesis.exceptions.ResourceNotFoundException:
+        raise LookupError(f"the stream or shard {shard} of {arn} is gone") from None
+    records: list[dict] = []
+    while iterator and len(records) < MAX_STREAM_RECORDS:
+        page = kinesis.get_records(ShardIterator=iterator, Limit=1000, StreamARN=arn)
+        for r in page.get("Records", []):
+            if int(r["SequenceNumber"]) > int(end):
+                return _kinesis_event(records, arn, shard)
+            records.append(r)
+        if not page.get("Records") and not page.get("MillisBehindLatest"):
+            break  # caught up with the shard: nothing more to read
+        iterator = page.get("NextShardIterator")
+    if not records or int(records[0]["SequenceNumber"]) != int(start):
+        raise LookupError(f"records from {start} are no longer in the stream (it keeps them 24 hours)")
+    return _kinesis_event(records, arn, shard)
+
+
+def _kinesis_event(records: list[dict], arn: str, shard: str) -> dict:
+    import base64
+
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r.get("PartitionKey", ""),
+                    "sequenceNumber": r["SequenceNumber"],
+                    "data": base64.b64encode(r["Data"]).decode(),
+                    "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
+                },
+                "eventSource": "aws:kinesis",
+                "eventID": f"{shard}:{r['SequenceNumber']}",
+                "eventSourceARN": arn,
+            }
+            for r in records
+        ]
+    }
+
+
 def unusable(answer) -> str | None:
     """Why a handler's answer says it could not use the event (so replaying it mended nothing), if it does."""
     items = answer if isinstance(answer, list) else [answer]
@@ -232,4 +298,7 @@ def unusable(answer) -> str | None:
                 return f"not an event the function can use: {item['malformed']}"
             if item.get("status") == "undecodable":
                 return f"not an event the function can use: {item.get('reason')}"
+            if item.get("batchItemFailures"):  # log_alerts_stream: records that failed again
+                seqs = [str(f.get("itemIdentifier")) for f in item["batchItemFailures"][:3]]
+                return f"{len(item['batchItemFailures'])} record(s) failed again, from {', '.join(seqs)}"
     return None

@@ -50,6 +50,11 @@ _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
+def kind_of(function: str) -> str:
+    """The policy kind of a function of ``.chalice/config.json`` (``api_handler`` included)."""
+    return API_KIND if function == API_HANDLER else KIND_OF[function]
+
+
 class PolicyError(ValueError):
     """A stage's account or Region is not usable; the message names the stage and the setting."""
 
@@ -137,17 +142,20 @@ def key_prefixes(kind: str) -> tuple[str, ...]:
     from chalicelib.alarms import accounts, dedup, threads
     from chalicelib.alb import checkpoint
     from chalicelib.logalerts import cooldown, shardprogress
-    from chalicelib.slackactions import once
+    from chalicelib.slackactions import mute, once
 
     return {
         "alb": (checkpoint.PREFIX,),  # shipping checkpoints
-        # Powertools idempotency records; incident threads; account names and membership from Organizations
-        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX, accounts.PREFIX),
+        # Powertools idempotency records; incident threads; account names and membership from Organizations;
+        # Slack mutes (an "until OK" one is ended by the OK)
+        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX, accounts.PREFIX, mute.PREFIX),
         "logalerts": (cooldown.PREFIX,),  # cooldowns per (account, log group, rule)
         "logstream": (cooldown.PREFIX, shardprogress.PREFIX),  # the same cooldowns; what each shard handled
         "slackapi": (once.PREFIX,),  # the clicks' once-records
-        # once-records; the incident's acknowledgement and mute (its thread); a log alert held back (cooldown)
-        "slackactions": (once.PREFIX, threads.PREFIX, cooldown.PREFIX),
+        # once-records; the incident's acknowledgement and mute (its thread); a log alert held back (cooldown);
+        # an alarm's mute (who, until when, whether opswatch disabled its actions)
+        "slackactions": (once.PREFIX, threads.PREFIX, cooldown.PREFIX, mute.PREFIX),
+        "monitors": (mute.PREFIX,),  # the audit reads who muted an alarm from Slack, and until when
     }.get(kind, ())
 
 
@@ -252,7 +260,7 @@ def _failed_queue(w: Where) -> dict:
 def statements(kind: str, stage: str, w: Where) -> list[dict]:
     """The policy statements of one kind of function, for the stage whose environment is set."""
     if kind == "alb":
-        from chalicelib.alb.destination import policy_pattern
+        from chalicelib.cwlogs.groups import policy_pattern
 
         alb = settings.alb()
         group = policy_pattern(alb.log_group)
@@ -285,6 +293,12 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             # Read-only, and neither call takes a resource-level permission.
             _statement(
                 "MetricShape", ["cloudwatch:GetMetricData", "cloudwatch:GetMetricWidgetImage"], ["*"], _in_region(w)
+            ),
+            # The OK of an alarm muted "until OK" from Slack re-enables its actions (only if opswatch disabled them).
+            _statement(
+                "EndMuteUntilOk",
+                ["cloudwatch:DescribeAlarms", "cloudwatch:EnableAlarmActions"],
+                _mutable_alarms(w),
             ),
             *_organization_statements(w),
             *_slack_statements(w, stage),
@@ -335,6 +349,7 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             ),
             # Neither takes a resource-level permission.
             _statement("ReadMetricsAndTopics", ["cloudwatch:GetMetricData", "sns:ListTopics"], ["*"], _in_region(w)),
+            _state_table(w, kind, "ReadSlackMutes", ["dynamodb:GetItem"]),
             *_audit_targets(),
             *_slack_statements(w, stage),
             _own_logs(w, stage, kind),
@@ -394,6 +409,12 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
     raise ValueError(f"unknown kind of function {kind!r}")
 
 
+def _mutable_alarms(w: Where) -> list[str]:
+    """The alarms opswatch posts about, so may mute: all of the account and Region, or OPSWATCH_ALARM_NAME_PREFIXES."""
+    prefixes = [p.strip() for p in os.environ.get("OPSWATCH_ALARM_NAME_PREFIXES", "").split(",") if p.strip()]
+    return [w.arn("cloudwatch", f"alarm:{p}*") for p in prefixes] or [w.arn("cloudwatch", "alarm:*")]
+
+
 def scheduler_role_name(stage: str) -> str:
     """The role the re-enabling schedules run as (``infra/opswatch-resources.yaml``): it may only invoke the worker."""
     return f"opswatch-{stage}-scheduler"
@@ -404,15 +425,22 @@ def _slack_actions_statements(w: Where, stage: str) -> list[dict]:
     role = cfg.scheduler_role_arn or f"arn:{w.partition}:iam::{w.account}:role/{scheduler_role_name(stage)}"
     groups = [w.arn("logs", f"log-group:{g}") for g in cfg.log_groups]
     return [
-        # Mute and its re-enabling: any alarm of the account and Region may be muted from its message.
+        # Mute and its re-enabling: the alarms opswatch posts about (all of the account and Region, or those
+        # named with OPSWATCH_ALARM_NAME_PREFIXES) may be muted from their message.
         _statement(
             "MuteAlarms",
             ["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions", "cloudwatch:DescribeAlarms"],
-            [w.arn("cloudwatch", "alarm:*")],
+            _mutable_alarms(w),
         ),
         _statement(
             "ReenableLater",
-            ["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"],
+            # Update: a new mute of the same alarm moves its schedule.
+            [
+                "scheduler:CreateSchedule",
+                "scheduler:UpdateSchedule",
+                "scheduler:DeleteSchedule",
+                "scheduler:GetSchedule",
+            ],
             [w.arn("scheduler", f"schedule/{cfg.schedule_group}/*")],
         ),
         _statement(
@@ -424,7 +452,12 @@ def _slack_actions_statements(w: Where, stage: str) -> list[dict]:
         # Recent logs: StartQuery and GetQueryResults name the log groups; StopQuery takes no resource.
         _statement("QueryLogs", ["logs:StartQuery", "logs:GetQueryResults"], groups),
         _statement("StopOwnQueries", ["logs:StopQuery"], ["*"], _in_region(w)),
-        _statement("ReadFilterOfAlarm", ["logs:DescribeMetricFilters"], [w.arn("logs", "log-group:*")]),
+        # The metric filters behind an alarm; a log group whose name a button had to cut, found by its prefix.
+        _statement(
+            "ReadFilterOfAlarm",
+            ["logs:DescribeMetricFilters", "logs:DescribeLogGroups"],
+            [w.arn("logs", "log-group:*")],
+        ),
         _state_table(
             w,
             "slackactions",
@@ -505,7 +538,8 @@ def stale() -> list[str]:
                 problems.append(f"{path.name}: out of date")
     config = json.loads((CHALICE / "config.json").read_text())
     for stage, cfg in config["stages"].items():
-        for fn, kind in {**KIND_OF, API_HANDLER: API_KIND}.items():
+        for fn in [*KIND_OF, API_HANDLER]:
+            kind = kind_of(fn)
             want = f"policy-{stage}-{kind}.json"
             got = (cfg.get("lambda_functions", {}).get(fn) or {}).get("iam_policy_file")
             if got != want:

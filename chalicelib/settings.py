@@ -46,7 +46,7 @@ def alb() -> AlbSettings:
     if not 1 <= limit <= 1000:
         raise SettingsError(f"OPSWATCH_ALB_ROUTE_LIMIT must be between 1 and 1000, not {limit}")
     templates = os.environ.get("OPSWATCH_ALB_ROUTES", "")
-    from chalicelib.alb.destination import check_template
+    from chalicelib.cwlogs.groups import check_template
 
     try:
         log_group = check_template(os.environ.get("OPSWATCH_ALB_LOG_GROUP") or alb_log_group())
@@ -199,7 +199,9 @@ def athena() -> AthenaSettings:
         log_prefix=os.environ.get("OPSWATCH_ALB_PREFIX", ""),
         report_queries=tuple(q.strip() for q in report.split(",") if q.strip()),
         projection=projection,
-        accounts=_list("OPSWATCH_ACCOUNTS"),
+        # Without a list of its own, the table projects the accounts the stage already knows.
+        accounts=_list("OPSWATCH_ACCOUNTS")
+        or tuple(dict.fromkeys(a for a in (account_id(), *_list("OPSWATCH_MEMBER_ACCOUNTS")) if a)),
         regions=_list("OPSWATCH_REGIONS"),
     )
 
@@ -332,3 +334,8 @@ def slack_actions() -> SlackActionSettings:
         schedule_group=f"opswatch-{st}",
         log_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
     )
+
+
+def slack_buttons() -> bool:
+    """``OPSWATCH_SLACK_ACTIONS``: ALARM and log-alert messages carry the Acknowledge, Mute and Recent logs buttons."""
+    return _flag("OPSWATCH_SLACK_ACTIONS")

@@ -31,3 +31,20 @@ def key(name: str = "abc", day: str = "2026/11/26", lb: str = "my-loadbalancer.5
         f"AWSLogs/123456789012/elasticloadbalancing/us-east-2/{day}/"
         f"123456789012_elasticloadbalancing_us-east-2_app.{lb}_{compact}T1850Z_10.0.0.1_{name}.log.gz"
     )
+
+
+def cut_gzip(whole: list[str], cut: str) -> bytes:
+    """A gzip stream that ends, damaged, right after ``cut`` (the start of one more line): no trailer, no newline.
+
+    The sync flush makes the decompressor give out every byte before the damage, as it does for an
+    object truncated in transit, so the fragment reaches the reader.
+    """
+    import zlib
+
+    packer = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    text = "".join(f"{x}\n" for x in whole) + cut
+    return packer.compress(text.encode()) + packer.flush(zlib.Z_SYNC_FLUSH)
+
+
+# A line cut after its trace_id still parses (an older line generation ends there): only the reader knows.
+CUT_AT = 340

@@ -13,6 +13,7 @@ from chalicelib.alb.reader import (
     MAX_LINE_BYTES,
     RUN_MIN,
     BlankLines,
+    CutLine,
     LongLine,
     StreamStatus,
     decoded_chunks,
@@ -57,6 +58,18 @@ def test_truncated_gzip_keeps_what_was_read_and_says_so():
     assert 0 < len(lines) < 20000
     assert lines[0] == b"line 0"
     assert status.error and "truncated" in status.error
+
+
+def test_the_line_a_damaged_stream_cuts_is_a_cut_line():
+    from tests.alb_lines import cut_gzip
+
+    lines, status = read(cut_gzip(["one", "two"], "thr"), 5)
+    assert lines == [b"one", b"two", b"thr"] and "truncated" in status.error
+    assert [x.__class__ for x in lines] == [bytes, bytes, CutLine]  # the fragment is marked, the whole lines not
+    lines, status = read(cut_gzip(["one", "two"], ""), 5)  # cut at a line end: nothing is a fragment
+    assert lines == [b"one", b"two"] and [x.__class__ for x in lines] == [bytes, bytes] and status.error
+    lines, status = read(gzip.compress(b"one\ntwo"), 5)  # a whole stream's unterminated last line is whole
+    assert lines == [b"one", b"two"] and lines[1].__class__ is bytes and status.error is None
 
 
 def test_corrupt_gzip_is_reported():

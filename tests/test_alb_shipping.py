@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from chalicelib.alb.fields import FIELDS
 from chalicelib.alb.handler import handle_s3_event
 from chalicelib.aws import client
-from tests.alb_lines import LB, key, line
+from tests.alb_lines import CUT_AT, LB, cut_gzip, key, line
 from tests.conftest import ALB_DATA, DATA
 from tests.faultproxy import FaultProxy
 
@@ -155,6 +155,18 @@ def test_bad_objects(env):
     parts = [json.loads(e["message"]) for e in events_in("rejected/" + stream_of(keys["bigline"]))]
     assert len(parts) > 1 and {p["parts"] for p in parts} == {len(parts)}
     assert "".join(p["raw"] for p in parts) == "x" * 1_000_000
+
+
+def test_the_line_a_truncated_object_cuts_is_rejected_not_shipped(env):
+    # The fragment after the last whole line parsed (an ALB line cut after its trace_id) and was shipped as whole.
+    k, cut = key("cut"), line()[:CUT_AT]
+    upload(env, k, cut_gzip([line() for _ in range(3)], cut))
+    [r] = handle_s3_event(s3_event(k))
+    assert (r["lines"], r["shipped"], r["rejected"], r["balanced"]) == (4, 3, 1, True)
+    assert r["reject_reasons"] == {"truncated": 1} and r["object_error"].startswith("gzip stream truncated")
+    [rejected] = [json.loads(e["message"]) for e in events_in("rejected/" + stream_of(k))]
+    assert rejected["line"] == 4 and rejected["reason"].startswith("truncated: ")
+    assert rejected["raw"] == cut
 
 
 def test_key_with_spaces_and_unicode(env):

@@ -262,7 +262,9 @@ def test_a_failed_query_exits_1_with_athenas_reason(aws, monkeypatch):
         env = {**os.environ, "AWS_ENDPOINT_URL": proxy.endpoint, "OPSWATCH_STAGE": "local"}
         query = "SELECT nope FROM alb_access_logs WHERE day = '2026/11/25'"
         r = cli("athena", "sql", query, env=env)  # the workgroup does not exist yet: Athena will not start it
-        assert r.returncode == 1 and "NOT STARTED" in r.stderr and "WorkGroup does not exist" in r.stderr
+        # A missing AWS resource the stage names is bad input (README, exit codes: 2), not a failed query (1):
+        # this asserted 1 before, which told a script the query had run and failed.
+        assert r.returncode == 2 and "NOT STARTED" in r.stderr and "WorkGroup does not exist" in r.stderr
         assert "WorkGroup does not exist (run `opswatch athena setup` first)" in r.stderr
         assert "Traceback" not in r.stderr
         assert (
@@ -420,3 +422,19 @@ def test_the_local_engine_refuses_a_log_file_that_is_not_text(tmp_path):
                       str(logs))  # fmt: skip
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == f"opswatch: {logs / 'b.log.gz'}: binary data (a NUL byte in line 101); is it a log file?\n"
+
+
+def test_no_rows_in_the_default_window_says_so(generated):
+    # 0 rows with no start or end said nothing: the logs were from another day than the last 24 hours.
+    folder = generated[3]
+    r = opswatch_here("athena", "run", "status_codes", "--engine", "local", "--logs", str(folder))
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "(0 rows)"
+    hint = r.stderr.splitlines()[-1]
+    assert hint.startswith("opswatch: no rows between ") and "the default window (the last 24 hours)" in hint
+    assert "--param start=" in hint
+    r = opswatch_here("athena", "run", "status_codes", "--engine", "local", "--logs", str(folder),
+                      "--param", "end=2026-11-01T00:00:00Z")  # fmt: skip
+    assert r.returncode == 0 and "default window" not in r.stderr  # a window given: no hint
+    r = opswatch_here("athena", "run", "status_codes", "--engine", "local", "--logs", str(folder),
+                      "--param", "start=2026-11-25T00:00:00Z")  # fmt: skip
+    assert r.returncode == 0 and "default window" not in r.stderr and "(0 rows)" not in r.stdout

@@ -12,7 +12,7 @@ import time
 import boto3
 
 from chalicelib.alb.fields import FIELDS
-from tests.alb_lines import key, line
+from tests.alb_lines import CUT_AT, cut_gzip, key, line
 from tests.conftest import ALB_DATA
 
 OPSWATCH = [sys.executable, "-m", "chalicelib.cli.main"]
@@ -67,6 +67,17 @@ def test_parse_truncated_gzip_reports_and_exits_2(tmp_path):
     assert 0 < len(r.stdout.splitlines()) < 2000
 
 
+def test_parse_rejects_the_line_a_truncated_gzip_cuts(tmp_path):
+    # The fragment after the last whole line parsed (cut after its trace_id) and was printed as a record.
+    f = tmp_path / "cut.log.gz"
+    f.write_bytes(cut_gzip([line() for _ in range(3)], line()[:CUT_AT]))
+    r = run("alb", "parse", str(f))
+    assert r.returncode == 2 and len(r.stdout.splitlines()) == 3
+    err = r.stderr.decode().splitlines()
+    assert err[0].startswith(f"{f}:4: truncated: the object's data ends inside this line"), err
+    assert err[1].startswith(f"{f}: gzip stream truncated"), err
+
+
 def test_parse_metrics_summary_on_rejected_lines_says_why_there_are_none(tmp_path):
     f = tmp_path / "junk.log"
     f.write_text("nonsense here\nmore nonsense\n")
@@ -118,6 +129,16 @@ def test_ship_exits_2_on_a_truncated_object_after_shipping_the_rest(aws, s3):
     out = r.stdout.decode()
     assert r.returncode == 2, out + r.stderr.decode()  # an unreadable input, as in alb parse
     assert "objects: 2 shipped from" in out and "gzip stream truncated" in out
+
+
+def test_ship_counts_the_line_a_truncated_object_cuts_as_rejected(aws, s3):
+    s3.create_bucket(Bucket="bkt")
+    s3.put_object(Bucket="bkt", Key=key("cut"), Body=cut_gzip([line() for _ in range(3)], line()[:CUT_AT]))
+    r = run("alb", "ship", "s3://bkt/AWSLogs/")
+    out = r.stdout.decode()
+    assert r.returncode == 2, out + r.stderr.decode()
+    assert "lines: 4 lines, 3 shipped, 0 filtered, 1 rejected, 0 refused" in out
+    assert "  rejected 1: truncated\n" in out and "gzip stream truncated" in out
 
 
 def test_ship_refuses_reversed_days_and_lists_a_wide_range_once(aws, s3):

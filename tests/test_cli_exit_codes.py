@@ -270,3 +270,55 @@ def test_a_spec_refused_whole_is_one_opswatch_line(tmp_path):
             assert len(r.stderr.splitlines()) == 1
     spec.write_text("metric_filters: []\nalarms: []\n")  # emptying a stage on purpose names the lists
     assert invoke(["monitors", "validate", "--spec", str(spec)]).exit_code == 0
+
+
+def test_athena_run_refuses_a_parameter_given_twice():
+    # The last value was kept silently.
+    r = invoke(["athena", "run", "top_5xx_paths", "--param", "limit=5", "--param", "limit=500"])
+    assert r.exit_code == EXIT_USAGE
+    assert r.stderr == "opswatch: --param limit is given twice ('5' and '500'): give it once\n"
+
+
+def test_athena_run_refuses_an_integer_past_64_bits():
+    # 2**64 was accepted and sent; Athena's BIGINT ends at 2**63 - 1.
+    for limit in (str(2**63), str(2**64), "9" * 40):
+        r = invoke(["athena", "run", "top_5xx_paths", "--param", f"limit={limit}"])
+        assert r.exit_code == EXIT_USAGE and "Traceback" not in r.output, (limit, r.output)
+        assert r.stderr == (
+            f"opswatch: parameter limit: must be at most 9,223,372,036,854,775,807 (a 64-bit integer), got {limit}\n"
+        )
+
+
+def test_an_empty_rules_list_is_an_error_not_every_rule():
+    # --rules "" ran every rule (and would subscribe with all of them).
+    for names in ("", " ", ",", " , "):
+        for args in (["logs", "test-rules", "-"], ["logs", "subscribe", "/some/group"]):
+            r = CliRunner().invoke(cli, [*args, "--rules", names], input="OOMKilled\n")
+            assert r.exit_code == EXIT_USAGE, (args, names, r.output)
+            assert (
+                r.stderr
+                == f"opswatch: --rules {names!r} names no rule: give rule names, or leave --rules out for every active rule\n"
+            )
+
+
+def test_the_local_engine_runs_one_query_and_reaches_no_file(tmp_path):
+    # DROP, INSERT and COPY ran on the local table (COPY wrote a file), and "SELECT 1; DROP ..." dropped the DROP.
+    logs = tmp_path / "junk.log"
+    logs.write_text("not an access-log entry\n")
+    written = tmp_path / "written.csv"
+    for sql, said in [
+        ("DROP TABLE alb_access_logs", "only a query (SELECT, WITH, UNION, VALUES) runs here, not DROP"),
+        ("INSERT INTO alb_access_logs SELECT * FROM alb_access_logs", "not INSERT"),
+        (f"COPY alb_access_logs TO '{written}'", "not COPY"),
+        ("SET threads = 1", "not SET"),
+        ("EXPLAIN SELECT 1", "not EXPLAIN"),
+        ("SELECT 1; DROP TABLE alb_access_logs", "give one query, not 2 statements"),
+        (f"SELECT * FROM read_csv('{logs}')", "file system operations are disabled"),
+    ]:
+        r = invoke(["athena", "sql", sql, "--engine", "local", "--logs", str(logs)])
+        err = r.stderr.splitlines()[-1]
+        assert r.exit_code == EXIT_USAGE and said in err and err.startswith("opswatch: "), (sql, r.stderr)
+        assert len([x for x in r.stderr.splitlines() if "not ALB access-log entries" not in x]) == 1, r.stderr
+    assert not written.exists()
+    for sql in ("WITH a AS (SELECT 1 AS n) SELECT n FROM a", "SELECT 1 AS n UNION ALL SELECT 2", "VALUES (1)"):
+        assert invoke(["athena", "sql", sql, "--engine", "local", "--logs", str(logs)]).exit_code == 0, sql

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -42,7 +43,15 @@ def template() -> dict:
     return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
 
 
-def render(node, tpl: dict, region: str, stage: str = "prod", account: str = "111122223333", members: str = ""):
+def render(
+    node,
+    tpl: dict,
+    region: str,
+    stage: str = "prod",
+    account: str = "111122223333",
+    members: str = "",
+    **params: str,
+):
     """Resolve the intrinsic functions this template uses, as CloudFormation would in ``region``."""
     pseudo = {
         "AWS::Region": region,
@@ -50,6 +59,7 @@ def render(node, tpl: dict, region: str, stage: str = "prod", account: str = "11
         "AWS::Partition": "aws",
         "Stage": stage,
         "MemberAccounts": members,
+        **params,
     }
 
     def cond(name: str) -> bool:
@@ -166,6 +176,19 @@ def test_stack_creates_what_the_stage_needs(aws):
     ddb = boto3.client("dynamodb")
     table = ddb.describe_table(TableName="opswatch-local-state")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    # The scheduler's role: assumed by EventBridge Scheduler alone, and it may only invoke the worker.
+    iam = boto3.client("iam")
+    role = iam.get_role(RoleName="opswatch-local-scheduler")["Role"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    [name] = iam.list_role_policies(RoleName="opswatch-local-scheduler")["PolicyNames"]
+    doc = iam.get_role_policy(RoleName="opswatch-local-scheduler", PolicyName=name)["PolicyDocument"]
+    # moto keeps a stack's inline policy as the Python text of the template's mapping
+    [stmt] = (ast.literal_eval(doc) if isinstance(doc, str) else doc)["Statement"]
+    assert stmt["Action"] == "lambda:InvokeFunction"
+    assert stmt["Resource"] == "arn:aws:lambda:us-east-1:123456789012:function:opswatch-local-slack_actions"
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs["SchedulerRoleArn"] == role["Arn"]
 
     # moto's CloudFormation skips alarms, Athena workgroups, Glue databases, bucket and topic
     # policies, TTL and lifecycle rules (cfn-lint checks them against AWS's schemas above):
@@ -222,6 +245,14 @@ def test_names_match_what_the_code_uses():
                 )
             db = tpl["Resources"]["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"]
             assert render(db, tpl, "us-east-1", stage) == settings.athena().database
+            actions = settings.slack_actions()
+            group = tpl["Resources"]["ScheduleGroup"]["Properties"]["Name"]
+            assert render(group, tpl, "us-east-1", stage) == actions.schedule_group
+            role = tpl["Resources"]["SchedulerRole"]["Properties"]
+            assert render(role["RoleName"], tpl, "us-east-1", stage) == policies.scheduler_role_name(stage)
+            [stmt] = role["Policies"][0]["PolicyDocument"]["Statement"]
+            invoked = render(stmt["Resource"], tpl, "us-east-1", stage)
+            assert invoked.endswith(":function:" + actions.worker_function), invoked
 
 
 def test_the_readme_lists_the_parameters_as_they_are():

@@ -107,9 +107,9 @@ def test_each_object_lands_in_its_accounts_group_and_bad_keys_are_refused_and_co
     assert all(a["balanced"] and a["rejected"] == 0 for a in shipped)
     refused = answers[4:]
     assert [a["source"] for a in refused] == [f"s3://{BUCKET}/{k}" for k in (BAD_ACCOUNT, BAD_REGION, MISMATCH)]
-    assert "account '12345' is not a 12-digit AWS account id" in refused[0]["refused"]
-    assert "Region 'xx-moon-1' is not an AWS Region" in refused[1]["refused"]
-    assert f"folders name account '{B}'" in refused[2]["refused"]
+    assert "account '12345' is not a 12-digit AWS account id" in refused[0]["key_refused"]
+    assert "Region 'xx-moon-1' is not an AWS Region" in refused[1]["key_refused"]
+    assert f"folders name account '{B}'" in refused[2]["key_refused"]
 
     logs = boto3.client("logs")
     groups = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/opswatch/alb/")["logGroups"]}
@@ -127,7 +127,7 @@ def test_each_object_lands_in_its_accounts_group_and_bad_keys_are_refused_and_co
 
     # Redelivered: every object is already shipped to its own group; the refused keys are refused again.
     again = handle_s3_event(s3_event(*central, BAD_ACCOUNT))
-    assert all("already shipped" in a["skipped"] for a in again[:4]) and "refused" in again[4]
+    assert all("already shipped" in a["skipped"] for a in again[:4]) and "not a 12-digit" in again[4]["key_refused"]
 
 
 def test_route_metrics_carry_the_account_and_its_totals(central, monkeypatch):
@@ -187,6 +187,7 @@ def test_the_template_is_checked_at_start_and_filled_within_the_name_rule(monkey
     [
         (BAD_ACCOUNT, "not a 12-digit AWS account id"),
         (BAD_ACCOUNT.replace("12345", "12345678901x"), "not a 12-digit AWS account id"),
+        (BAD_ACCOUNT.replace("12345", "١١١١٢٢٢٢٣٣٣٣"), "not a 12-digit AWS account id"),  # Arabic-Indic digits
         (BAD_REGION, "not an AWS Region"),
         (MISMATCH, "its file name 111122223333 and us-east-1"),
     ],
@@ -298,6 +299,8 @@ def test_query_parameters_are_checked_and_injected_projection_needs_account_and_
     q = CATALOG["status_codes"]
     with pytest.raises(QueryError, match="not a 12-digit AWS account id"):
         typed_values(q, {"account": "1' OR '1'='1"})
+    with pytest.raises(QueryError, match="not a 12-digit AWS account id"):
+        typed_values(q, {"account": "١١١١٢٢٢٢٣٣٣٣"})
     with pytest.raises(QueryError, match="not a Region name"):
         typed_values(q, {"region": "eu west"})
     with pytest.raises(QueryError, match="not true or false"):

@@ -105,29 +105,69 @@ def _post(dest: Destination, item: Outgoing, key: dict | None, graphs: bool, acc
         shape = recent_shape(alarm, own_account=accounts.own if accounts else None)
         if shape:
             message = render_alarm(alarm, item.mention, shape)
-    if dest.mode != "bot" or key is None:
+    if key is None:
         return send(dest, message, item.channel)
-    from chalicelib.alarms import threads  # bot mode only: webhook deliveries never load it
+    buttons = settings.slack_buttons()
+    bot = dest.mode == "bot"
+    if not bot and not buttons:
+        return send(dest, message, item.channel)
+    from chalicelib.alarms import threads  # threads (bot mode) or buttons: a plain webhook delivery never loads it
 
     if alarm.new_state == "ALARM":
         answer = send(dest, message, item.channel)
-        threads.remember(alarm.arn, answer["channel"], answer["ts"], answer["payload"], key["at"])
-        if graphs:
+        # Kept in webhook mode too when the buttons are on: a click finds the message there (no channel or ts).
+        threads.remember(alarm.arn, answer.get("channel") or "", answer.get("ts") or "", answer["payload"], key["at"])
+        if bot and graphs:
             _attach_graph(dest, alarm, answer["channel"], answer["ts"])
         return answer
     parent = threads.recall(alarm.arn)
-    if parent is None:
-        return send(dest, message, item.channel)
+    if buttons and alarm.new_state == "OK":
+        _ok_notes(message, alarm, parent)
+    if parent is None or not bot or not parent["ts"]:
+        answer = send(dest, message, item.channel)
+        if parent is not None and alarm.new_state == "OK":
+            threads.forget(alarm.arn)
+        return answer
     answer = send(dest, message, parent["channel"], thread_ts=parent["ts"])
     if alarm.new_state == "OK":
         try:
             update(
-                dest, parent["channel"], parent["ts"], threads.resolved(parent["payload"], parent["since"], key["at"])
+                dest,
+                parent["channel"],
+                parent["ts"],
+                threads.resolved(_settled(parent["payload"]), parent["since"], key["at"]),
             )
         except SlackDeliveryError as exc:  # the reply is in; the parent keeps saying ALARM
             logger.error(f"could not mark the ALARM message resolved: {exc}", extra={"alarm": alarm.name})
         threads.forget(alarm.arn)
     return {**answer, "thread_ts": parent["ts"]}
+
+
+def _settled(payload: dict) -> dict:
+    """A resolved ALARM keeps only its Recent logs button (nothing left to acknowledge or mute)."""
+    if not settings.slack_buttons():
+        return payload
+    from chalicelib.slackactions.buttons import settled
+
+    return settled(payload)
+
+
+def _ok_notes(message, alarm, parent: dict | None) -> None:
+    """The OK says who acknowledged the ALARM and when, and ends a mute "until OK" (same rule as its schedule)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.slackactions.ack import ok_line
+    from chalicelib.slackactions.mute import on_ok
+
+    lines = [ok_line(parent.get("acked_by"), parent.get("acked_at"), parent["since"])] if parent else []
+    try:
+        lines.append(on_ok(alarm.arn))
+    except (ClientError, BotoCoreError) as exc:  # never at the OK's expense: the mute stays, the audit lists it
+        logger.error(f"could not end the alarm's mute: {exc}", extra={"alarm": alarm.name})
+        lines.append(":warning: opswatch could not re-enable the actions muted until OK: they stay disabled")
+    lines = [line for line in lines if line]
+    if lines:
+        message.context(lines)
 
 
 def _attach_graph(dest: Destination, alarm, channel: str, ts: str) -> None:

@@ -91,8 +91,8 @@ def _oam_sink() -> tuple[bool, str]:
 def not_shared(account: str) -> str:
     """The line an alarm of another account shows instead of its shape, when its metrics cannot be read here."""
     return (
-        f"*Recent shape:* not shown: account {escape(account)}'s metrics are readable here only through "
-        "CloudWatch cross-account observability, and this account is not a monitoring sink"
+        f"*Recent shape:* not shown: account {escape(account)}'s metrics need CloudWatch cross-account "
+        "observability, and this account is not its monitoring sink"
     )
 
 

@@ -150,7 +150,7 @@ def refused(source: str, reason: str) -> dict:
     metrics = EphemeralMetrics(namespace=settings.metrics_namespace(), service="opswatch-alb")
     metrics.add_metric(name="ObjectsRefused", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
-    return {"source": source, "refused": reason}
+    return {"source": source, "key_refused": reason}
 
 
 def ship_record(record, cfg, ship_filter, context) -> tuple[dict, ObjectReport | None, Progress | None]:

@@ -29,8 +29,8 @@ _ACCESS = re.compile(
 )
 # The folders ELB writes under: AWSLogs/ACCOUNT/elasticloadbalancing/REGION/ (after an optional prefix).
 _FOLDERS = re.compile(r"(?:^|/)AWSLogs/(?P<account>[^/]*)/elasticloadbalancing/(?P<region>[^/]*)/")
-ACCOUNT_ID = re.compile(r"\d{12}")
-REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")  # ASCII only: \d takes any script's digits
+REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 _SKIPS = (
     (re.compile(r"(^|/)ELBAccessLogTestFile$"), "the test object ALB writes when access logging is enabled"),
     (re.compile(r"_conn_log\."), "an ALB connection log, not an access log"),

@@ -38,7 +38,15 @@ import orjson
 from chalicelib.alb.checkpoint import Checkpoint, Progress
 from chalicelib.alb.keys import LogObject
 from chalicelib.alb.parser import ParseError, parse_line, quick_time, time_ms
-from chalicelib.alb.reader import MAX_LINE_BYTES, BlankLines, LongLine, StreamStatus, iter_lines, skip_lines
+from chalicelib.alb.reader import (
+    MAX_LINE_BYTES,
+    BlankLines,
+    CutLine,
+    LongLine,
+    StreamStatus,
+    iter_lines,
+    skip_lines,
+)
 from chalicelib.alb.routemetrics import RouteMetrics, metric_count
 from chalicelib.alb.shipfilter import Predicate
 from chalicelib.cwlogs.batches import MAX_EVENT_BYTES, split_message
@@ -52,6 +60,8 @@ METRICS_PREFIX = "metrics/"
 # turn into gigabytes of ingestion (at most this many lines of at most MAX_LINE_BYTES each).
 MAX_REJECTS_SHIPPED = 1000
 LONG_LINE = "line over the length limit"
+TRUNCATED = "truncated"
+TRUNCATED_REASON = f"{TRUNCATED}: the object's data ends inside this line (a damaged stream); never shipped as whole"
 
 
 @dataclass
@@ -102,6 +112,19 @@ class _Rejects:
 def _long_reason(raw: LongLine) -> str:
     """Why a line over the reader's length limit is rejected, and how much of it is kept."""
     return f"{LONG_LINE}: {raw.length} bytes, over {MAX_LINE_BYTES}; only the first {len(raw)} are kept"
+
+
+def _fragment(raw: bytes, lineno: int, rejects: _Rejects) -> bool:
+    """Reject (and count) a line the reader could not read whole: a ``LongLine`` or a ``CutLine``."""
+    if raw.__class__ is LongLine:
+        key, why = LONG_LINE, _long_reason
+    elif raw.__class__ is CutLine:
+        key, why = TRUNCATED, lambda _: TRUNCATED_REASON
+    else:
+        return False
+    if rejects.take(key):
+        rejects.report(lineno, raw.decode("utf-8", "backslashreplace"), why(raw))
+    return True
 
 
 def _undecodable_reason(raw: bytes, exc: UnicodeDecodeError) -> str:
@@ -177,9 +200,7 @@ def render_lines(
         if not raw:
             lineno, next_tick = _empty_lines(raw, lineno, next_tick, tick, rejects)
             continue
-        if raw.__class__ is LongLine:
-            if take(LONG_LINE):
-                reject(lineno, raw.decode("utf-8", "backslashreplace"), _long_reason(raw))
+        if raw.__class__ is not bytes and _fragment(raw, lineno, rejects):  # one check on a good line's path
             continue
         try:
             text = raw.decode("utf-8")

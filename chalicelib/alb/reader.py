@@ -37,6 +37,14 @@ class LongLine(bytes):
     length: int
 
 
+class CutLine(bytes):
+    """The unterminated last line of a damaged stream (truncated or corrupt gzip): the damage cut it.
+
+    Never a whole line, even when what is left parses (an ALB line cut after an early field
+    still reads as an older line generation): the caller rejects it as ``truncated``.
+    """
+
+
 class BlankLines(bytes):
     """``count`` empty lines in a row, as one item: a run of newlines costs one step, not one per line.
 
@@ -219,7 +227,8 @@ def iter_lines(
         else:
             yield from take(block)
     if size:
-        yield gathered()
+        last = gathered()
+        yield CutLine(last) if status.error else last  # after damage, the line in progress is a fragment
 
 
 def file_chunks(fh, size: int = CHUNK_BYTES) -> Iterator[bytes]:

@@ -61,8 +61,8 @@ COMMON = (
     Param("region", "string", "", "one Region (e.g. eu-west-1); default all"),
     Param("by_account", "boolean", "false", "true: the figures per account, with an account column"),
 )
-_ACCOUNT = re.compile(r"\d{12}")
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 
@@ -117,6 +117,9 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+MAX_INTEGER = 2**63 - 1  # BIGINT, the widest integer Athena (and DuckDB) compares with
+
+
 def typed_values(query: NamedQuery, given: dict[str, str], now: datetime | None = None) -> dict[str, object]:
     """Every parameter's value, checked against its type; defaults filled in. Raises ``QueryError``."""
     unknown = sorted(set(given) - set(query.names))
@@ -141,6 +144,8 @@ def typed_values(query: NamedQuery, given: dict[str, str], now: datetime | None 
                 raise QueryError(f"parameter {p.name}: {raw!r} is not a whole number") from None
             if value < 0:
                 raise QueryError(f"parameter {p.name}: must be 0 or more, got {value}")
+            if value > MAX_INTEGER:  # Athena's and DuckDB's BIGINT: past it Athena fails, DuckDB overflows
+                raise QueryError(f"parameter {p.name}: must be at most {MAX_INTEGER:,} (a 64-bit integer), got {raw}")
             out[p.name] = value
         else:
             if len(str(raw)) > 1024:

@@ -40,6 +40,9 @@ def unbounded_scans(sql: str, table: str = TABLE) -> list[str]:
     from sqlglot import exp
     from sqlglot.errors import ParseError, TokenError
 
+    from chalicelib.athena.local import quiet_sqlglot
+
+    quiet_sqlglot()
     try:
         statements = [s for s in sqlglot.parse(sql, read="trino") if s is not None]
     except (ParseError, TokenError) as exc:

@@ -22,7 +22,7 @@ from pathlib import Path
 from chalicelib.athena.table import COLUMNS, column_type
 
 _FOLDERS = re.compile(r"(?:^|/)AWSLogs/(?P<account>[^/]*)/elasticloadbalancing/(?P<region>[^/]*)/")
-_FILE = re.compile(r"^(?:\d{6}_)?(?P<account>\d{12})_elasticloadbalancing_(?P<region>[a-z0-9-]+)_")
+_FILE = re.compile(r"^(?:[0-9]{6}_)?(?P<account>[0-9]{12})_elasticloadbalancing_(?P<region>[a-z0-9-]+)_")
 _DUCK_TYPES = {"double": "DOUBLE", "int": "INTEGER", "bigint": "BIGINT", "string": "VARCHAR"}
 
 
@@ -105,7 +105,7 @@ def load(con, paths: list[str]) -> Loaded:
     import orjson
 
     from chalicelib.alb.parser import ParseError, parse_line
-    from chalicelib.alb.reader import BlankLines, LongLine, StreamStatus, file_chunks, iter_lines
+    from chalicelib.alb.reader import BlankLines, CutLine, LongLine, StreamStatus, file_chunks, iter_lines
     from chalicelib.textsniff import Sniffer
 
     lines = rows = 0
@@ -128,8 +128,8 @@ def load(con, paths: list[str]) -> Loaded:
                         if not raw.strip():
                             continue
                         lines += 1
-                        if raw.__class__ is LongLine:
-                            continue  # over the line length limit: counted below as not an entry
+                        if raw.__class__ is LongLine or raw.__class__ is CutLine:
+                            continue  # over the length limit, or cut by a damaged stream: counted as not an entry
                         try:
                             rec = parse_line(raw.decode("utf-8"))
                         except (UnicodeDecodeError, ParseError):
@@ -149,18 +149,54 @@ def load(con, paths: list[str]) -> Loaded:
             FROM read_json(?, format='newline_delimited', columns={columns})""",
             [str(records)],
         )
+    lock(con)
     return Loaded(len(files), lines, rows, lines - rows)
 
 
-def translate(sql: str) -> str:
-    """Athena's (Trino) dialect to DuckDB's."""
-    import sqlglot
-    from sqlglot.errors import ParseError
+def lock(con) -> None:
+    """From now on the connection reaches no file and no setting: a query reads the loaded table, nothing else.
 
+    The SQL given to ``athena sql`` is checked to be one query, but DuckDB's own functions
+    (``read_csv``, ``COPY``, ``ATTACH``, ``INSTALL``) would reach the disk from one; the
+    configuration is locked so that no later statement can turn access back on.
+    """
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def quiet_sqlglot() -> None:
+    """sqlglot warns on stderr, over several lines, about statements it keeps as text (EXPLAIN, SHOW):
+    opswatch says what it refuses in its own one line."""
+    import logging
+
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+def translate(sql: str) -> str:
+    """Athena's (Trino) dialect to DuckDB's; exactly one query (SELECT, WITH, UNION, VALUES), nothing else.
+
+    Athena runs DDL and DML too, but the local engine's table is a copy of the logs made for
+    reading: a DROP, an INSERT or a second statement after the first (which would be dropped
+    silently) is refused as bad input.
+    """
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError, TokenError
+
+    quiet_sqlglot()
     try:
-        return sqlglot.transpile(sql, read="trino", write="duckdb")[0]
-    except ParseError as exc:
+        statements = [s for s in sqlglot.parse(sql, read="trino") if s is not None]
+    except (ParseError, TokenError) as exc:
         raise QueryInvalid(f"cannot read the SQL: {_first_line(str(exc))}") from None
+    if len(statements) != 1:
+        raise QueryInvalid(f"give one query, not {len(statements)} statements")
+    [statement] = statements
+    if isinstance(statement, exp.Condition) and not isinstance(statement, exp.Query):
+        return sql  # a bare expression ("SELEC" reads as a column): no statement at all, DuckDB says where
+    if not isinstance(statement, exp.Query | exp.Values):
+        kind = statement.key.upper() if statement.key != "command" else str(statement.this).upper()
+        raise QueryInvalid(f"only a query (SELECT, WITH, UNION, VALUES) runs here, not {kind}")
+    return statement.sql(dialect="duckdb")
 
 
 def run(con, sql: str, params: list[object], timeout: float | None = DEFAULT_TIMEOUT) -> tuple[list[str], list[tuple]]:
@@ -199,7 +235,7 @@ def run(con, sql: str, params: list[object], timeout: float | None = DEFAULT_TIM
             raise QueryStopped(f"query stopped after {timeout:g} s (--timeout)")
     error = outcome.get("error")
     if isinstance(error, duckdb.ParserException | duckdb.SyntaxException | duckdb.BinderException
-                  | duckdb.CatalogException):  # fmt: skip
+                  | duckdb.CatalogException | duckdb.PermissionException):  # fmt: skip
         raise QueryInvalid(f"the local engine cannot run the query: {_first_line(str(error))}") from None
     if isinstance(error, duckdb.Error):
         raise LocalError(f"the local engine refused the query: {_first_line(str(error))}") from None

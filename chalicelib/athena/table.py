@@ -50,8 +50,8 @@ REGEX = (
 
 COLUMNS: tuple[str, ...] = (*FIELDS, "extra_fields")
 PARTITIONS = ("account", "region", "day")  # where the object is, not what the line says
-_ACCOUNT = re.compile(r"\d{12}")
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 
 
 def column_type(name: str) -> str:

@@ -380,11 +380,16 @@ def ship(
             f"{sum(r.metric_documents_refused for r in reports)} refused by CloudWatch"
         )
     refused: dict[str, int] = {}
+    rejected: dict[str, int] = {}
     for r in reports:
         for why, n in r.refused_reasons.items():
             refused[why] = refused.get(why, 0) + n
+        for why, n in r.reject_reasons.items():
+            rejected[why] = rejected.get(why, 0) + n
         if r.object_error:
             click.echo(f"  {r.source}: {r.object_error}")
+    for why, n in sorted(rejected.items()):
+        click.echo(f"  rejected {n}: {why}")
     for why, n in refused.items():
         click.echo(f"  refused by CloudWatch {n}: {why}")
     for r in reports:

@@ -15,7 +15,7 @@ import click
 
 from chalicelib import settings
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_FAILED
-from chalicelib.cli.errors import EXIT_INTERRUPTED, OpswatchGroup, require_aws
+from chalicelib.cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, OpswatchGroup, require_aws
 from chalicelib.cli.errors import fail as _fail
 
 
@@ -202,8 +202,16 @@ def _writable(output: str | None) -> None:
 
 
 def _execute(
-    sql: str, params: list[object], engine: str, logs: tuple[str, ...], fmt: str, output: str | None, timeout: float
+    sql: str,
+    params: list[object],
+    engine: str,
+    logs: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    timeout: float,
+    none_found: str | None = None,
 ) -> None:
+    """Run ``sql`` and write its rows; ``none_found``: a hint printed (stderr) when there are no rows."""
     _writable(output)
     if engine == "local":
         from botocore.exceptions import ClientError
@@ -214,6 +222,7 @@ def _execute(
             _fail("--engine local needs --logs PATH (files, folders or s3:// prefixes)")
         con = local.connect()
         try:
+            local.translate(sql)  # one query, or refused before the logs are loaded
             loaded = local.load(con, list(logs))
             if loaded.unmatched:
                 click.echo(f"opswatch: {loaded.unmatched} of {loaded.lines} lines are not ALB access-log entries "
@@ -228,6 +237,8 @@ def _execute(
         except ClientError as exc:  # an s3:// prefix that cannot be read: an unreadable input
             _fail(f"reading the logs from S3 failed: {exc}")
         _write(columns, rows, fmt, output)
+        if not rows and none_found:
+            click.echo(f"opswatch: {none_found}", err=True)
         return
     from botocore.exceptions import ClientError
 
@@ -242,13 +253,20 @@ def _execute(
     try:
         result = run(_target(), sql, params, progress)
     except AthenaQueryFailed as exc:
-        missing = exc.state == "NOT STARTED" and "does not exist" in (exc.reason or "")  # workgroup, database
-        _fail(str(exc) + (" (run `opswatch athena setup` first)" if missing else ""), EXIT_FAILED)
+        # A workgroup or database that does not exist is a missing AWS resource the stage names: bad input (2),
+        # as in every command; a query Athena started and failed is a failed query (1).
+        missing = exc.state == "NOT STARTED" and "does not exist" in (exc.reason or "")
+        _fail(
+            str(exc) + (" (run `opswatch athena setup` first)" if missing else ""),
+            EXIT_USAGE if missing else EXIT_FAILED,
+        )
     except ClientError as exc:  # refused outside the query itself (access, throttling past the retries)
         _fail(f"Athena call failed: {exc}")
     except KeyboardInterrupt:
         _fail("cancelled (StopQueryExecution sent)", EXIT_INTERRUPTED)
     _write(result.columns, result.rows, fmt, output)
+    if not result.rows and none_found:
+        click.echo(f"opswatch: {none_found}", err=True)
     click.echo(
         f"query {result.query_id}: {result.scanned_bytes / 1e6:,.1f} MB scanned, ${result.cost:.4f} "
         "(5 USD per TB, 10 MB minimum)",
@@ -298,6 +316,9 @@ def run_named(
         key, sep, value = p.partition("=")
         if not sep:
             _fail(f"--param {p!r}: expected key=value")
+        if key.strip() in given:  # the last would win silently: a script's default and the user's value, say
+            first, again = given[key.strip()][:80], value[:80]
+            _fail(f"--param {key.strip()[:80]} is given twice ({first!r} and {again!r}): give it once")
         given[key.strip()] = value
     try:
         typed = typed_values(q, given)
@@ -307,7 +328,13 @@ def run_named(
     why = needs_origin(typed, settings.athena().projection) if engine == "athena" else None
     if why:
         _fail(f"athena run {name}: {why}")
-    _execute(sql, values, engine, logs, fmt, output, timeout)
+    window = None
+    if "start" in q.names and not {"start", "end"} & set(given):
+        window = (
+            f"no rows between {typed['start']} and {typed['end']}, the default window (the last "
+            "24 hours); pass --param start=... (and end=...) to look at other days"
+        )
+    _execute(sql, values, engine, logs, fmt, output, timeout, window)
 
 
 @athena.command("sql")

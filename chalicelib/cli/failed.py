@@ -19,7 +19,7 @@ def _function_option(f):
     return click.option(
         "--function",
         "function",
-        type=click.Choice(store.ASYNC_FUNCTIONS),
+        type=click.Choice(store.ASYNC_FUNCTIONS + store.STREAM_FUNCTIONS),
         help="Only the events of this function.",
     )(f)
 
@@ -89,7 +89,10 @@ def replay(function: str | None, yes: bool) -> None:
             bad += 1
             continue
         try:
-            why = store.unusable(handle(f.payload))
+            event = f.payload
+            if isinstance(event, dict) and isinstance(event.get("KinesisBatchInfo"), dict):
+                event = store.stream_event(event["KinesisBatchInfo"])  # the records, read back from the stream
+            why = store.unusable(handle(event))
         except Exception as exc:
             why = redact(f"{type(exc).__name__}: {exc}")
         if why:  # kept: a record is deleted only once its event did what it was for

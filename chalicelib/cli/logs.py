@@ -31,8 +31,11 @@ def _ruleset(names: str | None, rules_file: str | None):
             rules = active_rules(cfg.rules_json, rules_file, cfg.disabled)
         else:
             rules = rules_for(cfg)
-        if names:
-            rules = rules.by_names([n.strip() for n in names.split(",") if n.strip()])
+        if names is not None:
+            wanted = [n.strip() for n in names.split(",") if n.strip()]
+            if not wanted:  # "" would otherwise mean every rule: the opposite of what an empty list says
+                _fail(f"--rules {names!r} names no rule: give rule names, or leave --rules out for every active rule")
+            rules = rules.by_names(wanted)
     except UnicodeDecodeError as exc:
         _fail(not_text(rules_file or "OPSWATCH_LOG_ALERT_RULES_FILE", exc))
     except (RuleError, ValueError) as exc:

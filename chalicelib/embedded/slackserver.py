@@ -10,7 +10,9 @@ The demo and the tests post to it with the real slack-sdk clients:
 - ``fail(status, times, retry_after)`` makes the next calls answer 429 (with
   ``Retry-After``) or 5xx, to test retries;
 - the webhook answers 400 ``invalid_blocks`` to a message whose blocks break
-  Slack's limits, as Slack does.
+  Slack's limits, as Slack does;
+- ``POST /actions/...`` is a click's ``response_url`` (``response_url_for``): recorded as
+  ``response_url``; with ``replace_original`` it replaces the webhook message it names.
 """
 
 from __future__ import annotations
@@ -119,6 +121,8 @@ class SlackServer:
                     body = json.loads(raw or "{}")
                     if not body.get("text") and not body.get("blocks") and not body.get("delete_original"):
                         return self._reply(400, "no_text")
+                    if _too_big(body):
+                        return self._reply(400, "invalid_blocks")
                     server.messages.append(Posted("response_url", {**body, "response_url": self.path}))
                     return self._reply(200, json.dumps({"ok": True}), "application/json")
                 if self.path.startswith("/api/usergroups.users.list"):

@@ -85,7 +85,9 @@ def deliver_alerts(collected: Collected, cfg: settings.LogAlertSettings, metrics
     """Post every alert; a failed one is released from its cooldown and listed, never raised (the caller decides)."""
     slack_cfg = settings.slack()
     router = router_from(slack_cfg)
-    cooldown = Cooldown(cfg.cooldown_seconds) if cfg.cooldown_seconds else None
+    buttons = settings.slack_buttons()
+    # With the buttons on, the cooldown item is kept even with no cooldown window: Mute holds alerts back there.
+    cooldown = Cooldown(cfg.cooldown_seconds) if cfg.cooldown_seconds or buttons else None
     dest = None
     posted, held, failed = [], [], []
     state_errors = 0
@@ -108,7 +110,7 @@ def deliver_alerts(collected: Collected, cfg: settings.LogAlertSettings, metrics
             failed.append((alert, str(exc)))
             continue
         if cooldown:
-            cooldown.confirm(claim)
+            cooldown.confirm(claim, answer["payload"] if buttons else None, alert.first_ms)
         shown = {k: v for k, v in answer.items() if k != "payload"}
         logger.info("delivered to Slack", extra={**what, **shown, "held_reported": claim.held})
         posted.append({**what, "channel": channel})

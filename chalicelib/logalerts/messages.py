@@ -56,7 +56,8 @@ def message_for(
     """(message, channel): the alert as the Lambda posts it (``claim``: what the cooldown held back)."""
     channel, mention = route(alert, router)
     held, since, error = (claim.held, claim.held_since, claim.state_error) if claim else (0, None, None)
-    return render_alert(alert, region(), mention, held, since, cooldown, error), channel
+    muted_by = claim.muted_by if claim else None
+    return render_alert(alert, region(), mention, held, since, cooldown, error, muted_by), channel
 
 
 def outgoing_for(event: dict, router: Router) -> list[Outgoing]:

@@ -44,7 +44,7 @@ def key_of(event_source_arn: str, event_id: str) -> str:
     """``shard#<stream name>#<shard id>`` (the record's ``eventID`` is ``<shard id>:<sequence number>``)."""
     stream = event_source_arn.rsplit("/", 1)[-1] if event_source_arn else "stream"
     shard = event_id.split(":", 1)[0] if event_id else "shard"
-    return f"{PREFIX}{stream}#{shard}"
+    return f"{PREFIX}{stream[:128]}#{shard[:128]}"  # stream names and shard ids are at most 128 characters
 
 
 def load(key: str) -> ShardProgress:

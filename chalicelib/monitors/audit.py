@@ -8,6 +8,7 @@ only when something is found (so this module imports nothing CLI-only).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,7 @@ from chalicelib.slack.text import escape, truncate
 STUCK_AFTER = timedelta(days=1)
 KINDS = {
     "implicit-missing": "alarms on the implicit missing-data policy",
+    "muted": "alarms muted from Slack",
     "no-actions": "alarms that notify nobody",
     "missing-topic": "actions pointing at topics that do not exist",
     "stuck-insufficient": "alarms in INSUFFICIENT_DATA for more than a day",
@@ -35,6 +37,7 @@ class Finding:
     resource: str
     reason: str
     fix: str
+    slack_user: str | None = None  # who muted it from Slack (a Slack user id, mentioned in the digest)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -62,7 +65,29 @@ def _has_data(cw, a: dict, now: datetime) -> bool:
     return any(r.get("Values") for r in resp.get("MetricDataResults", []))
 
 
-def audit(cw, logs, sns, now: datetime | None = None) -> list[Finding]:
+def _muted(name: str, mute: dict, now: datetime) -> Finding:
+    until = mute.get("until") or 0
+    if not until:
+        when = "until its next OK"
+    else:
+        when = "until " + datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if until < now.timestamp():
+            when += ", past: its actions should be enabled again"
+    if not mute.get("by_opswatch"):
+        when += "; its actions were already disabled before, so opswatch will not re-enable them"
+    return Finding(
+        "muted",
+        name,
+        f"actions disabled from Slack {when}",
+        "wait for the mute to end, or `aws cloudwatch enable-alarm-actions` to end it now",
+        mute.get("user_id"),
+    )
+
+
+def audit(
+    cw, logs, sns, now: datetime | None = None, mutes: Callable[[str], dict | None] | None = None
+) -> list[Finding]:
+    """Every finding; ``mutes`` (alarm ARN -> the Slack mute kept for it, or None) names who muted what."""
     now = now or datetime.now(UTC)
     alarms = metric_alarms(cw)
     topics = _topics(sns)
@@ -85,7 +110,10 @@ def audit(cw, logs, sns, now: datetime | None = None) -> list[Finding]:
                 )
             )
         actions = [x for k in ("AlarmActions", "OKActions", "InsufficientDataActions") for x in a.get(k) or []]
-        if not actions or a.get("ActionsEnabled") is False:
+        mute = mutes(a["AlarmArn"]) if mutes and a.get("ActionsEnabled") is False and a.get("AlarmArn") else None
+        if mute is not None:
+            found.append(_muted(name, mute, now))
+        elif not actions or a.get("ActionsEnabled") is False:
             why = "actions are disabled" if actions else "no actions: it changes state and tells nobody"
             found.append(Finding("no-actions", name, why, "add the alarm topic to its ALARM and OK actions"))
         for arn in actions:
@@ -134,6 +162,14 @@ def audit(cw, logs, sns, now: datetime | None = None) -> list[Finding]:
     return found
 
 
+def _by(user: str | None) -> str:
+    if not user:
+        return ""
+    from chalicelib.slackactions.buttons import mention
+
+    return f" (muted by {mention(user)})"
+
+
 @dataclass
 class Audited:
     """One account's (and Region's) findings, for the audit across targets and its digest."""
@@ -144,7 +180,9 @@ class Audited:
     findings: list[Finding]
 
 
-def audit_all(targets: list, home: bool, now: datetime | None = None) -> list[Audited]:
+def audit_all(
+    targets: list, home: bool, now: datetime | None = None, mutes: Callable[[str], dict | None] | None = None
+) -> list[Audited]:
     """The audit in the caller's own account (with ``home``) and in each target through its role.
 
     A target that cannot be reached is an ``unreachable-target`` finding of its own, never a crash,
@@ -160,7 +198,12 @@ def audit_all(targets: list, home: bool, now: datetime | None = None) -> list[Au
     if home:
         p = home_place()
         out.append(
-            Audited(p.label, p.account, p.region, audit(p.client("cloudwatch"), p.client("logs"), p.client("sns"), now))
+            Audited(
+                p.label,
+                p.account,
+                p.region,
+                audit(p.client("cloudwatch"), p.client("logs"), p.client("sns"), now, mutes),  # mutes: this stage's
+            )
         )
     for t in targets:
         try:
@@ -229,7 +272,7 @@ def digest(findings: list[Finding], account: str | None = None, region: str | No
         items = [f for f in findings if f.kind == kind]
         if not items:
             continue
-        lines = [f"• *{escape(f.resource)}*: {escape(f.reason)}" for f in items[:10]]
+        lines = [f"• *{escape(f.resource)}*: {escape(f.reason)}{_by(f.slack_user)}" for f in items[:10]]
         if len(items) > 10:
             lines.append(f"… and {len(items) - 10} more")
         msg.section(f"*{title}* ({len(items)})\n" + "\n".join(lines) + f"\n_fix: {escape(items[0].fix)}_")

@@ -23,11 +23,25 @@ from chalicelib.slack.routing import Router
 logger = Logger(service="opswatch-monitors")
 
 
+def slack_mute(alarm_arn: str) -> dict | None:
+    """The mute kept for an alarm muted from Slack (who, until when), or None; never at the audit's expense."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.slackactions.mute import record
+
+    try:
+        m = record(alarm_arn)
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning(f"could not read the Slack mutes: {exc}", extra={"alarm": alarm_arn})
+        return None
+    return None if m is None else {"user_id": m.user_id, "until": m.until, "by_opswatch": m.by_opswatch}
+
+
 def handle_schedule(event: dict | None = None) -> dict:
     targets = settings.audit_targets()
     if targets:
         return _across_accounts(targets)
-    findings = audit(client("cloudwatch"), client("logs"), client("sns"))
+    findings = audit(client("cloudwatch"), client("logs"), client("sns"), mutes=slack_mute)
     by_kind: dict[str, int] = {}
     for f in findings:
         by_kind[f.kind] = by_kind.get(f.kind, 0) + 1

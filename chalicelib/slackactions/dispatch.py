@@ -38,7 +38,9 @@ def enqueue(click: Click, cfg: settings.SlackActionSettings) -> str:
         try:
             handle("slack_actions", click.to_dict())
         except Exception as exc:  # the worker told the user in the thread already
-            logger.error(f"the Slack action failed inline: {type(exc).__name__}: {exc}")
+            from chalicelib.redact import redact
+
+            logger.error(f"the Slack action failed inline: {type(exc).__name__}: {redact(str(exc))[:300]}")
         return "inline"
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -137,7 +137,11 @@ def respond(request):
     from chalice import Response
 
     started = time.monotonic()
-    got = answer(request.method, request.headers, lambda: request.raw_body)
+    try:
+        got = answer(request.method, request.headers, lambda: request.raw_body)
+    except Exception:  # a bug: logged with its stack (no request data in it), answered without detail, counted
+        logger.exception("the Slack actions endpoint failed")
+        got = Answer(500, "Internal Server Error", _PLAIN, "error")
     metrics = EphemeralMetrics(namespace=settings.metrics_namespace(), service="opswatch-slackactions")
     metrics.add_dimension(name="outcome", value=got.outcome)
     metrics.add_metric(name="SlackRequests", unit=MetricUnit.Count, value=1)

@@ -93,7 +93,11 @@ def settle(click: Click, outcome: str, now: float | None = None) -> None:
     state.dynamodb().update_item(
         TableName=state.table_name(),
         Key={state.KEY: {"S": key(click)}},
-        UpdateExpression="SET #status = :s, #ttl = if_not_exists(#ttl, :ttl)",
-        ExpressionAttributeNames={"#status": "status", "#ttl": state.TTL_ATTRIBUTE},
-        ExpressionAttributeValues={":s": {"S": outcome}, ":ttl": {"N": str(int(now + KEEP_SECONDS))}},
+        UpdateExpression="SET #status = :s, #ttl = if_not_exists(#ttl, :ttl), #until = if_not_exists(#until, :until)",
+        ExpressionAttributeNames={"#status": "status", "#ttl": state.TTL_ATTRIBUTE, "#until": "until"},
+        ExpressionAttributeValues={
+            ":s": {"S": outcome},
+            ":ttl": {"N": str(int(now + KEEP_SECONDS))},
+            ":until": {"N": str(int(now + ONCE_SECONDS))},
+        },
     )

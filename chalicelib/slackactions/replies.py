@@ -21,6 +21,7 @@ from chalicelib.slackactions.click import Click
 
 logger = Logger(service="opswatch-slackactions")
 MAX_LINE = 500
+TIMEOUT_SECONDS = 2  # the endpoint answers Slack within three seconds, its replies included
 
 
 def one_line(text: str) -> str:
@@ -32,7 +33,9 @@ def _post_response_url(url: str, body: dict) -> None:
     from chalicelib.slack.sdk import webhook_client
 
     try:
-        resp = webhook_client(url, retries=1).send_dict(body)
+        client = webhook_client(url, retries=1)
+        client.timeout = TIMEOUT_SECONDS
+        resp = client.send_dict(body)
     except Exception as exc:  # its text may hold the URL: only the type is told
         raise RuntimeError(f"response_url unreachable: {type(exc).__name__}") from None
     if resp.status_code != 200:

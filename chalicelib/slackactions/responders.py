@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.redact import redact
 from chalicelib.slackactions.click import MUTE, Click
 
 logger = Logger(service="opswatch-slackactions")
 CACHE_SECONDS = 300
+LOOKUP_TIMEOUT_SECONDS = 2  # inside Slack's three seconds for the endpoint's answer
 _groups: dict[str, tuple[float, frozenset[str]]] = {}  # group id -> (fetched at, member user ids)
 
 
@@ -42,7 +44,9 @@ def slack_members(group: str) -> frozenset[str]:
     from chalicelib.slackactions.secrets import bot_token
 
     try:
-        resp = web_client(bot_token(), slack().api_url, retries=1).usergroups_users_list(usergroup=group)
+        client = web_client(bot_token(), slack().api_url, retries=1)
+        client.timeout = LOOKUP_TIMEOUT_SECONDS
+        resp = client.usergroups_users_list(usergroup=group)
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else None
         raise LookupError(f"Slack usergroups.users.list for {group} failed: {error}") from None
@@ -90,5 +94,5 @@ def decide(
                 return Decision(True)
         except Exception as exc:  # a Slack or configuration error: refuse, and say why in the log
             failures += 1
-            logger.error(f"user group {group} not looked up: {exc}", extra={"group": group})
+            logger.error(f"user group {group} not looked up: {redact(str(exc))[:300]}", extra={"group": group})
     return Decision(False, LOOKUP_FAILED if failures else NOT_ALLOWED)
