@@ -109,7 +109,9 @@ def _plan_one(loaded, target=None) -> Planned:
 
 def _plan_all(loaded) -> list[Planned]:
     """One plan per target of the spec (each through its role), or the shell's account's alone."""
-    targets = [t.rules() for t in loaded.spec.targets]
+    from chalicelib.monitors.places import named
+
+    targets = named([t.rules() for t in loaded.spec.targets])  # a target without a name: OPSWATCH_ACCOUNT_NAMES'
     if not targets:
         return [_plan_one(loaded)]
     return [_plan_one(loaded, t) for t in targets]
