@@ -159,6 +159,17 @@ rules:
         ({"name": "x", "severity": "critical", "pattern": "%a(b)%"}, "rule 'x': invalid filter pattern at position 3"),
         ({"name": "x", "severity": "critical", "regex": "a(b"}, "rule 'x': regex does not compile at position 2"),
         ({"name": "x", "severity": "critical", "regex": r"\d+"}, "no literal text in the regex"),
+        # Repeated groups, or \b with a repetition, stay on Python's re, which backtracks: refused.
+        (
+            {"name": "x", "severity": "info", "regex": "oom(a+)+b"},
+            "cannot run in linear time (a group repeated without",
+        ),
+        ({"name": "x", "severity": "info", "regex": "oom(x|y)*z"}, "Write a repeated group out (x(a|b)*y as x[ab]*y"),
+        (
+            {"name": "x", "severity": "info", "regex": r"\boom\b.*killed"},
+            "cannot run in linear time (assertion \\b) and repeats",
+        ),
+        ({"name": "x", "severity": "info", "regex": r"(oom)\1+"}, "(back-reference \\1)"),
         ({"name": "x", "severity": "urgent", "pattern": "a"}, "severity must be one of critical, warning, info"),
         ({"name": "x", "severity": "info"}, "needs a pattern"),
         ({"name": "x y", "severity": "info", "pattern": "a"}, "name must be 1-64 letters"),
