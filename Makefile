@@ -18,7 +18,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/cfn-lint infra/opswatch-resources.yaml
+	$(BIN)/cfn-lint infra/opswatch-resources.yaml infra/member-account.yaml
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -50,6 +50,19 @@ def log_alerts(event, context):
     return handle("log_alerts", event, context)
 
 
+@app.on_kinesis_record(
+    stream=settings.log_stream(), name="log_alerts_stream", batch_size=100, starting_position="TRIM_HORIZON"
+)
+def log_alerts_stream(event):
+    """Member accounts' CloudWatch Logs (a Logs destination's Kinesis stream) -> the same rules -> Slack.
+
+    Returns a partial batch response (``batchItemFailures``); Chalice passes it through as it is.
+    """
+    from chalicelib.kinds import handle
+
+    return handle("log_alerts_stream", event.to_dict(), event.context)
+
+
 @app.schedule(Rate(1, unit=Rate.DAYS), name="monitors_audit")
 def monitors_audit(event):
     """Daily: alarms left on the implicit missing-data policy, without actions, stuck, or watching nothing."""
@@ -64,3 +77,22 @@ def athena_report(event):
     from chalicelib.kinds import handle
 
     return handle("athena_report", event.to_dict())
+
+
+# The Slack actions route: everything from the internet is refused unless Slack signed it. Any method and
+# content type reach the handler, so that each refusal is counted and answered by opswatch (405, 400), not
+# by Chalice. The route's function is the API's Lambda (``api_handler``), with its own policy.
+@app.route("/slack/actions", methods=["POST", "GET", "PUT", "PATCH", "DELETE"], content_types=["*/*"])
+def slack_actions_endpoint():
+    """Slack button clicks (signed): verified, authorized, claimed once, handed to the slack_actions worker."""
+    from chalicelib.slackactions.endpoint import respond
+
+    return respond(app.current_request)
+
+
+@app.lambda_function(name="slack_actions")
+def slack_actions(event, context):
+    """One Slack button click's action (acknowledge, mute, recent logs), or a Mute's scheduled re-enabling."""
+    from chalicelib.kinds import handle
+
+    return handle("slack_actions", event, context)

@@ -23,8 +23,10 @@
    receives: lines per second, peak RSS, and that every count adds up.
 8. CLI start: whole ``opswatch alarms simulate`` and ``opswatch filters test`` processes against
    ``python -c pass`` (``bench/clistart.py``).
+9. What an organization costs: 50 accounts x 3 Regions x 10 load balancers at 100 requests a second
+   each, from one object shipped in each mode in this run (``bench/organization.py``).
 
-``python -m bench package coldstart clistart`` runs only those quick sections; ``python -m bench parser``
+``python -m bench package coldstart clistart organization`` runs only those quick sections; ``python -m bench parser``
 runs section 5 alone.
 """
 
@@ -41,7 +43,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench import baselines, clistart, corpora
+from bench import baselines, clistart, corpora, organization
 from chalicelib.alb.pipeline import LineCounts, render_lines
 from chalicelib.alb.reader import file_chunks, iter_lines
 from chalicelib.embedded import albtraffic
@@ -502,7 +504,13 @@ def parser_section() -> bool:
     return min(whole.values()) >= 2 and same and slow == 0 and max(peaks.values()) <= 80
 
 
+def organization_section() -> bool:
+    print("\n9. what an organization costs (figures measured in this run, multiplied out)")
+    return organization.report()
+
+
 SECTIONS = {
+    "organization": organization_section,
     "package": package_section,
     "parser": parser_section,
     "coldstart": cold_start_section,
@@ -595,9 +603,11 @@ def main() -> int:
 
     print(f"\n8. CLI start, whole processes (median of {clistart.ROUNDS} paired rounds)")
     cli_ok = clistart.report()
+    org_ok = organization_section()
 
     ok = (
         cli_ok
+        and org_ok
         and adds_up
         and load["peak_rss_mb"] < 150
         and j / a >= 3

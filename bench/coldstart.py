@@ -29,8 +29,10 @@ FUNCTIONS = {
     "alarm_bridge": "chalicelib.alarms.handler",
     "alarm_events": "chalicelib.alarms.handler",
     "log_alerts": "chalicelib.logalerts.handler",
+    "log_alerts_stream": "chalicelib.logalerts.stream",
     "monitors_audit": "chalicelib.monitors.handler",
     "athena_report": "chalicelib.athena.report",
+    "slack_actions": "chalicelib.slackactions.worker",
 }
 
 

@@ -21,12 +21,56 @@ def client(service: str, attempts: int | None = None, timeout: float = 60):
     ``attempts`` and ``timeout`` override it for calls that must not hold an alert back.
     """
     import boto3  # on the first client, not at import: commands that call no AWS never load it
+
+    return boto3.client(service, config=_config(attempts, timeout))
+
+
+def _config(attempts: int | None, timeout: float):
     from botocore.config import Config
 
     attempts = attempts or int(os.environ.get("OPSWATCH_AWS_MAX_ATTEMPTS", "8"))
-    config = Config(
+    return Config(
         retries={"mode": "standard", "total_max_attempts": attempts},
         connect_timeout=min(5, timeout),
         read_timeout=timeout,
     )
-    return boto3.client(service, config=config)
+
+
+SESSION_NAME = "opswatch"  # RoleSessionName: what CloudTrail shows in the target account
+
+
+class Assumed:
+    """Clients acting as another account's role, in that account's Region (from :func:`assume`).
+
+    The endpoint settings apply as to :func:`client` (botocore reads ``AWS_ENDPOINT_URL`` for
+    every session), so the same code runs against moto. Clients are made once per service.
+    """
+
+    def __init__(self, session, account: str, region: str) -> None:
+        self.session, self.account, self.region = session, account, region
+        self._clients: dict[str, object] = {}
+
+    def client(self, service: str):
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service, config=_config(None, 60))
+        return self._clients[service]
+
+
+def assume(role_arn: str, region: str) -> Assumed:
+    """AssumeRole ``role_arn`` (session name ``opswatch``) and return clients in ``region`` acting as it.
+
+    Raises botocore's ``ClientError`` when STS refuses (the role's trust policy does not name the
+    caller, the role does not exist); the caller reports it for that target alone.
+    """
+    import boto3
+
+    answer = client("sts").assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)
+    creds = answer["Credentials"]
+    session = boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )
+    account = answer["AssumedRoleUser"]["Arn"].split(":")[4]
+    return Assumed(session, account, region)

@@ -17,7 +17,7 @@ from chalicelib import boundedjson, settings
 from chalicelib.aws import client
 from chalicelib.redact import redact
 
-ASYNC_FUNCTIONS = ("alb_logs", "log_alerts", "alarm_bridge", "alarm_events")
+ASYNC_FUNCTIONS = ("alb_logs", "log_alerts", "alarm_bridge", "alarm_events", "slack_actions")
 RETRIES = 2  # Lambda's default for asynchronous invocations, set explicitly by ``setup``
 MAX_EVENT_AGE_SECONDS = 6 * 3600
 
@@ -35,8 +35,38 @@ def queue_url(sqs=None) -> str:
     return sqs.get_queue_url(QueueName=queue_name())["QueueUrl"]
 
 
+STREAM_FUNCTIONS = ("log_alerts_stream",)  # read by an event source mapping, not invoked asynchronously
+STREAM_RETRIES = 3  # then the shard moves on and the failed records' place in the stream is kept in the queue
+MAX_RECORD_AGE_SECONDS = 6 * 3600  # the stream keeps records 24 hours: the kept place can still be read
+
+
+def setup_stream(lam, short: str, queue_arn: str) -> str:
+    """The stream function's event source mapping: partial batch responses, bounded retries, the failed queue.
+
+    Chalice creates the mapping but has no setting for any of these, so they are set here, after deploy.
+    """
+    name = function_name(short)
+    mappings = lam.list_event_source_mappings(FunctionName=name).get("EventSourceMappings") or []
+    if not mappings:
+        raise LookupError(f"{name} has no event source mapping: run `chalice deploy` first")
+    for m in mappings:
+        lam.update_event_source_mapping(
+            UUID=m["UUID"],
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+            BisectBatchOnFunctionError=True,
+            MaximumRetryAttempts=STREAM_RETRIES,
+            MaximumRecordAgeInSeconds=MAX_RECORD_AGE_SECONDS,
+            ParallelizationFactor=1,  # one batch per shard at a time: what the shard progress relies on
+            DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+        )
+    return name
+
+
 def setup() -> list[str]:
-    """Point each asynchronous function's on-failure destination at the stage's queue (idempotent)."""
+    """Point each asynchronous function's on-failure destination at the stage's queue (idempotent).
+
+    And the stream function's event source mapping (``setup_stream``).
+    """
     sqs, lam = client("sqs"), client("lambda")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url(sqs), AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     done = []
@@ -48,6 +78,8 @@ def setup() -> list[str]:
             DestinationConfig={"OnFailure": {"Destination": arn}},
         )
         done.append(function_name(short))
+    for short in STREAM_FUNCTIONS:
+        done.append(setup_stream(lam, short, arn))
     return done
 
 
@@ -108,6 +140,13 @@ def describe_source(payload) -> str:
                     name = None
                 topic = rec["Sns"].get("TopicArn", "").rsplit(":", 1)[-1]
                 return f"SNS {topic}" + (f": alarm {name}" if name else "")
+        info = payload.get("KinesisBatchInfo")
+        if isinstance(info, dict):
+            stream = str(info.get("streamArn", "")).rsplit("/", 1)[-1]
+            return (
+                f"Kinesis {stream} {info.get('shardId')}: {info.get('batchSize')} records from "
+                f"{info.get('startSequenceNumber')} to {info.get('endSequenceNumber')}"
+            )
         if payload.get("detail-type"):
             name = (payload.get("detail") or {}).get("alarmName")
             return f"EventBridge {payload['detail-type']}" + (f": alarm {name}" if name else "")
@@ -133,6 +172,9 @@ def _parse(msg: dict) -> Failed:
         error = str(resp)
     error = undecodable or error
     payload = body.get("requestPayload")  # as Lambda kept it: the handler judges its shape
+    if payload is None and isinstance(body.get("KinesisBatchInfo"), dict):
+        payload = {"KinesisBatchInfo": body["KinesisBatchInfo"]}  # a stream's record: the place, not the data
+        error = error if resp else f"{ctx.get('condition') or 'failed'}: records kept in the stream"
     return Failed(
         message_id=msg["MessageId"],
         receipt=msg["ReceiptHandle"],
@@ -191,6 +233,62 @@ def delete(f: Failed) -> None:
     client("sqs").delete_message(QueueUrl=queue_url(), ReceiptHandle=f.receipt)
 
 
+MAX_STREAM_RECORDS = 10_000  # Lambda's largest Kinesis batch
+
+
+def stream_event(info: dict) -> dict:
+    """The Kinesis event Lambda gave up on, read back from the stream at the place its record kept.
+
+    Raises ``LookupError`` when the records are no longer there (the stream keeps them 24 hours by default).
+    """
+    kinesis = client("kinesis")
+    arn, shard = str(info.get("streamArn", "")), str(info.get("shardId", ""))
+    start, end = str(info.get("startSequenceNumber", "")), str(info.get("endSequenceNumber", ""))
+    if not (arn and shard and start.isdigit() and end.isdigit()):
+        raise LookupError("the kept record does not say which stream records failed")
+    try:
+        iterator = kinesis.get_shard_iterator(
+            StreamARN=arn, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=start
+        )["ShardIterator"]
+    except kinesis.exceptions.ResourceNotFoundException:
+        raise LookupError(f"the stream or shard {shard} of {arn} is gone") from None
+    records: list[dict] = []
+    while iterator and len(records) < MAX_STREAM_RECORDS:
+        page = kinesis.get_records(ShardIterator=iterator, Limit=1000, StreamARN=arn)
+        for r in page.get("Records", []):
+            if int(r["SequenceNumber"]) > int(end):
+                return _kinesis_event(records, arn, shard)
+            records.append(r)
+        if not page.get("Records") and not page.get("MillisBehindLatest"):
+            break  # caught up with the shard: nothing more to read
+        iterator = page.get("NextShardIterator")
+    if not records or int(records[0]["SequenceNumber"]) != int(start):
+        raise LookupError(f"records from {start} are no longer in the stream (it keeps them 24 hours)")
+    return _kinesis_event(records, arn, shard)
+
+
+def _kinesis_event(records: list[dict], arn: str, shard: str) -> dict:
+    import base64
+
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r.get("PartitionKey", ""),
+                    "sequenceNumber": r["SequenceNumber"],
+                    "data": base64.b64encode(r["Data"]).decode(),
+                    "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
+                },
+                "eventSource": "aws:kinesis",
+                "eventID": f"{shard}:{r['SequenceNumber']}",
+                "eventSourceARN": arn,
+            }
+            for r in records
+        ]
+    }
+
+
 def unusable(answer) -> str | None:
     """Why a handler's answer says it could not use the event (so replaying it mended nothing), if it does."""
     items = answer if isinstance(answer, list) else [answer]
@@ -200,4 +298,7 @@ def unusable(answer) -> str | None:
                 return f"not an event the function can use: {item['malformed']}"
             if item.get("status") == "undecodable":
                 return f"not an event the function can use: {item.get('reason')}"
+            if item.get("batchItemFailures"):  # log_alerts_stream: records that failed again
+                seqs = [str(f.get("itemIdentifier")) for f in item["batchItemFailures"][:3]]
+                return f"{len(item['batchItemFailures'])} record(s) failed again, from {', '.join(seqs)}"
     return None

@@ -12,6 +12,8 @@ function's path (cold start is a cost).
 
 >>> kind_of({"Records": [{"s3": {}}]}), kind_of({"awslogs": {"data": ""}}), kind_of("text")
 ('s3', 'awslogs', 'message')
+>>> kind_of({"Records": [{"kinesis": {"data": ""}}]})
+'kinesis-awslogs'
 >>> [f.name for f in FUNCTIONS if f.kind == "schedule"]
 ['monitors_audit', 'athena_report']
 """
@@ -62,7 +64,15 @@ KINDS: dict[str, Kind] = {
             "CloudWatch Logs subscription (or its decoded payload)",
             "chalicelib.logalerts.messages:outgoing_for",
         ),
+        Kind(
+            "kinesis-awslogs",
+            "Kinesis records from a CloudWatch Logs destination (member accounts' subscriptions)",
+            "chalicelib.logalerts.messages:outgoing_for_stream",
+        ),
         Kind("schedule", "EventBridge Scheduled Event", _ALARM_RENDERER),
+        Kind(
+            "slack-action", "a Slack button click (from POST /slack/actions) or a Mute's re-enabling", _ALARM_RENDERER
+        ),
         Kind("message", "anything else: a bare alarm message, SQS records, text", _ALARM_RENDERER),
     )
 }
@@ -72,8 +82,10 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("alarm_bridge", "sns", "chalicelib.alarms.handler:handle_sns_event", takes_context=True),
     Function("alarm_events", "eventbridge-alarm", "chalicelib.alarms.handler:handle_eventbridge_event", True),
     Function("log_alerts", "awslogs", "chalicelib.logalerts.handler:handle_logs_event", takes_context=False),
+    Function("log_alerts_stream", "kinesis-awslogs", "chalicelib.logalerts.stream:handle_kinesis_event", True),
     Function("monitors_audit", "schedule", "chalicelib.monitors.handler:handle_schedule", takes_context=False),
     Function("athena_report", "schedule", "chalicelib.athena.report:handle_schedule", takes_context=False),
+    Function("slack_actions", "slack-action", "chalicelib.slackactions.worker:handle_event", takes_context=False),
 )
 _BY_NAME = {f.name: f for f in FUNCTIONS}
 
@@ -120,9 +132,13 @@ def kind_of(event: object) -> str:
         first = next((r for r in records if isinstance(r, dict)), {})
         if isinstance(first.get("s3"), dict):
             return "s3"
+        if isinstance(first.get("kinesis"), dict):
+            return "kinesis-awslogs"
         return "sns" if isinstance(first.get("Sns"), dict) else "message"
     if _is_awslogs(event):
         return "awslogs"
+    if event.get("opswatch") == "reenable" or ("action_id" in event and "user_id" in event and "action_ts" in event):
+        return "slack-action"
     detail_type = event.get("detail-type")
     if event.get("source") == "aws.cloudwatch" and isinstance(detail_type, str) and "Alarm" in detail_type:
         return "eventbridge-alarm"

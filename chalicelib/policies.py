@@ -38,12 +38,21 @@ KIND_OF = {
     "alarm_bridge": "alarms",
     "alarm_events": "alarms",
     "log_alerts": "logalerts",
+    "log_alerts_stream": "logstream",
     "monitors_audit": "monitors",
     "athena_report": "athena",
+    "slack_actions": "slackactions",
 }
-KINDS = tuple(sorted(set(KIND_OF.values())))
+# The REST API's function (Chalice's ``api_handler``, named ``opswatch-<stage>``): the Slack actions route.
+API_HANDLER, API_KIND = "api_handler", "slackapi"
+KINDS = tuple(sorted({*KIND_OF.values(), API_KIND}))
 _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def kind_of(function: str) -> str:
+    """The policy kind of a function of ``.chalice/config.json`` (``api_handler`` included)."""
+    return API_KIND if function == API_HANDLER else KIND_OF[function]
 
 
 class PolicyError(ValueError):
@@ -130,14 +139,23 @@ def _statement(sid: str, actions: list[str], resources: list[str], condition: di
 
 def key_prefixes(kind: str) -> tuple[str, ...]:
     """The state-table key prefixes a kind of function writes, from the modules that write them."""
-    from chalicelib.alarms import dedup, threads
+    from chalicelib.alarms import accounts, dedup, threads
     from chalicelib.alb import checkpoint
-    from chalicelib.logalerts import cooldown
+    from chalicelib.logalerts import cooldown, shardprogress
+    from chalicelib.slackactions import mute, once
 
     return {
         "alb": (checkpoint.PREFIX,),  # shipping checkpoints
-        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX),  # Powertools idempotency records; incident threads
-        "logalerts": (cooldown.PREFIX,),  # cooldowns per (log group, rule)
+        # Powertools idempotency records; incident threads; account names and membership from Organizations;
+        # Slack mutes (an "until OK" one is ended by the OK)
+        "alarms": (dedup.KEY_PREFIX + "#", threads.PREFIX, accounts.PREFIX, mute.PREFIX),
+        "logalerts": (cooldown.PREFIX,),  # cooldowns per (account, log group, rule)
+        "logstream": (cooldown.PREFIX, shardprogress.PREFIX),  # the same cooldowns; what each shard handled
+        "slackapi": (once.PREFIX,),  # the clicks' once-records
+        # once-records; the incident's acknowledgement and mute (its thread); a log alert held back (cooldown);
+        # an alarm's mute (who, until when, whether opswatch disabled its actions)
+        "slackactions": (once.PREFIX, threads.PREFIX, cooldown.PREFIX, mute.PREFIX),
+        "monitors": (mute.PREFIX,),  # the audit reads who muted an alarm from Slack, and until when
     }.get(kind, ())
 
 
@@ -167,6 +185,16 @@ def _owned(w: Where) -> dict:
     return {"StringEquals": {"aws:ResourceAccount": w.account}}
 
 
+def _audit_targets() -> list[dict]:
+    """AssumeRole on exactly the roles of the stage's ``OPSWATCH_AUDIT_TARGETS``, none without it."""
+    try:
+        targets = settings.audit_targets()
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from None
+    roles = sorted({t.role_arn for t in targets})
+    return [_statement("AuditTargets", ["sts:AssumeRole"], roles)] if roles else []
+
+
 def _slack_statements(w: Where, stage: str) -> list[dict]:
     """Read the stage's Slack secret: the configured one, and the default name in the other store."""
     default = f"opswatch/{stage}/slack"
@@ -192,11 +220,36 @@ def _slack_statements(w: Where, stage: str) -> list[dict]:
 
 def _own_logs(w: Where, stage: str, kind: str) -> dict:
     groups = [f"log-group:/aws/lambda/opswatch-{stage}-{fn}" for fn, k in sorted(KIND_OF.items()) if k == kind]
+    if kind == API_KIND:  # Chalice names the API's function after the app and the stage alone
+        groups = [f"log-group:/aws/lambda/opswatch-{stage}"]
     return _statement(
         "OwnLambdaLogs",
         ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         [w.arn("logs", g + suffix) for g in groups for suffix in ("", ":*")],
     )
+
+
+def _organization_statements(w: Where) -> list[dict]:
+    """Alarms of other accounts: their names (and membership) from Organizations, whether this account is a sink.
+
+    DescribeAccount only with an organization id in the stage's settings (the call answers only in the
+    management account or a delegated administrator); ListSinks only when the stage does not say
+    whether it is a sink (``OPSWATCH_OBSERVABILITY_SINK``). Cross-account GetMetricData needs nothing more:
+    a sink reads its source accounts' metrics with the MetricShape statement.
+    """
+    org = settings.org()
+    out = []
+    if org.organization_id:
+        out.append(
+            _statement(
+                "AccountNames",
+                ["organizations:DescribeAccount"],
+                [f"arn:{w.partition}:organizations::*:account/{org.organization_id}/*"],
+            )
+        )
+    if org.observability_sink is None:
+        out.append(_statement("IsMonitoringSink", ["oam:ListSinks"], ["*"], _in_region(w)))
+    return out
 
 
 def _failed_queue(w: Where) -> dict:
@@ -207,7 +260,10 @@ def _failed_queue(w: Where) -> dict:
 def statements(kind: str, stage: str, w: Where) -> list[dict]:
     """The policy statements of one kind of function, for the stage whose environment is set."""
     if kind == "alb":
+        from chalicelib.cwlogs.groups import policy_pattern
+
         alb = settings.alb()
+        group = policy_pattern(alb.log_group)
         return [
             _statement("ReadAlbLogObjects", ["s3:GetObject"], [f"arn:{w.partition}:s3:::{alb.bucket}/*"], _owned(w)),
             _state_table(w, kind, "ShippingProgress", ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
@@ -216,10 +272,12 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
                 ["lambda:InvokeFunction"],
                 [w.arn("lambda", f"function:opswatch-{stage}-alb_logs")],
             ),
+            # A templated group (/opswatch/alb/{account}) is a pattern: each placeholder becomes "*". Groups are
+            # created on first use with the stage's tag, which CreateLogGroup checks as logs:TagResource.
             _statement(
                 "ShipAlbLogs",
-                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                [w.arn("logs", f"log-group:{alb.log_group}"), w.arn("logs", f"log-group:{alb.log_group}:*")],
+                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:TagResource"],
+                [w.arn("logs", f"log-group:{group}"), w.arn("logs", f"log-group:{group}:*")],
             ),
             _failed_queue(w),
             _own_logs(w, stage, kind),
@@ -236,6 +294,13 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             _statement(
                 "MetricShape", ["cloudwatch:GetMetricData", "cloudwatch:GetMetricWidgetImage"], ["*"], _in_region(w)
             ),
+            # The OK of an alarm muted "until OK" from Slack re-enables its actions (only if opswatch disabled them).
+            _statement(
+                "EndMuteUntilOk",
+                ["cloudwatch:DescribeAlarms", "cloudwatch:EnableAlarmActions"],
+                _mutable_alarms(w),
+            ),
+            *_organization_statements(w),
             *_slack_statements(w, stage),
             _failed_queue(w),
             _own_logs(w, stage, kind),
@@ -245,6 +310,33 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             _state_table(w, kind, "CooldownState", ["dynamodb:UpdateItem"]),
             *_slack_statements(w, stage),
             _failed_queue(w),
+            _own_logs(w, stage, kind),
+        ]
+    if kind == "logstream":
+        return [
+            # What Lambda's event source mapping does with the function's role (AWSLambdaKinesisExecutionRole's
+            # actions), on the stage's stream only; ListStreams takes no resource.
+            _statement(
+                "ReadLogStream",
+                [
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                    "kinesis:SubscribeToShard",
+                ],
+                [w.arn("kinesis", f"stream/{settings.log_stream()}")],
+            ),
+            _statement("ListStreams", ["kinesis:ListStreams"], ["*"], _in_region(w)),
+            _state_table(
+                w,
+                kind,
+                "CooldownAndShardProgress",
+                ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            ),
+            *_slack_statements(w, stage),
+            _failed_queue(w),  # the event source mapping's on-failure destination
             _own_logs(w, stage, kind),
         ]
     if kind == "monitors":
@@ -257,6 +349,8 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             ),
             # Neither takes a resource-level permission.
             _statement("ReadMetricsAndTopics", ["cloudwatch:GetMetricData", "sns:ListTopics"], ["*"], _in_region(w)),
+            _state_table(w, kind, "ReadSlackMutes", ["dynamodb:GetItem"]),
+            *_audit_targets(),
             *_slack_statements(w, stage),
             _own_logs(w, stage, kind),
         ]
@@ -299,7 +393,81 @@ def statements(kind: str, stage: str, w: Where) -> list[dict]:
             *_slack_statements(w, stage),
             _own_logs(w, stage, kind),
         ]
+    if kind == API_KIND:
+        return [
+            *_slack_statements(w, stage),  # the signing secret; the bot token to look user groups up
+            _state_table(w, kind, "ClaimClicksOnce", ["dynamodb:PutItem", "dynamodb:UpdateItem"]),
+            _statement(
+                "StartTheWorker",
+                ["lambda:InvokeFunction"],
+                [w.arn("lambda", f"function:{settings.slack_actions().worker_function}")],
+            ),
+            _own_logs(w, stage, kind),
+        ]
+    if kind == "slackactions":
+        return _slack_actions_statements(w, stage)
     raise ValueError(f"unknown kind of function {kind!r}")
+
+
+def _mutable_alarms(w: Where) -> list[str]:
+    """The alarms opswatch posts about, so may mute: all of the account and Region, or OPSWATCH_ALARM_NAME_PREFIXES."""
+    prefixes = [p.strip() for p in os.environ.get("OPSWATCH_ALARM_NAME_PREFIXES", "").split(",") if p.strip()]
+    return [w.arn("cloudwatch", f"alarm:{p}*") for p in prefixes] or [w.arn("cloudwatch", "alarm:*")]
+
+
+def scheduler_role_name(stage: str) -> str:
+    """The role the re-enabling schedules run as (``infra/opswatch-resources.yaml``): it may only invoke the worker."""
+    return f"opswatch-{stage}-scheduler"
+
+
+def _slack_actions_statements(w: Where, stage: str) -> list[dict]:
+    cfg = settings.slack_actions()
+    role = cfg.scheduler_role_arn or f"arn:{w.partition}:iam::{w.account}:role/{scheduler_role_name(stage)}"
+    groups = [w.arn("logs", f"log-group:{g}") for g in cfg.log_groups]
+    return [
+        # Mute and its re-enabling: the alarms opswatch posts about (all of the account and Region, or those
+        # named with OPSWATCH_ALARM_NAME_PREFIXES) may be muted from their message.
+        _statement(
+            "MuteAlarms",
+            ["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions", "cloudwatch:DescribeAlarms"],
+            _mutable_alarms(w),
+        ),
+        _statement(
+            "ReenableLater",
+            # Update: a new mute of the same alarm moves its schedule.
+            [
+                "scheduler:CreateSchedule",
+                "scheduler:UpdateSchedule",
+                "scheduler:DeleteSchedule",
+                "scheduler:GetSchedule",
+            ],
+            [w.arn("scheduler", f"schedule/{cfg.schedule_group}/*")],
+        ),
+        _statement(
+            "PassTheSchedulerRole",
+            ["iam:PassRole"],
+            [role],
+            {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        ),
+        # Recent logs: StartQuery and GetQueryResults name the log groups; StopQuery takes no resource.
+        _statement("QueryLogs", ["logs:StartQuery", "logs:GetQueryResults"], groups),
+        _statement("StopOwnQueries", ["logs:StopQuery"], ["*"], _in_region(w)),
+        # The metric filters behind an alarm; a log group whose name a button had to cut, found by its prefix.
+        _statement(
+            "ReadFilterOfAlarm",
+            ["logs:DescribeMetricFilters", "logs:DescribeLogGroups"],
+            [w.arn("logs", "log-group:*")],
+        ),
+        _state_table(
+            w,
+            "slackactions",
+            "ClicksAndIncidents",
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        ),
+        *_slack_statements(w, stage),
+        _failed_queue(w),
+        _own_logs(w, stage, "slackactions"),
+    ]
 
 
 def stages() -> list[str]:
@@ -370,7 +538,8 @@ def stale() -> list[str]:
                 problems.append(f"{path.name}: out of date")
     config = json.loads((CHALICE / "config.json").read_text())
     for stage, cfg in config["stages"].items():
-        for fn, kind in KIND_OF.items():
+        for fn in [*KIND_OF, API_HANDLER]:
+            kind = kind_of(fn)
             want = f"policy-{stage}-{kind}.json"
             got = (cfg.get("lambda_functions", {}).get(fn) or {}).get("iam_policy_file")
             if got != want:

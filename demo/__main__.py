@@ -50,7 +50,7 @@ def recent(lines: list[str], when: float) -> list[str]:
     return [re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", iso, ln) for ln in lines]
 
 
-def s3_event(keys: list[str]) -> dict:
+def s3_event(keys: list[str], bucket: str = BUCKET) -> dict:
     return {
         "Records": [
             {
@@ -58,7 +58,7 @@ def s3_event(keys: list[str]) -> dict:
                 "eventName": "ObjectCreated:Put",
                 "awsRegion": "us-east-2",
                 "s3": {
-                    "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
                     "object": {"key": quote_plus(k, safe="/"), "size": 0},
                 },
             }
@@ -324,6 +324,116 @@ def alarm_to_slack(server) -> None:
         slack.close()
 
 
+def slack_buttons(server) -> None:
+    """A click on Mute 1 h, signed as Slack signs it, through the route: actions off, a schedule, then back on."""
+    import hashlib
+    import hmac
+
+    import boto3
+    from chalice.test import Client
+
+    from chalicelib.alarms.handler import handle_eventbridge_event
+    from chalicelib.embedded.alarmnotify import eventbridge_event
+    from chalicelib.embedded.slackserver import TOKEN, SlackServer
+    from chalicelib.kinds import handle
+    from chalicelib.slackactions.click import MUTE
+
+    slack = SlackServer()
+    secret = "demo-signing-secret-0123456789ab"
+    os.environ.update(
+        {
+            "OPSWATCH_STAGE": "local",
+            "OPSWATCH_SLACK_MODE": "bot",
+            "OPSWATCH_SLACK_BOT_TOKEN": TOKEN,
+            "OPSWATCH_SLACK_API_URL": slack.api_url,
+            "OPSWATCH_SLACK_CHANNEL": "C0ALERTS1",
+            "OPSWATCH_SLACK_ACTIONS": "true",
+            "OPSWATCH_SLACK_ACTIONS_DISPATCH": "inline",  # the worker runs in the route's process
+            "OPSWATCH_SLACK_SIGNING_SECRET": secret,
+            "OPSWATCH_SLACK_RESPONDERS": "U0ONCALL1",
+            "OPSWATCH_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/opswatch-local-scheduler",
+            "OPSWATCH_ACCOUNT_ID": "123456789012",
+        }
+    )
+    os.environ.pop("OPSWATCH_SLACK_MENTION", None)
+    name = "checkout latency"
+    try:
+        step(
+            f"Slack buttons: an ALARM with Acknowledge, Mute and Recent logs; a signed click on Mute 1 h ({slack.base})"
+        )
+        cw, scheduler = boto3.client("cloudwatch"), boto3.client("scheduler")
+        scheduler.create_schedule_group(Name="opswatch-local")  # the infra stack's, on a real stage
+        cw.put_metric_alarm(
+            AlarmName=name, Namespace="shop", MetricName="LatencyP99", Statistic="Maximum", Period=60,
+            EvaluationPeriods=1, Threshold=2, ComparisonOperator="GreaterThanThreshold", TreatMissingData="ignore",
+            AlarmActions=["arn:aws:sns:us-east-1:123456789012:opswatch-local-alarms"],
+        )  # fmt: skip
+        cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="p99 over 2 s for a minute")
+        handle_eventbridge_event(eventbridge_event(cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0], "OK"))
+        posted = slack.messages[-1]
+        blocks = [b for a in posted.body["attachments"] for b in a["blocks"] if b["type"] == "actions"]
+        mute = next(e for e in blocks[0]["elements"] if e["action_id"] == MUTE)
+        print(
+            "   buttons: "
+            + ", ".join(e.get("text", {}).get("text") or e["placeholder"]["text"] for e in blocks[0]["elements"])
+        )
+        click = {
+            "type": "block_actions",
+            "user": {"id": "U0ONCALL1", "username": "ana", "team_id": "T0000000"},
+            "team": {"id": "T0000000"},
+            "channel": {"id": posted.body["channel"]},
+            "container": {"type": "message", "message_ts": posted.body["ts"], "channel_id": posted.body["channel"]},
+            "message": {"type": "message", "ts": posted.body["ts"]},
+            "response_url": slack.response_url(),
+            "actions": [
+                {
+                    "action_id": MUTE,
+                    "block_id": "opswatch_actions",
+                    "type": "static_select",
+                    "selected_option": mute["options"][0],  # 1 hour
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        body = f"payload={quote_plus(json.dumps(click))}".encode()
+        ts = str(int(time.time()))
+        signature = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature,
+        }
+        from app import app
+
+        quiet = contextlib.redirect_stdout(io.StringIO())  # the functions' EMF metric lines
+        with quiet, Client(app, stage_name="local", project_dir=str(Path(__file__).resolve().parent.parent)) as c:
+            answer = c.http.post("/slack/actions", body=body, headers=headers)
+        check(answer.status_code == 200, "POST /slack/actions, signed with the app's signing secret: 200")
+        alarm = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        check(alarm["ActionsEnabled"] is False, f"{name}: actions disabled on moto (DisableAlarmActions)")
+        [listed] = scheduler.list_schedules(GroupName="opswatch-local")["Schedules"]
+        sch = scheduler.get_schedule(Name=listed["Name"], GroupName="opswatch-local")
+        print(f"   schedule {sch['Name']} in {sch['GroupName']}: {sch['ScheduleExpression']} UTC, "
+              f"then {sch['ActionAfterCompletion']}, target {sch['Target']['Arn'].split(':')[-1]}")  # fmt: skip
+        updated = slack.messages[-1]
+        check(
+            updated.kind == "chat.update" and "Muted by <@U0ONCALL1> until" in json.dumps(updated.body),
+            "message updated",
+        )
+        print(
+            "\n".join("   | " + ln for ln in updated.readable().splitlines() if "Muted by" in ln or ln.startswith("["))
+        )
+        with contextlib.redirect_stdout(io.StringIO()):  # what Scheduler sends the worker at that time
+            handle("slack_actions", json.loads(sch["Target"]["Input"]))
+        alarm = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        check(alarm["ActionsEnabled"] is True, "the schedule's run re-enabled the actions (EnableAlarmActions)")
+        print("   | " + slack.messages[-1].readable().splitlines()[-1])
+    finally:
+        slack.close()
+        for k in ("OPSWATCH_SLACK_ACTIONS", "OPSWATCH_SLACK_ACTIONS_DISPATCH", "OPSWATCH_SLACK_RESPONDERS"):
+            os.environ.pop(k, None)
+
+
 def log_alerts(server) -> None:
     """An application log group gets an OOM kill, a Java heap error, a near miss and a repeat; Slack gets two."""
     import boto3
@@ -545,6 +655,151 @@ def doctor_on_what_it_built(server) -> None:
     check(status.get("stack") == "FAIL" and status.get("function-errors") == "FAIL", "no stack, no functions: named")
 
 
+ORG_BUCKET = "opswatch-local-org-logs"  # a central log-archive bucket: every account's load balancers write here
+ORG_TEMPLATE = "/opswatch/alb/{account}"
+
+
+def org_key(account: str, region: str, lb: str, when: float) -> str:
+    day = time.strftime("%Y/%m/%d", time.gmtime(when))
+    stamp = time.strftime("%Y%m%dT%H%MZ", time.gmtime(when))
+    return (
+        f"AWSLogs/{account}/elasticloadbalancing/{region}/{day}/"
+        f"{account}_elasticloadbalancing_{region}_app.{lb}_{stamp}_10.0.0.1_org.log.gz"
+    )
+
+
+def organization(server) -> None:
+    """One central bucket holding two accounts' ALB logs: each object shipped to its own account's log group."""
+    import boto3
+
+    from chalicelib.alb.handler import handle_s3_event
+    from chalicelib.alb.handler import logger as alb_logger
+    from chalicelib.embedded.albtraffic import lines as traffic
+
+    step(
+        f"organization: two accounts' ALB logs in one bucket, shipped with OPSWATCH_ALB_LOG_GROUP={ORG_TEMPLATE}; "
+        "a member account's alarm, posted with its name"
+    )
+    s3, logs = boto3.client("s3"), boto3.client("logs")
+    s3.create_bucket(Bucket=ORG_BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
+    now = time.time() - 300
+    accounts = {
+        "111122223333": ("us-east-2", "shop-prod.50dc6c495c0c9188", 300),
+        "444455556666": ("eu-west-1", "billing.6a3bc0ffee000001", 200),
+    }
+    keys = []
+    for account, (region, lb, n) in accounts.items():
+        k = org_key(account, region, lb, now)
+        elb = "app/" + lb.replace(".", "/")
+        s3.put_object(
+            Bucket=ORG_BUCKET, Key=k, Body=gzip.compress(("\n".join(traffic(n, now, elb=elb)) + "\n").encode())
+        )
+        keys.append(k)
+        print(f"   s3://{ORG_BUCKET}/{k}  ({n} lines)")
+    bad = keys[0].replace("111122223333", "1111", 2)  # the folder and the file name both say "1111"
+    s3.put_object(Bucket=ORG_BUCKET, Key=bad, Body=gzip.compress(b"x\n"))
+    print(f"   s3://{ORG_BUCKET}/{bad}  (an account id that is not 12 digits)")
+    saved = os.environ.get("OPSWATCH_ALB_LOG_GROUP")
+    os.environ["OPSWATCH_ALB_LOG_GROUP"] = ORG_TEMPLATE
+    level = alb_logger.log_level
+    alb_logger.setLevel("CRITICAL")  # the refusal's log line is shown below, shorter
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the EMF metrics, as CloudWatch would receive them
+            reports = handle_s3_event(s3_event([*keys, bad], ORG_BUCKET))
+    finally:
+        os.environ["OPSWATCH_ALB_LOG_GROUP"] = saved or GROUP
+        alb_logger.setLevel(level)
+    for account, (_, _, n) in accounts.items():
+        group = ORG_TEMPLATE.format(account=account)
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        events = sum(
+            len(logs.get_log_events(logGroupName=group, logStreamName=st["logStreamName"], limit=10000)["events"])
+            for st in streams
+        )
+        print(f"   {group:<28} {events:>4} events in {len(streams)} stream(s)")
+        check(events == n, f"account {account}'s {n} lines in its own group {group}")
+    refused = [r["key_refused"] for r in reports if "key_refused" in r]
+    check(refused == [refused[0]] and "12-digit" in refused[0], f"refused and counted, not shipped: {refused[0]}")
+    check(
+        [r.get("account") for r in reports if "shipped" in r] == list(accounts),
+        "each object's report names its account",
+    )
+    member_alarm()
+
+
+MEMBER_NAMES = {"111122223333": "shop-prod", "444455556666": "billing"}
+
+
+def member_alarm() -> None:
+    """A member account's alarm, forwarded to this (monitoring) account's bus: posted with the account's name."""
+    import boto3
+
+    from chalicelib.alarms.handler import handle_eventbridge_event
+    from chalicelib.alarms.handler import logger as alarm_logger
+    from chalicelib.embedded.alarmnotify import eventbridge_event
+    from chalicelib.embedded.slackserver import SlackServer
+
+    member = "111122223333"
+    creds = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{member}:role/demo", RoleSessionName="opswatch")
+    c = creds["Credentials"]
+    cw = boto3.client(  # moto: these credentials act in the member account
+        "cloudwatch",
+        aws_access_key_id=c["AccessKeyId"],
+        aws_secret_access_key=c["SecretAccessKey"],
+        aws_session_token=c["SessionToken"],
+    )
+    name = "checkout-latency-p99"
+    cw.put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/ApplicationELB",
+        MetricName="TargetResponseTime",
+        ExtendedStatistic="p99",
+        Dimensions=[{"Name": "LoadBalancer", "Value": "app/shop-prod/50dc6c495c0c9188"}],
+        Period=60,
+        EvaluationPeriods=3,
+        Threshold=1.5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="Threshold Crossed: 3 datapoints > 1.5")
+    event = eventbridge_event(cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0], "OK")
+    slack = SlackServer()
+    saved = {k: os.environ.get(k) for k in ("OPSWATCH_SLACK_MODE", "OPSWATCH_SLACK_WEBHOOK_URL",
+                                            "OPSWATCH_SLACK_MENTION", "OPSWATCH_MEMBER_ACCOUNTS",
+                                            "OPSWATCH_ACCOUNT_NAMES", "OPSWATCH_OBSERVABILITY_SINK")}  # fmt: skip
+    os.environ.update(
+        {
+            "OPSWATCH_SLACK_MODE": "webhook",
+            "OPSWATCH_SLACK_WEBHOOK_URL": slack.webhook_url,
+            "OPSWATCH_SLACK_MENTION": "",
+            "OPSWATCH_MEMBER_ACCOUNTS": ",".join(MEMBER_NAMES),
+            "OPSWATCH_ACCOUNT_NAMES": json.dumps(MEMBER_NAMES),
+            "OPSWATCH_OBSERVABILITY_SINK": "false",
+        }
+    )
+    level = alarm_logger.log_level
+    alarm_logger.setLevel("CRITICAL")  # the refusal's log line is shown below, shorter
+    try:
+        print(f"   alarm {name} of account {member} forwarded to this account's default bus (EventBridge)")
+        with contextlib.redirect_stdout(io.StringIO()):  # the EMF metrics
+            handle_eventbridge_event(event)
+            outsider = {**event, "account": "999988887777"}
+            [refused] = handle_eventbridge_event(outsider)
+        [posted] = slack.messages
+        print("\n".join("   | " + ln for ln in posted.readable().splitlines()))
+        check(f"in {MEMBER_NAMES[member]}" in posted.body["text"], "a member account's alarm, posted with its name")
+        check(
+            refused.get("refused") is True, f"an account outside OPSWATCH_MEMBER_ACCOUNTS refused: {refused['reason']}"
+        )
+    finally:
+        alarm_logger.setLevel(level)
+        slack.close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def main() -> int:
     from chalicelib.embedded import motoserver
 
@@ -552,10 +807,12 @@ def main() -> int:
     try:
         run(server)
         alarm_to_slack(server)
+        slack_buttons(server)
         log_alerts(server)
         monitors_as_code(server)
         athena_queries(server)
         doctor_on_what_it_built(server)
+        organization(server)
     except DemoFailed as exc:
         print(f"\ndemo FAILED: {exc}", file=sys.stderr)
         return 1
@@ -565,9 +822,11 @@ def main() -> int:
     finally:
         server.stop()
     print(
-        "\ndemo finished: ALB logs shipped from S3 into CloudWatch Logs; alarms delivered to Slack; "
+        "\ndemo finished: ALB logs shipped from S3 into CloudWatch Logs; alarms delivered to Slack, "
+        "muted from a signed click and re-enabled; "
         "out-of-memory lines alerted once, the repeat held back; monitors applied from YAML and audited; "
-        "the logs queried locally and on Athena; doctor named what a real stage still needs."
+        "the logs queried locally and on Athena; doctor named what a real stage still needs; "
+        "two accounts' logs from one bucket landed in their own log groups."
     )
     return 0
 

@@ -22,6 +22,7 @@ class FaultProxy:
         self.status = 400
         self.error_type = "ThrottlingException"
         self.seen: list[str] = []
+        self.requests: list[tuple[str, dict, bytes]] = []  # (path, headers, body) of every request, in order
         self.rewrite: dict[str, object] = {}  # target -> function(JSON answer) -> JSON answer
         self.delay: dict[str, float] = {}  # target -> seconds to wait before answering
         self.answer: dict[str, object] = {}  # target -> function(request body) -> (status, headers, body): a stand-in
@@ -33,6 +34,8 @@ class FaultProxy:
         self.cut_path: str | None = None
         self.cut_times = 0
         self.answer_path: dict[str, object] = {}  # path substring -> function(body) -> (status, headers, body)
+        # Request-body substring -> the same: for query-protocol APIs (STS), whose action is in the body.
+        self.answer_body: dict[bytes, object] = {}
         self.lock = threading.Lock()
         proxy = self
 
@@ -44,9 +47,11 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 target = self.headers.get("X-Amz-Target", "")
                 proxy.seen.append(target)
+                proxy.requests.append((self.path, dict(self.headers), body))
                 if target in proxy.delay:
                     time.sleep(proxy.delay[target])
                 by_path = next((fn for part, fn in proxy.answer_path.items() if part in self.path), None)
+                by_path = by_path or next((fn for part, fn in proxy.answer_body.items() if part in body), None)
                 if target in proxy.answer or by_path:  # an API the upstream lacks, answered here
                     status, headers, data = (by_path or proxy.answer[target])(body)
                     self.send_response(status)

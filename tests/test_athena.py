@@ -86,9 +86,14 @@ def test_ddl_keeps_groups_and_columns_equal_and_projects_days():
         assert construct not in REGEX
     db, table = render_ddl("opswatch_prod", "logs-bucket", "lb/", "111122223333", "eu-west-1", "2025/01/01")
     assert db == "CREATE DATABASE IF NOT EXISTS opswatch_prod"
-    assert "PARTITIONED BY (day string)" in table and "'projection.day.range' = '2025/01/01,NOW'" in table
-    loc = "s3://logs-bucket/lb/AWSLogs/111122223333/elasticloadbalancing/eu-west-1/"
-    assert f"LOCATION '{loc}'" in table and f"'storage.location.template' = '{loc}${{day}}'" in table
+    # One account and Region: the single-account stage, its table partitioned by account and region too.
+    assert "PARTITIONED BY (account string, region string, day string)" in table
+    assert "'projection.day.range' = '2025/01/01,NOW'" in table
+    assert "'projection.account.values' = '111122223333'" in table
+    assert "'projection.region.values' = 'eu-west-1'" in table
+    loc = "s3://logs-bucket/lb/AWSLogs/"
+    template = f"{loc}${{account}}/elasticloadbalancing/${{region}}/${{day}}"
+    assert f"LOCATION '{loc}'" in table and f"'storage.location.template' = '{template}'" in table
     assert table.count("\n    ") >= len(COLUMNS) and "    extra_fields string" in table
 
 
@@ -340,16 +345,19 @@ def test_setup_print_says_which_values_are_placeholders(monkeypatch):
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print"])
-    assert r.exit_code == 0 and "/AWSLogs/123456789012/elasticloadbalancing/us-east-1/" in r.stdout
+    assert r.exit_code == 0 and "'projection.account.values' = '123456789012'" in r.stdout
+    assert "'projection.region.values' = 'us-east-1'" in r.stdout
     assert r.stderr == (
         "opswatch: account 123456789012 and Region us-east-1 in the table's location are placeholders: "
         "pass --account and --region with the load balancer's own\n"
     )
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print"])
-    assert "/elasticloadbalancing/eu-west-1/" in r.stdout and "opswatch: account 123456789012 in the" in r.stderr
+    assert (
+        "'projection.region.values' = 'eu-west-1'" in r.stdout and "opswatch: account 123456789012 in the" in r.stderr
+    )
     r = CliRunner().invoke(opswatch_cli, ["athena", "setup", "--print", "--account", "210987654321"])
-    assert r.exit_code == 0 and "/AWSLogs/210987654321/elasticloadbalancing/eu-west-1/" in r.stdout
+    assert r.exit_code == 0 and "'projection.account.values' = '210987654321'" in r.stdout
     assert r.stderr == ""
 
 

@@ -14,6 +14,7 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "opswatch-local-alb-logs"  # .chalice/config.json, stage local
 TOPIC = "opswatch-local-alarms"
+STREAM = "opswatch-local-logs"  # the Logs destination's stream (infra template), read by log_alerts_stream
 PLACE = "us-east-1:123456789012"  # moto's Region and account: the local stage's OPSWATCH_REGION, OPSWATCH_ACCOUNT_ID
 
 
@@ -52,6 +53,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     proj = _project(tmp_path)
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     topic_arn = boto3.client("sns").create_topic(Name=TOPIC)["TopicArn"]
+    boto3.client("kinesis").create_stream(StreamName=STREAM, ShardCount=1)  # the infra stack's, before deploy
 
     r = _deploy(proj, "local")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -100,6 +102,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "dynamodb:DeleteItem",
         "cloudwatch:GetMetricData",  # the metric's recent shape
         "cloudwatch:GetMetricWidgetImage",  # its graph, when OPSWATCH_SLACK_GRAPHS is on
+        "oam:ListSinks",  # whether another account's metric can be read here (OPSWATCH_OBSERVABILITY_SINK unset)
         "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
@@ -110,7 +113,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     assert _actions(bridge["Role"]) == bridge_actions
     assert _resources(bridge["Role"])["dynamodb:PutItem"] == {f"arn:aws:dynamodb:{PLACE}:table/opswatch-local-state"}
     assert _conditions(bridge["Role"])["dynamodb:PutItem"]["ForAllValues:StringLike"] == {
-        "dynamodb:LeadingKeys": ["alarm-change#*", "thread#*"]  # never an ALB checkpoint
+        "dynamodb:LeadingKeys": ["alarm-change#*", "thread#*", "account#*"]  # never an ALB checkpoint
     }
 
     events_fn = lam.get_function(FunctionName="opswatch-local-alarm_events")["Configuration"]
@@ -143,6 +146,38 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     }
     assert all("opswatch-local" in r for r in resources["logs:PutLogEvents"])
 
+    stream = lam.get_function(FunctionName="opswatch-local-log_alerts_stream")["Configuration"]
+    assert stream["Handler"] == "app.log_alerts_stream" and stream["Timeout"] == 60
+    [mapping] = lam.list_event_source_mappings(FunctionName="opswatch-local-log_alerts_stream")["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == f"arn:aws:kinesis:{PLACE}:stream/{STREAM}"
+    assert mapping["StartingPosition"] == "TRIM_HORIZON" and mapping["BatchSize"] == 100
+    assert not mapping.get("FunctionResponseTypes")  # Chalice cannot set it: `opswatch failed setup` does
+    assert _actions(stream["Role"]) == {
+        "kinesis:DescribeStream",  # what the event source mapping reads with the function's role
+        "kinesis:DescribeStreamSummary",
+        "kinesis:GetRecords",
+        "kinesis:GetShardIterator",
+        "kinesis:ListShards",
+        "kinesis:SubscribeToShard",
+        "kinesis:ListStreams",
+        "dynamodb:GetItem",  # cooldowns and what each shard handled, in the stage's state table only
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "sqs:SendMessage",  # the mapping's on-failure destination
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    stream_resources = _resources(stream["Role"])
+    assert stream_resources["kinesis:GetRecords"] == {f"arn:aws:kinesis:{PLACE}:stream/{STREAM}"}
+    assert _conditions(stream["Role"])["dynamodb:PutItem"]["ForAllValues:StringLike"] == {
+        "dynamodb:LeadingKeys": ["cooldown#*", "shard#*"]
+    }
+    assert all("log_alerts_stream" in r for r in stream_resources["logs:PutLogEvents"])
+
     audit = lam.get_function(FunctionName="opswatch-local-monitors_audit")["Configuration"]
     assert audit["Handler"] == "app.monitors_audit"
     events = boto3.client("events")
@@ -173,6 +208,66 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "arn:aws:s3:::opswatch-local-athena-results",
     }
     assert "arn:aws:s3:::opswatch-local-alb-logs/*" in resources["s3:GetObject"]
+
+    # The Slack actions route: a REST API whose /slack/actions runs the API's function (api_handler).
+    apigw = boto3.client("apigateway")
+    [api] = [a for a in apigw.get_rest_apis()["items"] if a["name"] == "opswatch"]
+    by_path = {r["path"]: r for r in apigw.get_resources(restApiId=api["id"])["items"]}
+    route = by_path["/slack/actions"]
+    assert set(route["resourceMethods"]) == {"POST", "GET", "PUT", "PATCH", "DELETE"}  # each refusal is opswatch's
+    api_fn = lam.get_function(FunctionName="opswatch-local")["Configuration"]
+    assert api_fn["Handler"] == "app.app" and api_fn["Timeout"] == 10
+    integration = apigw.get_integration(restApiId=api["id"], resourceId=route["id"], httpMethod="POST")
+    assert integration["type"].upper() == "AWS_PROXY" and api_fn["FunctionArn"] in integration["uri"]
+    assert api_fn["Environment"]["Variables"]["OPSWATCH_SLACK_ACTIONS_DISPATCH"] == "inline"  # the local stage
+    assert _actions(api_fn["Role"]) == {
+        "secretsmanager:GetSecretValue",  # the signing secret (and the bot token, for user groups)
+        "ssm:GetParameter",
+        "dynamodb:PutItem",  # the clicks' once-records, and only those
+        "dynamodb:UpdateItem",
+        "lambda:InvokeFunction",  # the worker, and only it
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    api_resources = _resources(api_fn["Role"])
+    assert api_resources["lambda:InvokeFunction"] == {f"arn:aws:lambda:{PLACE}:function:opswatch-local-slack_actions"}
+    assert _conditions(api_fn["Role"])["dynamodb:PutItem"]["ForAllValues:StringLike"] == {
+        "dynamodb:LeadingKeys": ["slackaction#*"]
+    }
+
+    worker = lam.get_function(FunctionName="opswatch-local-slack_actions")["Configuration"]
+    assert worker["Handler"] == "app.slack_actions" and worker["Timeout"] == 120
+    assert _actions(worker["Role"]) == {
+        "cloudwatch:DisableAlarmActions",  # Mute, and its re-enabling
+        "cloudwatch:EnableAlarmActions",
+        "cloudwatch:DescribeAlarms",
+        "scheduler:CreateSchedule",  # the one-time re-enabling schedule, in the stage's group
+        "scheduler:DeleteSchedule",
+        "scheduler:GetSchedule",
+        "iam:PassRole",  # the scheduler's role, to the scheduler only
+        "logs:StartQuery",  # Recent logs, on the stage's log groups
+        "logs:GetQueryResults",
+        "logs:StopQuery",
+        "logs:DescribeMetricFilters",  # an alarm's metric filter, to query its log group
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+        "sqs:SendMessage",  # its on-failure destination
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    worker_resources = _resources(worker["Role"])
+    assert worker_resources["scheduler:CreateSchedule"] == {f"arn:aws:scheduler:{PLACE}:schedule/opswatch-local/*"}
+    assert worker_resources["iam:PassRole"] == {"arn:aws:iam::123456789012:role/opswatch-local-scheduler"}
+    assert worker_resources["logs:StartQuery"] == {f"arn:aws:logs:{PLACE}:log-group:/opswatch/local/*"}
+    assert _conditions(worker["Role"])["iam:PassRole"] == {
+        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
+    }
 
 
 def _statements(role_arn: str) -> list[dict]:

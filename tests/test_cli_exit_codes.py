@@ -35,12 +35,15 @@ FILE_INPUTS: dict[str, list[list[str]]] = {
     "monitors validate": [["--spec", "{path}"]],
     "monitors plan": [["--spec", "{path}"]],
     "monitors apply": [["--spec", "{path}", "--yes"]],
+    "monitors targets": [["--spec", "{path}"]],
+    "alarms audit": [["--all-targets", "--spec", "{path}"]],
     "athena run": [["status_codes", "--engine", "local", "--logs", "{path}"]],
     "athena sql": [["SELECT 1", "--engine", "local", "--logs", "{path}"]],
     "doctor": [["--spec", "{path}"]],
 }
 TEXT_INPUTS = {"doctor", "filters test", "logs rules", "logs subscribe", "slack render", "slack send", "monitors validate",
-               "monitors plan", "monitors apply", "logs test-rules", "athena run", "athena sql"}  # fmt: skip
+               "monitors plan", "monitors apply", "monitors targets", "alarms audit", "logs test-rules", "athena run",
+               "athena sql"}  # fmt: skip
 # Commands calling AWS, with arguments that get them to their first call.
 AWS_COMMANDS: dict[str, list[str]] = {
     "alb ship": ["s3://bucket/prefix/"],
@@ -63,7 +66,7 @@ AWS_COMMANDS: dict[str, list[str]] = {
     "doctor": [],
 }
 LOCAL_ONLY = {"alarms simulate", "athena list", "athena show", "logs rules", "logs test-rules", "alb parse",
-              "slack render", "slack send", "monitors validate", "policies"}  # fmt: skip
+              "slack render", "slack send", "monitors validate", "monitors targets", "policies"}  # fmt: skip
 
 
 def leaf_commands(group: click.Group = cli, prefix: str = "") -> dict[str, click.Command]:

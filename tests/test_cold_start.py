@@ -32,6 +32,7 @@ FLOWS = {
     "failed": "chalicelib.failed",
     "cwlogs": "chalicelib.cwlogs",
     "policies": "chalicelib.policies",
+    "slackactions": "chalicelib.slackactions",
 }
 # What each function's path may load of the flows above; everything else in FLOWS is another flow's.
 OWN = {
@@ -39,8 +40,10 @@ OWN = {
     "alarm_bridge": {"alarms"},
     "alarm_events": {"alarms"},
     "log_alerts": {"logalerts", "filters"},
+    "log_alerts_stream": {"logalerts", "filters"},
     "monitors_audit": {"monitors"},
     "athena_report": {"athena"},
+    "slack_actions": {"slackactions"},
 }
 
 # Modules of a function's own flow that only some configurations run, left for when they do.
@@ -48,9 +51,11 @@ ONLY_WHEN_USED = {
     "alarm_bridge": {"chalicelib.alarms.threads", "chalicelib.alarms.graph"},  # bot mode; graphs on
     "alarm_events": {"chalicelib.alarms.threads", "chalicelib.alarms.graph"},
     "log_alerts": set(),
+    "log_alerts_stream": set(),
     "alb_logs": set(),
     "monitors_audit": set(),
     "athena_report": {"chalicelib.athena.remote", "chalicelib.athena.table"},  # the CLI's client; the DDL
+    "slack_actions": set(),
 }
 
 
@@ -93,6 +98,20 @@ def test_the_list_covers_every_function_in_app():
         assert "from chalicelib.kinds import handle" in body and f'handle("{function}"' in body, function
         [entry] = [f for f in kinds.FUNCTIONS if f.name == function]  # the registry sends it to the module measured
         assert entry.handler.partition(":")[0] == module, function
+
+
+def test_the_slack_actions_route_loads_only_its_endpoint():
+    """The API's view (``api_handler``): ``app`` and the endpoint module; the signature check loads slack-sdk later.
+
+    Slack waits three seconds for the answer, a cold start included.
+    """
+    code = "import json, sys; import app, chalicelib.slackactions.endpoint; print(json.dumps(sorted(sys.modules)))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment(), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    modules = set(json.loads(r.stdout))
+    assert sorted(_top(modules) & set(NEVER)) == []
+    others = [p for flow, p in FLOWS.items() if flow != "slackactions"]
+    assert sorted(m for m in modules for p in others if m == p or m.startswith(p + ".")) == []
 
 
 _NO_MATCH = """

@@ -662,6 +662,15 @@ def test_monitors_shows_the_drift_of_the_spec(stage, tmp_path):
     assert item["fix"] == f"OPSWATCH_STAGE=local opswatch monitors plan --spec {spec}, then the same with apply"
 
 
+def test_monitors_leaves_a_spec_with_targets_to_plan(stage, tmp_path):
+    """Its filters and alarms live in the target accounts: the stage's own account would show them all missing."""
+    spec = tmp_path / "monitors.yaml"
+    shutil.copy(ROOT / "infra" / "monitors-targets.yaml", spec)
+    _, results, _ = doctor(stage, "--spec", str(spec))
+    item = results["monitors"]
+    assert item["status"] == "skip" and "applies to 2 target accounts through their roles" in item["found"], item
+
+
 def test_an_unknown_stage_or_spec_is_a_usage_error_naming_it(stage, tmp_path):
     r = _invoke(stage, "--stage", "nope")
     assert r.exit_code == 2 and "--stage 'nope'" in r.stderr and "Traceback" not in r.stderr
@@ -753,3 +762,28 @@ def aws_proxy(moto_server):
     proxy = FaultProxy(moto_server.endpoint)
     yield proxy
     proxy.close()
+
+
+def test_a_templated_log_group_is_checked_group_by_group(stage):
+    template = {"OPSWATCH_ALB_LOG_GROUP": "/opswatch/alb/{account}"}
+    _, results, _ = doctor(stage, **template)
+    item = results["log-group"]
+    assert item["status"] == "warn" and "no log group matches /opswatch/alb/{account} yet" in item["found"], item
+    assert results["stack"]["status"] == "ok", results["stack"]  # the stack's group is not where the lines go
+    logs = boto3.client("logs")
+    for account in ("111122223333", "444455556666"):
+        logs.create_log_group(logGroupName=f"/opswatch/alb/{account}")
+    logs.put_retention_policy(logGroupName="/opswatch/alb/111122223333", retentionInDays=30)
+    try:
+        _, results, _ = doctor(stage, **template)
+        item = results["log-group"]
+        assert item["status"] == "warn" and "1 of 2 groups" in item["found"] and "444455556666" in item["found"]
+        logs.put_retention_policy(logGroupName="/opswatch/alb/444455556666", retentionInDays=30)
+        _, results, _ = doctor(stage, **template)
+        assert (
+            results["log-group"]["status"] == "ok"
+            and "2 groups of /opswatch/alb/{account}" in (results["log-group"]["found"])
+        )
+    finally:
+        for account in ("111122223333", "444455556666"):
+            logs.delete_log_group(logGroupName=f"/opswatch/alb/{account}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -42,9 +43,24 @@ def template() -> dict:
     return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
 
 
-def render(node, tpl: dict, region: str, stage: str = "prod", account: str = "111122223333"):
+def render(
+    node,
+    tpl: dict,
+    region: str,
+    stage: str = "prod",
+    account: str = "111122223333",
+    members: str = "",
+    **params: str,
+):
     """Resolve the intrinsic functions this template uses, as CloudFormation would in ``region``."""
-    pseudo = {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws", "Stage": stage}
+    pseudo = {
+        "AWS::Region": region,
+        "AWS::AccountId": account,
+        "AWS::Partition": "aws",
+        "Stage": stage,
+        "MemberAccounts": members,
+        **params,
+    }
 
     def cond(name: str) -> bool:
         return bool(r(tpl["Conditions"][name]))
@@ -68,6 +84,12 @@ def render(node, tpl: dict, region: str, stage: str = "prod", account: str = "11
                 return any(r(x) for x in v)
             if k == "Fn::Not":
                 return not r(v[0])
+            if k == "Fn::And":
+                return all(r(x) for x in v)
+            if k == "Fn::Split":
+                return r(v[1]).split(v[0])
+            if k == "Fn::Join":
+                return v[0].join(r(v[1]))
             if k == "Fn::If":
                 return r(v[1]) if cond(v[0]) else r(v[2])  # the other branch is never resolved
             if k == "Fn::FindInMap":
@@ -82,9 +104,10 @@ def render(node, tpl: dict, region: str, stage: str = "prod", account: str = "11
     return r(node)
 
 
-def bucket_policy(region: str) -> list[dict]:
+def bucket_policy(region: str, members: str = "", stage: str = "prod") -> list[dict]:
     tpl = template()
-    return render(tpl["Resources"]["AlbLogBucketPolicy"]["Properties"]["PolicyDocument"], tpl, region)["Statement"]
+    document = tpl["Resources"]["AlbLogBucketPolicy"]["Properties"]["PolicyDocument"]
+    return render(document, tpl, region, stage=stage, members=members)["Statement"]
 
 
 @pytest.mark.parametrize(
@@ -153,6 +176,19 @@ def test_stack_creates_what_the_stage_needs(aws):
     ddb = boto3.client("dynamodb")
     table = ddb.describe_table(TableName="opswatch-local-state")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    # The scheduler's role: assumed by EventBridge Scheduler alone, and it may only invoke the worker.
+    iam = boto3.client("iam")
+    role = iam.get_role(RoleName="opswatch-local-scheduler")["Role"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    [name] = iam.list_role_policies(RoleName="opswatch-local-scheduler")["PolicyNames"]
+    doc = iam.get_role_policy(RoleName="opswatch-local-scheduler", PolicyName=name)["PolicyDocument"]
+    # moto keeps a stack's inline policy as the Python text of the template's mapping
+    [stmt] = (ast.literal_eval(doc) if isinstance(doc, str) else doc)["Statement"]
+    assert stmt["Action"] == "lambda:InvokeFunction"
+    assert stmt["Resource"] == "arn:aws:lambda:us-east-1:123456789012:function:opswatch-local-slack_actions"
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs["SchedulerRoleArn"] == role["Arn"]
 
     # moto's CloudFormation skips alarms, Athena workgroups, Glue databases, bucket and topic
     # policies, TTL and lifecycle rules (cfn-lint checks them against AWS's schemas above):
@@ -209,6 +245,14 @@ def test_names_match_what_the_code_uses():
                 )
             db = tpl["Resources"]["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"]
             assert render(db, tpl, "us-east-1", stage) == settings.athena().database
+            actions = settings.slack_actions()
+            group = tpl["Resources"]["ScheduleGroup"]["Properties"]["Name"]
+            assert render(group, tpl, "us-east-1", stage) == actions.schedule_group
+            role = tpl["Resources"]["SchedulerRole"]["Properties"]
+            assert render(role["RoleName"], tpl, "us-east-1", stage) == policies.scheduler_role_name(stage)
+            [stmt] = role["Policies"][0]["PolicyDocument"]["Statement"]
+            invoked = render(stmt["Resource"], tpl, "us-east-1", stage)
+            assert invoked.endswith(":function:" + actions.worker_function), invoked
 
 
 def test_the_readme_lists_the_parameters_as_they_are():
@@ -220,3 +264,52 @@ def test_the_readme_lists_the_parameters_as_they_are():
     assert all(f"`{v}`" in stage_row for v in params["Stage"]["AllowedValues"])
     retention = next(ln for ln in readme.splitlines() if ln.startswith("| `LogRetentionDays`"))
     assert "`/opswatch/<stage>/alb`" in retention  # the group is the stage's
+
+
+@pytest.mark.parametrize("stage", ["prod", "dev", "local"])
+@pytest.mark.parametrize(("region", "statements"), [("eu-west-1", 4), ("ap-southeast-3", 2)])
+def test_member_accounts_may_each_write_only_under_their_own_prefix(stage, region, statements):
+    members = "444455556666,777788889999"
+    policy = bucket_policy(region, members, stage)
+    assert len(policy) == statements  # the service principal, and the Region's ELB account where it has one
+    bucket = f"arn:aws:s3:::opswatch-{stage}-alb-logs"
+    own = [s for s in policy if s["Sid"] in ("ElbLogDelivery", "ElbRegionAccountLogDelivery")]
+    assert {s["Resource"] for s in own} == {f"{bucket}/AWSLogs/111122223333/*"}
+    for s in policy:
+        if s["Sid"].endswith("MemberAccounts"):
+            assert s["Resource"] == [f"{bucket}/AWSLogs/444455556666/*", f"{bucket}/AWSLogs/777788889999/*"]
+            assert s["Action"] == "s3:PutObject" and "Condition" not in s
+    assert not any(
+        r.endswith("/AWSLogs/*")
+        for s in policy
+        for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+    )
+
+
+def test_the_stack_takes_member_accounts_and_s3_takes_the_rendered_policy(aws):
+    cfn = boto3.client("cloudformation")
+    for name, members in (("single", ""), ("central", "444455556666,777788889999")):
+        cfn.create_stack(
+            StackName=f"opswatch-local-{name}",
+            TemplateBody=TEMPLATE.read_text(),
+            Parameters=[
+                {"ParameterKey": "Stage", "ParameterValue": "local"},
+                {"ParameterKey": "MemberAccounts", "ParameterValue": members},
+            ],
+        )
+        stack = cfn.describe_stacks(StackName=f"opswatch-local-{name}")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        # moto's CloudFormation skips bucket policies: the policy as rendered goes to S3 itself.
+        policy = {"Version": "2012-10-17", "Statement": bucket_policy("us-east-1", members, "local")}
+        s3 = boto3.client("s3")
+        s3.put_bucket_policy(Bucket="opswatch-local-alb-logs", Policy=json.dumps(policy))
+        stored = json.loads(s3.get_bucket_policy(Bucket="opswatch-local-alb-logs")["Policy"])
+        assert len(stored["Statement"]) == (4 if members else 2)
+        cfn.delete_stack(StackName=f"opswatch-local-{name}")  # the same names for the next form
+
+
+def test_a_malformed_member_account_list_is_refused_by_the_parameter():
+    pattern = re.compile(template()["Parameters"]["MemberAccounts"]["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch("444455556666,777788889999")
+    for bad in ("4444", "444455556666,", "444455556666, 777788889999", "*", "444455556666/../x"):
+        assert not pattern.fullmatch(bad), bad

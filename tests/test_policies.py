@@ -78,7 +78,7 @@ def test_resources_follow_the_stage_settings():
         ]
         # No function may touch another stage's resources, nor anything beyond what it names, save the
         # Glue catalog (one per account) and the daily audit's read-only listing of the account's alarms
-        # and metric filters.
+        # and metric filters; on alarms, the one change allowed is a Slack mute's (actions off, and back on).
         shared = (
             f"arn:aws:glue:{a}:catalog",
             f"arn:aws:cloudwatch:{a}:alarm:*",
@@ -88,12 +88,24 @@ def test_resources_follow_the_stage_settings():
             for st in docs[stage][kind]:
                 for r in st["Resource"]:
                     assert r == "*" or stage in r or r in shared, (kind, r)
-                    if r == "*" or r in shared[1:]:
+                    # Mute disables and re-enables the actions of whichever alarm its message is about (narrowed to
+                    # OPSWATCH_ALARM_NAME_PREFIXES when set), and the OK of a mute "until OK" re-enables them;
+                    # StopQuery takes no resource (it stops a query by the id its StartQuery, on the stage's log
+                    # groups, gave).
+                    acting = (kind, st["Sid"]) in {
+                        ("slackactions", "MuteAlarms"),
+                        ("slackactions", "StopOwnQueries"),
+                        ("alarms", "EndMuteUntilOk"),
+                    }
+                    if (r == "*" or r in shared[1:]) and not acting:
                         assert all(x.split(":")[1].startswith(READ_ONLY) for x in st["Action"])
                     if r == "*":  # no resource to pin: the Region is, by condition
                         assert st["Condition"] == {"StringEquals": {"aws:RequestedRegion": region}}
                     elif r.startswith("arn:aws:s3:::"):  # S3 ARNs carry no account: the condition does
                         assert st["Condition"] == {"StringEquals": {"aws:ResourceAccount": account}}
+                    elif r.startswith("arn:aws:iam::"):  # IAM is global: the scheduler's role, passed to it only
+                        assert r == f"arn:aws:iam::{account}:role/opswatch-{stage}-scheduler"
+                        assert st["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
                     else:
                         assert r.startswith(f"arn:aws:{r.split(':')[2]}:{a}:"), (kind, r)
 
@@ -105,7 +117,7 @@ def test_no_policy_of_one_stage_names_a_resource_of_another(tmp_path, monkeypatc
     config = json.loads((policies.CHALICE / "config.json").read_text())
     prod = json.loads(json.dumps(config["stages"]["prod"]))
     for fn, cfg in prod["lambda_functions"].items():
-        cfg["iam_policy_file"] = f"policy-prod-eu-{policies.KIND_OF[fn]}.json"
+        cfg["iam_policy_file"] = f"policy-prod-eu-{policies.kind_of(fn)}.json"
     prod["environment_variables"].update(
         OPSWATCH_STAGE="prod-eu",
         OPSWATCH_ALB_BUCKET="opswatch-prod-eu-alb-logs",
@@ -211,7 +223,10 @@ def test_the_alarm_functions_cannot_name_alb_checkpoints_nor_the_alb_function_th
             }
         alb, alarms, alerts = (state_patterns(docs[k]) for k in ("alb", "alarms", "logalerts"))
         assert alb and alarms and alerts
-        assert state_patterns(docs["monitors"]) == state_patterns(docs["athena"]) == []
+        from chalicelib.slackactions import mute
+
+        # The audit reads Slack mutes and nothing else; the report, nothing.
+        assert state_patterns(docs["monitors"]) == [mute.PREFIX + "*"] and state_patterns(docs["athena"]) == []
         assert not any(may_name(p, checkpoint.PREFIX) for p in alarms + alerts)
         for other in (cooldown.PREFIX, threads.PREFIX, dedup.KEY_PREFIX + "#"):
             assert not any(may_name(p, other) for p in alb), other
@@ -219,14 +234,17 @@ def test_the_alarm_functions_cannot_name_alb_checkpoints_nor_the_alb_function_th
         assert not any(may_name(p, cooldown.PREFIX) for p in alarms)
 
 
-def test_every_key_the_functions_write_is_allowed_to_its_writer_alone(aws, monkeypatch):
+def test_every_key_the_functions_write_is_allowed_to_its_writers_alone(aws, monkeypatch):
     """The keys the code really writes (moto), matched against the generated conditions."""
     import boto3
 
     from chalicelib import state
-    from chalicelib.alarms import dedup, threads
+    from chalicelib.alarms import accounts, dedup, threads
     from chalicelib.alb.checkpoint import Checkpoint
+    from chalicelib.logalerts import shardprogress
     from chalicelib.logalerts.cooldown import Cooldown
+    from chalicelib.slackactions import once
+    from chalicelib.slackactions.click import ACK, Click
 
     monkeypatch.setenv("OPSWATCH_STAGE", "local")
     table = state.create_table()
@@ -237,21 +255,34 @@ def test_every_key_the_functions_write_is_allowed_to_its_writer_alone(aws, monke
         Cooldown(900).claim("123456789012|/ecs/shop-api|java-out-of-memory", 1, 1735689600000)
         group = settings.alb().log_group
         Checkpoint(group, "s3://opswatch-local-alb-logs/k.log.gz", '"e1"', lease_seconds=60).claim()
+        once.claim(Click(ACK, "alarm:shop 5xx", "U1", "ana", "T1", "C123", "1.2", "1.2", None, "3.4"))
+        progress = shardprogress.ShardProgress("shard#opswatch-local-logs#shardId-000000000000")
+        shardprogress.advance(progress, {49590338271490256608559692538361571095921575989136588801}, set())
+        accounts._remember("111122223333", accounts._Described(True, "shop", "o-a1b2c3d4e5"))
+        from chalicelib.slackactions import mute
+
+        mute._put(mute.Mute(alarm, "U0ANA1", "1h", 1735693200, True, "0" * 32))
+        once.claim(Click(ACK, "alarm:shop 5xx", "U1", "ana", "T1", "C123", "1.2", "1.2", None, "3.4"))
         ids = [i["id"]["S"] for i in boto3.client("dynamodb").scan(TableName=table)["Items"]]
     finally:  # later tests that do not reset moto expect no state table
         boto3.client("dynamodb").delete_table(TableName=table)
-    assert len(ids) == 4, ids
+    assert len(ids) == 8, ids
     docs = {k: json.loads(policies.path_of("local", k).read_text())["Statement"] for k in policies.KINDS}
-    writer = {
-        "alarm-change#": "alarms",
-        "thread#": "alarms",
-        "cooldown#": "logalerts",
-        "alb#": "alb",
+    writers = {
+        "alarm-change#": {"alarms"},
+        "thread#": {"alarms", "slackactions"},  # the Slack actions worker keeps the acknowledgement with the thread
+        "account#": {"alarms"},
+        # one cooldown per (account, log group, rule), whichever way; a Slack mute holds it back
+        "cooldown#": {"logalerts", "logstream", "slackactions"},
+        "mute#": {"slackactions", "alarms", "monitors"},  # written from Slack; the OK ends it; the audit reads it
+        "shard#": {"logstream"},
+        "alb#": {"alb"},
+        "slackaction#": {"slackapi", "slackactions"},  # the endpoint claims a click; the worker settles it
     }
     for key in ids:
-        [want] = [kind for prefix, kind in writer.items() if key.startswith(prefix)]
+        [want] = [kinds for prefix, kinds in writers.items() if key.startswith(prefix)]
         allowed = {k for k in policies.KINDS if any(iam_match(p, key) for p in state_patterns(docs[k]))}
-        assert allowed == {want}, (key, allowed)
+        assert allowed == want, (key, allowed)
 
 
 # --- the account and Region, and the command --------------------------------------------------------------------

@@ -98,6 +98,7 @@ class Alarm:
     description: str | None = None
     time: str | None = None
     account: str | None = None
+    account_name: str | None = None  # ours: OPSWATCH_ACCOUNT_NAMES or AWS Organizations (``alarms.accounts``)
     region: str | None = None
     partition: str = "aws"
     arn: str | None = None

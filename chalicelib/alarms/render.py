@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from chalicelib import boundedjson
+from chalicelib import boundedjson, settings
 from chalicelib.alarms.notification import Alarm, MetricQuery
 from chalicelib.console import alarm_url
 from chalicelib.slack.message import COLORS, SlackMessage
@@ -68,13 +68,26 @@ def _threshold(a: Alarm) -> str | None:
 
 
 def _title(a: Alarm) -> str:
+    where = f" in {a.account_name}" if a.account_name else ""  # another account's alarm says whose it is
     if a.operation:
-        return f"Alarm {a.name} {a.operation}d"
-    return f"{a.new_state or 'Alarm'}: {a.name}"
+        return f"Alarm {a.name}{where} {a.operation}d"
+    return f"{a.new_state or 'Alarm'}: {a.name}{where}"
 
 
-def render_alarm(a: Alarm, mention: str | None = None, shape: str | None = None) -> SlackMessage:
-    """The message for one alarm event; ``mention`` (``<!here>``...) and ``shape`` (the sparkline line) are ours."""
+def _account(a: Alarm) -> str:
+    if a.account_name and a.account:
+        return f"account {escape(a.account_name)} ({escape(a.account)})"
+    return f"account {escape(a.account)}" if a.account else ""
+
+
+def render_alarm(
+    a: Alarm, mention: str | None = None, shape: str | None = None, buttons: bool | None = None
+) -> SlackMessage:
+    """The message for one alarm event; ``mention`` (``<!here>``...) and ``shape`` (the sparkline line) are ours.
+
+    An ALARM carries the Acknowledge, Mute and Recent logs buttons when ``buttons`` (by default
+    ``OPSWATCH_SLACK_ACTIONS``) is on; OK, INSUFFICIENT_DATA and configuration changes never do.
+    """
     state = a.new_state or "UNKNOWN"
     url = alarm_url(a.partition, a.region, a.name)
     name = escape(a.name)
@@ -113,13 +126,28 @@ def render_alarm(a: Alarm, mention: str | None = None, shape: str | None = None)
     )
     msg.context(
         [
-            f"account {escape(a.account)}" if a.account else "",
+            _account(a),
             f"region {escape(a.region)}" if a.region else "",
             escape(a.time) if a.time else "",
             "via EventBridge" if a.source == "eventbridge" else "",
         ]
     )
+    if state == "ALARM" and not a.operation and (settings.slack_buttons() if buttons is None else buttons):
+        _buttons(msg, a)
     return msg
+
+
+def _buttons(msg: SlackMessage, a: Alarm) -> None:
+    from chalicelib.slackactions.buttons import actions_block
+    from chalicelib.slackactions.value import BadValue, alarm_ref
+
+    try:
+        ref = alarm_ref(a.arn, a.time)
+    except BadValue as exc:
+        msg.context([f"_no buttons: {escape(exc)}_"])
+        return
+    home = settings.account_id()
+    msg.actions(actions_block(ref, acting=home is None or ref.parts[2] == home))
 
 
 def render_text(subject: str | None, message: str, source: str | None = None) -> SlackMessage:

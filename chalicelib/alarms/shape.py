@@ -12,6 +12,7 @@ error the message goes out without it (the logs say why).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from aws_lambda_powertools import Logger
 
@@ -42,7 +43,8 @@ def sparkline(values: list[float | None], low: float | None = None, high: float 
     return "".join(" " if v is None else BARS[min(7, max(0, int((v - lo) / span * 7.999)))] for v in values)
 
 
-def _queries(alarm: Alarm, period: int) -> list[dict] | None:
+def _queries(alarm: Alarm, period: int, account: str | None = None) -> list[dict] | None:
+    """GetMetricData's queries for the alarm's metrics; ``account``: read them in that (source) account."""
     out = []
     for i, q in enumerate(alarm.metrics):
         qid = q.id or f"m{i}"
@@ -57,15 +59,59 @@ def _queries(alarm: Alarm, period: int) -> list[dict] | None:
                         "ReturnData": q.return_data if alarm.kind == "math" else True})  # fmt: skip
         else:
             return None
+    if account:  # CloudWatch cross-account observability: the monitoring account reads the source account's data
+        out = [{**q, "AccountId": account} for q in out]
     return out or None
 
 
-def recent_shape(alarm: Alarm, now: datetime | None = None) -> str | None:
-    """The sparkline line for a metric or metric-math alarm, or ``None`` (other kinds, or any error)."""
+def is_sink() -> tuple[bool, str]:
+    """(whether this account is a cross-account observability sink, why we think so), asked once per process."""
+    from chalicelib import settings
+
+    told = settings.org().observability_sink
+    if told is not None:
+        return told, "OPSWATCH_OBSERVABILITY_SINK"
+    return _oam_sink()
+
+
+@cache
+def _oam_sink() -> tuple[bool, str]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.aws import client
+
+    try:
+        sinks = client("oam", attempts=1, timeout=TIMEOUT_SECONDS).list_sinks(MaxResults=1).get("Items") or []
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning(f"could not ask OAM whether this account is a sink: {exc}")
+        return False, "OAM ListSinks failed"
+    return bool(sinks), "OAM ListSinks"
+
+
+def not_shared(account: str) -> str:
+    """The line an alarm of another account shows instead of its shape, when its metrics cannot be read here."""
+    return (
+        f"*Recent shape:* not shown: account {escape(account)}'s metrics need CloudWatch cross-account "
+        "observability, and this account is not its monitoring sink"
+    )
+
+
+def recent_shape(alarm: Alarm, now: datetime | None = None, own_account: str | None = None) -> str | None:
+    """The sparkline line for a metric or metric-math alarm, or ``None`` (other kinds, or any error).
+
+    Another account's alarm (``own_account`` known and not the alarm's) is read with ``AccountId`` when this
+    account is an observability sink; otherwise the line says why there is no shape.
+    """
     if alarm.kind not in ("metric", "math") or alarm.new_state is None:
         return None
+    source = alarm.account if own_account and alarm.account and alarm.account != own_account else None
+    if source:
+        sink, why = is_sink()
+        if not sink:
+            logger.info(f"metric shape left out: not a monitoring sink ({why})", extra={"alarm": alarm.name})
+            return not_shared(source)
     period = alarm.period or next((q.period for q in alarm.metrics if q.period), None) or 60
-    queries = _queries(alarm, period)
+    queries = _queries(alarm, period, source)
     if not queries:
         return None
     from botocore.exceptions import BotoCoreError, ClientError

@@ -6,6 +6,10 @@ OK and INSUFFICIENT_DATA for that alarm are posted as replies; OK also updates t
 parent so the channel shows "resolved after 23 min" without opening the thread,
 and ends the incident. With nothing kept (first run, expired, webhook mode, the
 table unreachable) a change is posted as a normal message.
+
+With the Slack buttons on (``OPSWATCH_SLACK_ACTIONS``), the item is kept in webhook mode too
+(no channel or ts): it is where a click finds the message to change and keeps who
+acknowledged it (``chalicelib/slackactions/incident.py``).
 """
 
 from __future__ import annotations
@@ -53,11 +57,14 @@ def recall(alarm_arn: str) -> dict | None:
     got = item.get("Item")
     if not got or int(got[state.TTL_ATTRIBUTE]["N"]) < time.time():  # TTL deletion lags: expired is gone
         return None
+    acked_at = got.get("acked_at", {}).get("N")
     return {
         "channel": got["channel"]["S"],
         "ts": got["ts"]["S"],
         "payload": json.loads(got["payload"]["S"]),
         "since": int(got["since"]["N"]),
+        "acked_by": got.get("acked_by", {}).get("S"),  # set by the Acknowledge button (chalicelib/slackactions)
+        "acked_at": int(acked_at) if acked_at else None,
     }
 
 

@@ -16,7 +16,8 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from chalicelib import settings
 from chalicelib.alb import routemetrics
 from chalicelib.alb.checkpoint import AlreadyShipped, Checkpoint, ObjectBusy, Progress
-from chalicelib.alb.keys import classify, event_key
+from chalicelib.alb.destination import group_for
+from chalicelib.alb.keys import KeyRefused, classify, event_key
 from chalicelib.alb.pipeline import RESERVE_MS, ObjectReport, ship_object
 from chalicelib.alb.reader import CHUNK_BYTES
 from chalicelib.alb.shipfilter import compile_filter
@@ -38,6 +39,8 @@ def object_chunks(bucket: str, key: str):
 def emit_metrics(report: ObjectReport) -> None:
     metrics = EphemeralMetrics(namespace=settings.metrics_namespace(), service="opswatch-alb")
     metrics.add_dimension(name="LoadBalancer", value=report.load_balancer or "unknown")
+    if report.account:  # the account is in the report and the log line; as a property it costs no metric
+        metrics.add_metadata(key="account", value=report.account)
     for name, value in (
         ("LinesShipped", report.shipped),
         ("LinesFiltered", report.filtered),
@@ -141,6 +144,15 @@ def malformed(event, reason: str) -> dict:
     return {"malformed": reason}
 
 
+def refused(source: str, reason: str) -> dict:
+    """An ALB log whose key names a bad account or Region: logged, counted, never shipped; a retry cannot mend it."""
+    logger.error(f"refused {source}: {reason}", extra={"refused": source, "reason": reason})
+    metrics = EphemeralMetrics(namespace=settings.metrics_namespace(), service="opswatch-alb")
+    metrics.add_metric(name="ObjectsRefused", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
+    return {"source": source, "key_refused": reason}
+
+
 def ship_record(record, cfg, ship_filter, context) -> tuple[dict, ObjectReport | None, Progress | None]:
     """One record of the event: its answer, and the report and progress when its object was shipped.
 
@@ -154,7 +166,11 @@ def ship_record(record, cfg, ship_filter, context) -> tuple[dict, ObjectReport |
     # Plain dict access: Powertools' data_classes package costs ~30 ms of cold start.
     bucket = record["s3"]["bucket"]["name"]
     key = event_key(record["s3"]["object"]["key"])
-    obj, why = classify(bucket, key)
+    try:
+        obj, why = classify(bucket, key)
+        group = group_for(cfg.log_group, obj) if obj is not None else cfg.log_group
+    except KeyRefused as exc:
+        return refused(f"s3://{bucket}/{key}", str(exc)), None, None
     if obj is None:
         logger.info(f"skipped s3://{bucket}/{key}: {why}", extra={"skipped": key, "reason": why})
         return {"source": f"s3://{bucket}/{key}", "skipped": why}, None, None
@@ -163,7 +179,7 @@ def ship_record(record, cfg, ship_filter, context) -> tuple[dict, ObjectReport |
     carried = cont.get("progress") if isinstance(cont, dict) and isinstance(cont.get("progress"), dict) else None
     try:
         version = s3obj.get("eTag") or s3obj.get("versionId")
-        cp, progress = _claim(obj, cfg.log_group, str(version) if version else None, context, carried)
+        cp, progress = _claim(obj, group, str(version) if version else None, context, carried)
     except AlreadyShipped as exc:
         logger.info(f"skipped {obj.uri}: {exc} (a redelivered event)", extra={"skipped": key, "reason": str(exc)})
         return {"source": obj.uri, "skipped": str(exc)}, None, None
@@ -180,10 +196,10 @@ def ship_record(record, cfg, ship_filter, context) -> tuple[dict, ObjectReport |
         obj,
         object_chunks(bucket, key),
         client("logs"),
-        cfg.log_group,
+        group,
         cfg.format,
         ship_filter,
-        metrics=routemetrics.for_stage(cfg),
+        metrics=routemetrics.for_stage(cfg, account=obj.account),
         checkpoint=cp,
         remaining_ms=context.get_remaining_time_in_millis if context is not None else None,
         reserve_ms=reserve_ms(context),

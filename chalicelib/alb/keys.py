@@ -6,18 +6,31 @@ The same bucket often also holds the test object ALB writes when logging is
 switched on, connection logs (``conn_log.``), health-check logs, and NLB or CLB
 logs; those are skipped with a reason rather than parsed into thousands of
 rejected lines.
+
+A central log-archive bucket holds every account's and Region's objects side by
+side: the account and Region come from the key, and a key whose account is not
+12 digits, whose Region is not one AWS knows, or whose folders name another
+account or Region than its file name, is refused with the reason
+(``KeyRefused``): it is counted, never shipped to a wrong account's log group.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote_plus
 
+# The account and Region are taken loosely here and checked after, so a key that names a
+# bad one is refused with that reason rather than skipped as "not an ALB log".
 _ACCESS = re.compile(
-    r"(?P<account>\d{12})_elasticloadbalancing_(?P<region>[a-z0-9-]+)_"
+    r"(?P<account>[^_/]*)_elasticloadbalancing_(?P<region>[^_/]*)_"
     r"app\.(?P<name>[^._][^.]*)\.(?P<id>[0-9a-f]+)_(?P<end>\d{8}T\d{4}Z)_[^_]+_[^_]+\.log(?:\.gz)?$"
 )
+# The folders ELB writes under: AWSLogs/ACCOUNT/elasticloadbalancing/REGION/ (after an optional prefix).
+_FOLDERS = re.compile(r"(?:^|/)AWSLogs/(?P<account>[^/]*)/elasticloadbalancing/(?P<region>[^/]*)/")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")  # ASCII only: \d takes any script's digits
+REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 _SKIPS = (
     (re.compile(r"(^|/)ELBAccessLogTestFile$"), "the test object ALB writes when access logging is enabled"),
     (re.compile(r"_conn_log\."), "an ALB connection log, not an access log"),
@@ -38,6 +51,8 @@ class LogObject:
     bucket: str
     key: str
     load_balancer: str | None  # app/NAME/ID, from the name when ALB wrote it
+    account: str | None = None  # the load balancer's account, from the key
+    region: str | None = None  # the load balancer's Region, from the key
 
     @property
     def uri(self) -> str:
@@ -57,12 +72,53 @@ def event_key(raw_key: str) -> str:
     return unquote_plus(raw_key)
 
 
+class KeyRefused(ValueError):
+    """An ALB access log's key names an account or Region that cannot be: the object is refused, not shipped."""
+
+
+@lru_cache(maxsize=64)
+def known_region(region: str) -> bool:
+    """Whether ``region`` is shaped like a Region and falls in a partition botocore knows."""
+    if not REGION_NAME.fullmatch(region):
+        return False
+    from botocore.exceptions import UnknownRegionError
+    from botocore.session import get_session
+
+    try:
+        get_session().get_partition_for_region(region)
+    except UnknownRegionError:
+        return False
+    return True
+
+
+def _shown(text: str) -> str:
+    return repr(text[:40] + ("..." if len(text) > 40 else ""))
+
+
+def check_origin(account: str, region: str, key: str) -> None:
+    """Raise ``KeyRefused`` when the account or Region is malformed, or the key's folders disagree with them."""
+    if not ACCOUNT_ID.fullmatch(account):
+        raise KeyRefused(f"the key's account {_shown(account)} is not a 12-digit AWS account id")
+    if not known_region(region):
+        raise KeyRefused(f"the key's Region {_shown(region)} is not an AWS Region")
+    folders = _FOLDERS.search(key)
+    if folders and (folders["account"], folders["region"]) != (account, region):
+        raise KeyRefused(
+            f"the key's folders name account {_shown(folders['account'])} and Region {_shown(folders['region'])}, "
+            f"its file name {account} and {region}"
+        )
+
+
 def classify(bucket: str, key: str) -> tuple[LogObject | None, str | None]:
-    """``(LogObject, None)`` for an ALB access log, ``(None, why)`` for anything else."""
+    """``(LogObject, None)`` for an ALB access log, ``(None, why)`` for anything else.
+
+    Raises ``KeyRefused`` for an ALB access log whose key names a malformed account or Region.
+    """
     base = key.rsplit("/", 1)[-1]
     m = _ACCESS.search(base)
     if m:
-        return LogObject(bucket, key, f"app/{m['name']}/{m['id']}"), None
+        check_origin(m["account"], m["region"], key)
+        return LogObject(bucket, key, f"app/{m['name']}/{m['id']}", m["account"], m["region"]), None
     for pattern, why in _SKIPS:
         if pattern.search(key):
             return None, why

@@ -275,6 +275,9 @@ class ObjectReport:
     continue_from: int | None = None
     invocation: int = 1
     checkpoint_error: str | None = None
+    # Whose load balancer wrote the object (from its key): a central bucket holds many accounts' objects.
+    account: str | None = None
+    region: str | None = None
 
     @property
     def balanced(self) -> bool:
@@ -532,6 +535,14 @@ def ship_lines(s: Shipment, chunks: Iterable[bytes], fmt: str, ship_filter: Pred
     return None
 
 
+def _published(s: Shipment) -> int:
+    """Distinct metrics the documents publish; the account's totals too when they carry the account dimension."""
+    n = metric_count(s.metric_keys)
+    if s.metrics is not None and s.metrics.account_dimension and s.metric_keys:
+        n += 3 + any(has_latency for _, _, has_latency in s.metric_keys)
+    return n
+
+
 def object_report(s: Shipment, log_group: str, fmt: str, continue_from: int | None) -> ObjectReport:
     """The account of every line: what the streams hold, what was counted, what went wrong with the object."""
     ev, rj, docs, counts = s.events.counts, s.rejects.counts, s.docs, s.counts
@@ -554,13 +565,15 @@ def object_report(s: Shipment, log_group: str, fmt: str, continue_from: int | No
         compressed=s.status.compressed,
         aggregated=s.aggregated,
         metric_documents=docs.counts.shipped if docs else 0,
-        metrics_published=metric_count(s.metric_keys) if docs else 0,
+        metrics_published=_published(s) if docs else 0,
         metric_documents_refused=docs.counts.refused if docs else 0,
         routes_overflowed=s.metrics.overflowed if s.metrics is not None else 0,
         resumed_from=s.start_line or None,
         continue_from=continue_from,
         invocation=s.progress.invocations or 1,
         checkpoint_error=s.checkpoint.error if s.checkpoint is not None else None,
+        account=s.obj.account,
+        region=s.obj.region,
     )
 
 

@@ -33,6 +33,10 @@ MAX_METRICS_PER_DOCUMENT = 100
 MAX_DIMENSIONS = 30
 METRIC_NAMES = ("Requests", "Status4xx", "Status5xx", "TargetLatency")
 DIMENSION_SETS = [["LoadBalancer", "Route"], ["LoadBalancer"]]
+# With the account known (a central bucket), one more set: the account's totals. A load balancer
+# lives in one account, so the account adds no metric to the sets above; this set adds one
+# metric per name and account (3 or 4 per account).
+ACCOUNT_DIMENSION_SETS = [*DIMENSION_SETS, ["account"]]
 _PATH_CACHE_SIZE = 50_000
 # Bin widths tried in turn until a distribution fits in MAX_BINS: 1% first (exact enough for any
 # percentile), coarser only for a minute whose latencies span many orders of magnitude.
@@ -125,11 +129,23 @@ class Aggregate:
         }
 
 
-def for_stage(cfg, fmt: str | None = None) -> RouteMetrics | None:
-    """A fresh aggregator for one object from the stage's settings (``settings.alb()``), or None when off."""
+def for_stage(cfg, fmt: str | None = None, account: str | None = None) -> RouteMetrics | None:
+    """A fresh aggregator for one object from the stage's settings (``settings.alb()``), or None when off.
+
+    ``account`` (from the object's key) is published as the ``account`` dimension when the
+    stage ships a central bucket (its log group is a template naming ``{account}``), and
+    always kept in the documents as a property (searchable in Logs Insights, no metric).
+    """
     if not (cfg.route_metrics or fmt == "metrics"):
         return None
-    return RouteMetrics(cfg.metrics_namespace, cfg.route_limit, Templates(cfg.route_templates))
+    dimension = "{account}" in cfg.log_group
+    return RouteMetrics(
+        cfg.metrics_namespace,
+        cfg.route_limit,
+        Templates(cfg.route_templates),
+        account=account,
+        account_dimension=dimension,
+    )
 
 
 class RouteMetrics:
@@ -146,10 +162,14 @@ class RouteMetrics:
         limit: int = 50,
         templates: Templates | None = None,
         max_tracked: int = 2000,
+        account: str | None = None,
+        account_dimension: bool = False,
     ) -> None:
         if limit < 1:
             raise ValueError(f"the route limit must be 1 or more, not {limit}")
         self.namespace = namespace
+        self.account = account
+        self.account_dimension = account_dimension and account is not None
         self.limit = limit
         self.templates = templates or Templates()
         self.max_tracked = max(max_tracked, limit)
@@ -236,7 +256,7 @@ class RouteMetrics:
     def documents(self) -> Iterator[tuple[int, dict]]:
         """(timestamp ms, EMF document) per aggregate: the minute's start is the metrics' time."""
         for agg in self.aggregates():
-            yield emf_document(self.namespace, agg)
+            yield emf_document(self.namespace, agg, self.account, self.account_dimension)
 
     def metric_keys(self) -> set[tuple[str, str, bool]]:
         """(load balancer, route, has latency) of every aggregate: what ``metric_count`` counts."""
@@ -259,7 +279,9 @@ def metric_count(keys: set[tuple[str, str, bool]]) -> int:
     return 3 * (len(routes) + len({e for e, _ in routes})) + len(latency) + len({e for e, _ in latency})
 
 
-def emf_document(namespace: str, agg: Aggregate) -> tuple[int, dict]:
+def emf_document(
+    namespace: str, agg: Aggregate, account: str | None = None, account_dimension: bool = False
+) -> tuple[int, dict]:
     ts = time_ms(agg.minute + ":00.000000Z")
     metrics = [
         {"Name": "Requests", "Unit": "Count"},
@@ -285,8 +307,11 @@ def emf_document(namespace: str, agg: Aggregate) -> tuple[int, dict]:
             "Sum": round(sum(v * c for v, c in lat.items()), 6),
             "Count": sum(counts),
         }
+    if account is not None:
+        doc["account"] = account
+    dimensions = ACCOUNT_DIMENSION_SETS if account_dimension and account is not None else DIMENSION_SETS
     doc["_aws"] = {
         "Timestamp": ts,
-        "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": DIMENSION_SETS, "Metrics": metrics}],
+        "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": dimensions, "Metrics": metrics}],
     }
     return ts, doc

@@ -5,8 +5,16 @@ Each query file starts with a header::
     -- top_5xx_paths: The URL paths (no query string) with the most 5xx answers.
     -- param limit integer 20: how many paths
 
-Every query also takes ``start`` and ``end`` (ISO-8601, default the last 24 hours)
-and ``elb`` (default: every load balancer). The SQL names parameters as
+Every query also takes ``start`` and ``end`` (ISO-8601, default the last 24 hours),
+``elb`` (default: every load balancer), ``account`` and ``region`` (default: every
+account and Region of a central bucket's table) and ``by_account`` (``true``: the
+figures per account, with an ``account`` column). A query file marks where
+these go with SQL comments, so the file as written is the plain query:
+``/*origin*/`` after its WHERE's conditions becomes ``AND account = :account`` (and
+``region``) when given; when ``by_account`` is true, ``/*account,*/`` becomes ``account,``
+and ``/*,account*/`` becomes ``, account`` in the SELECT, GROUP BY and ORDER BY lists (the
+latter after ordinals such as ``GROUP BY 1``, which it must not shift), and ``/*per_account*/``
+becomes ``PARTITION BY account`` in a ranking window (the top N of each account). The SQL names parameters as
 ``:name``; ``bind`` checks each value's type before anything is sent and turns
 the names into positional ``?`` markers with the values in order, plus the
 derived ``start_day``/``end_day`` that select the ``day`` partitions, so Athena
@@ -15,7 +23,7 @@ reads only the days asked for. Values never enter the SQL text: a value like
 
 >>> q = load_catalog()["top_5xx_paths"]
 >>> [p.name for p in q.params], q.param("limit").default
-(['start', 'end', 'elb', 'limit'], '20')
+(['start', 'end', 'elb', 'account', 'region', 'by_account', 'limit'], '20')
 """
 
 from __future__ import annotations
@@ -27,9 +35,9 @@ from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"  # inside chalicelib: the scheduled report runs them in Lambda
 QUERIES_DIR = SQL_DIR / "queries"
-TYPES = ("timestamp", "string", "integer")
+TYPES = ("timestamp", "string", "integer", "boolean")
 _HEADER = re.compile(r"--\s*([a-z0-9_]+):\s*(.+)")
-_PARAM = re.compile(r"--\s*param\s+([a-z_][a-z0-9_]*)\s+(timestamp|string|integer)\s+(\S+)(?::\s*(.*))?")
+_PARAM = re.compile(r"--\s*param\s+([a-z_][a-z0-9_]*)\s+(timestamp|string|integer|boolean)\s+(\S+)(?::\s*(.*))?")
 _MARK = re.compile(r"'(?:[^']|'')*'|:([a-z_][a-z0-9_]*)")
 
 
@@ -49,7 +57,13 @@ COMMON = (
     Param("start", "timestamp", None, "ISO-8601; default 24 hours before end"),
     Param("end", "timestamp", None, "ISO-8601; default now"),
     Param("elb", "string", "", "one load balancer (its elb field, e.g. app/shop/50dc6c495c0c9188); default all"),
+    Param("account", "string", "", "one account (12 digits) of a central bucket; default all"),
+    Param("region", "string", "", "one Region (e.g. eu-west-1); default all"),
+    Param("by_account", "boolean", "false", "true: the figures per account, with an account column"),
 )
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,12 @@ def typed_values(query: NamedQuery, given: dict[str, str], now: datetime | None 
         raw = given.get(p.name, p.default)
         if p.type == "timestamp":
             continue
+        if p.type == "boolean":
+            text = str(raw).strip().lower()
+            if text not in _TRUE + _FALSE:
+                raise QueryError(f"parameter {p.name}: {raw!r} is not true or false")
+            out[p.name] = text in _TRUE
+            continue
         if p.type == "integer":
             try:
                 value = int(str(raw))
@@ -131,6 +151,10 @@ def typed_values(query: NamedQuery, given: dict[str, str], now: datetime | None 
             if len(str(raw)) > 1024:
                 raise QueryError(f"parameter {p.name}: longer than 1024 characters")
             out[p.name] = str(raw)
+    if out.get("account") and not _ACCOUNT.fullmatch(str(out["account"])):
+        raise QueryError(f"parameter account: {str(out['account'])[:40]!r} is not a 12-digit AWS account id")
+    if out.get("region") and not _REGION.fullmatch(str(out["region"])):
+        raise QueryError(f"parameter region: {str(out['region'])[:40]!r} is not a Region name (e.g. eu-west-1)")
     end = _timestamp(given["end"], "end") if given.get("end") else now
     start = _timestamp(given["start"], "start") if given.get("start") else end - timedelta(hours=24)
     if start >= end:
@@ -139,8 +163,41 @@ def typed_values(query: NamedQuery, given: dict[str, str], now: datetime | None 
     return out
 
 
+def expand(sql: str, values: dict[str, object]) -> str:
+    """The query's comment marks filled in from ``account``, ``region`` and ``by_account`` (fixed text only).
+
+    Nothing from a value enters the SQL: a given account or Region adds the condition with its
+    ``:name`` parameter, bound like every other value.
+    """
+    origin = "".join(f" AND {k} = :{k}" for k in ("account", "region") if values.get(k))
+    per = values.get("by_account") is True
+    return (
+        sql.replace("/*origin*/", origin)
+        .replace("/*account,*/", "account," if per else "")
+        .replace("/*,account*/", ", account" if per else "")
+        .replace("/*per_account*/", "PARTITION BY account" if per else "")
+    )
+
+
+def needs_origin(values: dict[str, object], projection: str) -> str | None:
+    """Why Athena would refuse the query (``injected`` projection: account and Region must be given), or None."""
+    if projection != "injected":
+        return None
+    missing = [k for k in ("account", "region") if not values.get(k)]
+    if not missing:
+        return None
+    return (
+        f"the table projects account and Region as injected: every query must name both; "
+        f"pass --param {missing[0]}=..." + (f" and --param {missing[1]}=..." if len(missing) > 1 else "")
+    )
+
+
 def bind(sql: str, values: dict[str, object]) -> tuple[str, list[object]]:
-    """``:name`` markers (outside string literals) become ``?``; returns the SQL and the values in order."""
+    """``:name`` markers (outside string literals) become ``?``; returns the SQL and the values in order.
+
+    The comment marks of ``expand`` are filled in first.
+    """
+    sql = expand(sql, values)
     ordered: list[object] = []
 
     def mark(m: re.Match) -> str:

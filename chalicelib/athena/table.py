@@ -12,6 +12,9 @@ fields, ``conn_trace_id``, the transform fields, and fields AWS adds later
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from chalicelib.alb.fields import FIELDS, FLOAT_FIELDS, INT_FIELDS
 from chalicelib.athena.results import aligned  # the CLI's import place; the report imports results directly
 
@@ -46,6 +49,9 @@ REGEX = (
 )
 
 COLUMNS: tuple[str, ...] = (*FIELDS, "extra_fields")
+PARTITIONS = ("account", "region", "day")  # where the object is, not what the line says
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 
 
 def column_type(name: str) -> str:
@@ -64,23 +70,64 @@ def _hive_literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def location(bucket: str, prefix: str, account: str, region: str) -> str:
+def location(bucket: str, prefix: str, account: str | None = None, region: str | None = None) -> str:
+    """Where ELB writes: one account's and Region's folder, or (neither given) the ``AWSLogs/`` of every account."""
     prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    if account is None:
+        return f"s3://{bucket}/{prefix}AWSLogs/"
     return f"s3://{bucket}/{prefix}AWSLogs/{account}/elasticloadbalancing/{region}/"
 
 
-def render_ddl(database: str, bucket: str, prefix: str, account: str, region: str, start_date: str) -> list[str]:
-    """The statements that create the database and the partition-projected table."""
+def _values(name: str, values: str | Sequence[str], pattern: re.Pattern) -> list[str]:
+    out = [values] if isinstance(values, str) else list(dict.fromkeys(values))
+    if not out:
+        raise ValueError(f"the table's {name} projection needs at least one value")
+    for v in out:
+        if not pattern.fullmatch(v):
+            raise ValueError(f"{name} {v[:40]!r}: expected e.g. {'111122223333' if name == 'account' else 'eu-west-1'}")
+    return out
+
+
+def projection(name: str, values: str | Sequence[str], kind: str) -> str:
+    """The TBLPROPERTIES of one of the ``account`` and ``region`` partition keys."""
+    if kind == "injected":
+        return f"    'projection.{name}.type' = 'injected',"
+    if kind != "enum":
+        raise ValueError(f"projection {kind!r}: expected enum or injected")
+    listed = _values(name, values, _ACCOUNT if name == "account" else _REGION)
+    return f"    'projection.{name}.type' = 'enum',\n    'projection.{name}.values' = '{','.join(listed)}',"
+
+
+def render_ddl(
+    database: str,
+    bucket: str,
+    prefix: str,
+    accounts: str | Sequence[str],
+    regions: str | Sequence[str],
+    start_date: str,
+    kind: str = "enum",
+) -> list[str]:
+    """The statements that create the database and the partition-projected table.
+
+    The table spans a central bucket: ``account`` and ``region`` are partition keys beside
+    ``day``, projected from the listed values (``enum``) or from each query's equality on
+    them (``injected``, where the lists are not used). One account and one Region is the
+    single-account stage of before, with two more columns.
+    """
     from chalicelib.athena.catalog import SQL_DIR
 
     if not all(c.isalnum() or c == "_" for c in database):
         raise ValueError(f"database {database!r}: letters, digits and _ only")
     columns = ",\n".join(f"    {c} {column_type(c)}" for c in COLUMNS)
+    root = location(bucket, prefix)
     values = {
         "database": database,
         "columns": columns,
         "regex": _hive_literal(REGEX),
-        "location": location(bucket, prefix, account, region),
+        "location": root,
+        "template": root + "${account}/elasticloadbalancing/${region}/${day}",
+        "account_projection": projection("account", accounts, kind),
+        "region_projection": projection("region", regions, kind),
         "start_date": start_date,
     }
     out = []

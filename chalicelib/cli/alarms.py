@@ -168,13 +168,24 @@ def backtest(alarm_name: str, hours: float, fmt: str) -> None:
 
 @alarms.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def audit(fmt: str) -> None:
-    """Live alarms and metric filters with habits that make alarms silent or noisy. Exit 0 none, 1 findings."""
+@click.option("--all-targets", is_flag=True, help="Audit every target of the spec through its role, by account.")
+@click.option(
+    "--spec", "spec_path", default="monitors.yaml", show_default=True, type=click.Path(dir_okay=False),
+    help="The monitors spec whose targets --all-targets audits.",
+)  # fmt: skip
+def audit(fmt: str, all_targets: bool, spec_path: str) -> None:
+    """Live alarms and metric filters with habits that make alarms silent or noisy.
+
+    Exit 0 none, 1 findings, 2 an AWS error; with --all-targets, 2 when a target could not be
+    reached (its line says why; the others are audited and listed).
+    """
     from botocore.exceptions import ClientError
 
     from chalicelib.aws import client
     from chalicelib.monitors.audit import audit as run_audit
 
+    if all_targets:
+        _audit_targets(fmt, spec_path)
     try:
         findings = run_audit(client("cloudwatch"), client("logs"), client("sns"))
     except ClientError as exc:
@@ -188,3 +199,40 @@ def audit(fmt: str) -> None:
             click.echo(f"{f.resource}: {f.reason}\n    fix: {f.fix}")
         click.echo(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
     sys.exit(EXIT_FINDINGS if findings else EXIT_OK)
+
+
+def _audit_targets(fmt: str, spec_path: str) -> None:
+    """The audit in each target of the spec, grouped by account; exits."""
+    from chalicelib.monitors.audit import audit_all
+    from chalicelib.monitors.spec import SpecError, load
+
+    try:
+        loaded = load(spec_path)
+    except SpecError as exc:
+        for p in exc.problems:
+            click.echo(p, err=True)
+        sys.exit(EXIT_USAGE)
+    targets = [t.rules() for t in loaded.spec.targets]
+    if not targets:
+        click.echo(f"opswatch: {spec_path} declares no targets: run alarms audit without --all-targets", err=True)
+        sys.exit(EXIT_USAGE)
+    audited = audit_all(targets, home=False)
+    unreachable = 0
+    for a in audited:
+        errors = [f for f in a.findings if f.kind == "unreachable-target"]
+        unreachable += bool(errors)
+        for f in errors:
+            click.echo(f"opswatch: {f.resource}: {f.reason}", err=True)
+        if fmt == "json":
+            for f in a.findings:
+                click.echo(json.dumps({"account": a.account, "region": a.region, **f.as_dict()}))
+            continue
+        click.echo(f"== target {a.label} ==")
+        for f in a.findings:
+            click.echo(f"{f.resource}: {f.reason}\n    fix: {f.fix}")
+        click.echo(f"{plural(len(a.findings), 'finding')} in {a.label}")
+    total = sum(len(a.findings) for a in audited)
+    if fmt == "text":
+        tail = f"; {unreachable} could not be reached" if unreachable else ""
+        click.echo(f"{plural(total, 'finding')} in {plural(len(audited), 'target')}{tail}")
+    sys.exit(EXIT_USAGE if unreachable else EXIT_FINDINGS if total else EXIT_OK)

@@ -13,7 +13,8 @@ import click
 from chalicelib import settings
 from chalicelib.alb import routemetrics
 from chalicelib.alb.checkpoint import AlreadyShipped, Checkpoint, ObjectBusy
-from chalicelib.alb.keys import classify
+from chalicelib.alb.destination import check_template, group_for, is_template
+from chalicelib.alb.keys import KeyRefused, classify
 from chalicelib.alb.pipeline import FORMATS, MAX_REJECTS_SHIPPED, LineCounts, ObjectReport, render_lines, ship_object
 from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
 from chalicelib.alb.shipfilter import FilterError, compile_filter
@@ -176,19 +177,58 @@ def install_interrupt() -> threading.Event:
 
 
 MAX_DAY_LISTINGS = 366
+MAX_REGION_FOLDERS = 1000  # accounts x Regions walked in a central bucket before listing it whole instead
+
+
+def _folders(s3, bucket: str, prefix: str) -> list[str]:
+    """The sub-folders of ``prefix`` (one delimiter listing, paginated)."""
+    out: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        out += [c["Prefix"] for c in page.get("CommonPrefixes", [])]
+        if len(out) > MAX_REGION_FOLDERS:
+            break
+    return out
+
+
+def region_folders(s3, bucket: str, prefix: str) -> list[str] | None:
+    """The ``AWSLogs/ACCOUNT/elasticloadbalancing/REGION/`` folders under a central bucket's prefix.
+
+    For a prefix ending at ``AWSLogs/`` or at one account's folder; None for any other prefix, or
+    past ``MAX_REGION_FOLDERS`` (then the prefix is listed whole, which is slower but finds the
+    same objects).
+    """
+    if _REGION_DIR.search(prefix):
+        return [prefix]
+    if re.search(r"(?:^|/)AWSLogs/[^/]+/$", prefix):
+        accounts = [prefix]
+    elif re.search(r"(?:^|/)AWSLogs/$", prefix):
+        accounts = _folders(s3, bucket, prefix)
+    else:
+        return None
+    out: list[str] = []
+    for account in accounts:
+        out += _folders(s3, bucket, account + "elasticloadbalancing/")
+        if len(out) > MAX_REGION_FOLDERS:
+            return None
+    return out
 
 
 def list_keys(s3, bucket: str, prefix: str, since: date | None, until: date | None):
     """Keys under prefix whose ALB day folder lies in [since, until].
 
-    When the prefix ends at a region folder and both days are given, only those
-    days' folders are listed, which keeps a backfill of a busy bucket cheap.
+    When both days are given and the prefix ends at a region folder, at a central
+    bucket's ``AWSLogs/`` or at an account's folder (each account's and Region's
+    folders are found first), only those days' folders are listed, which keeps a
+    backfill of a busy bucket cheap.
     """
     prefixes = [prefix]
     # One listing per day, up to a year of days; a wider range (0001-01-01 to 9999-12-31 built 3.65 million
     # prefixes and listed them one by one) lists the prefix once, keeping the days in range.
-    if since and until and _REGION_DIR.search(prefix) and (until - since).days < MAX_DAY_LISTINGS:
-        prefixes = [f"{prefix}{since + timedelta(days=i):%Y/%m/%d}/" for i in range((until - since).days + 1)]
+    if since and until and (until - since).days < MAX_DAY_LISTINGS:
+        regions = region_folders(s3, bucket, prefix)
+        if regions is not None:
+            days = [f"{since + timedelta(days=i):%Y/%m/%d}/" for i in range((until - since).days + 1)]
+            prefixes = [r + d for r in regions for d in days]
     pages = s3.get_paginator("list_objects_v2")
     for p in prefixes:
         for page in pages.paginate(Bucket=bucket, Prefix=p):
@@ -213,6 +253,11 @@ def ship(
     uri: str, since: str | None, until: str | None, fmt: str | None, log_group: str | None, ship_filter: str | None
 ) -> None:
     """Backfill ALB log objects under s3://BUCKET/PREFIX through the Lambda's own code.
+
+    A central bucket's prefix (e.g. AWSLogs/) covers every account and Region in it; the
+    progress shows objects and lines per account, and a log group template
+    (/opswatch/alb/{account}) sends each account's lines to its own group. An object
+    whose key names a malformed account or Region is refused with the reason.
 
     Progress is kept per object in the stage's state table, as the Lambda keeps it:
     after Ctrl-C or a crash, the same command resumes where it stopped, and objects
@@ -240,6 +285,11 @@ def ship(
         predicate = compile_filter(ship_filter if ship_filter is not None else cfg.ship_filter)
     except FilterError as exc:
         raise click.BadParameter(str(exc), param_hint="--filter") from None
+    if log_group is not None:
+        try:
+            check_template(log_group, "--log-group")
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--log-group") from None
     s3, logs = client("s3"), client("logs")
     from chalicelib.alb.handler import object_chunks
 
@@ -250,8 +300,10 @@ def ship(
         sys.exit(EXIT_USAGE)
     reports: list[ObjectReport] = []
     skipped: dict[str, int] = {}
+    refused_keys: list[str] = []  # keys naming a malformed account or Region
     busy: list[str] = []
-    group = log_group or cfg.log_group
+    template = log_group or cfg.log_group
+    per_account: dict[str, list[int]] = {}  # account -> [objects, lines] so far
     state_warned = False
     interrupted = install_interrupt()
     try:
@@ -259,10 +311,15 @@ def ship(
             keys,
             label=f"shipping {plural(len(keys), 'object')}",
             file=sys.stderr,
-            item_show_func=lambda k: k[0].rsplit("/", 1)[-1][-48:] if k else "",
+            item_show_func=lambda _k: _progress(per_account),
         ) as bar:
             for key, _size, etag in bar:
-                obj, why = classify(bucket, key)
+                try:
+                    obj, why = classify(bucket, key)
+                    group = group_for(template, obj) if obj is not None else template
+                except KeyRefused as exc:
+                    refused_keys.append(f"s3://{bucket}/{key}: {exc}")
+                    continue
                 if obj is None:
                     skipped[why] = skipped.get(why, 0) + 1
                     continue
@@ -288,7 +345,7 @@ def ship(
                         group,
                         fmt or cfg.format,
                         predicate,
-                        metrics=routemetrics.for_stage(cfg, fmt),
+                        metrics=routemetrics.for_stage(cfg, fmt, account=obj.account),
                         checkpoint=cp,
                         resume=progress,
                         stop=interrupted.is_set,
@@ -301,6 +358,9 @@ def ship(
                     )
                     sys.exit(EXIT_USAGE)
                 reports.append(report)
+                seen = per_account.setdefault(obj.account or "?", [0, 0])
+                seen[0] += 1
+                seen[1] += report.lines
                 if interrupted.is_set():
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
@@ -340,6 +400,38 @@ def ship(
             )
     for b in busy:
         click.echo(f"  not shipped now, another process holds it: {b}")
+    if len(per_account) > 1 or is_template(template):
+        for account, line in by_account(reports).items():
+            click.echo(f"account {account}: {line}")
+    for r in refused_keys:
+        click.echo(f"  refused (not shipped): {r}")
     if any(r.object_error for r in reports):  # an unreadable input: 2, as in every command (after the others)
         sys.exit(EXIT_USAGE)
-    sys.exit(EXIT_REJECTED if total["rejected"] or total["refused"] or busy else EXIT_OK)
+    sys.exit(EXIT_REJECTED if total["rejected"] or total["refused"] or busy or refused_keys else EXIT_OK)
+
+
+def _progress(per_account: dict[str, list[int]]) -> str:
+    """The progress bar's text: objects and lines so far per account (the busiest first, a few shown)."""
+    top = sorted(per_account.items(), key=lambda kv: -kv[1][1])[:3]
+    more = f" +{len(per_account) - 3} accounts" if len(per_account) > 3 else ""
+    return ", ".join(f"{a}: {o} obj {n:,} lines" for a, (o, n) in top) + more
+
+
+def by_account(reports: list[ObjectReport]) -> dict[str, str]:
+    """One summary line per account: objects, lines and what became of them, and the log groups they went to."""
+    out: dict[str, dict] = {}
+    for r in reports:
+        a = out.setdefault(r.account or "?", {"objects": 0, "groups": set(), **dict.fromkeys(_KINDS, 0)})
+        a["objects"] += 1
+        a["groups"].add(r.log_group)
+        for k in _KINDS:
+            a[k] += getattr(r, k)
+    return {
+        account: f"{plural(a['objects'], 'object')}, "
+        + ", ".join(f"{a[k]} {k}" for k in _KINDS)
+        + f" -> {', '.join(sorted(a['groups']))}"
+        for account, a in sorted(out.items())
+    }
+
+
+_KINDS = ("lines", "shipped", "filtered", "rejected", "refused")

@@ -34,12 +34,42 @@ def _target():
 @athena.command()
 @click.option("--bucket", default=lambda: settings.alb().bucket, show_default="the stage's ALB log bucket")
 @click.option("--prefix", default=lambda: settings.athena().log_prefix, help="The log prefix inside the bucket.")
-@click.option("--account", help="The load balancer's account (default: the caller's).")
-@click.option("--region", help="The load balancer's region (default: the client's).")
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    help="A load balancer's account (repeat, or comma-separated; default OPSWATCH_ACCOUNTS, else the caller's).",
+)
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    help="A load balancer's Region (repeat, or comma-separated; default OPSWATCH_REGIONS, else the client's).",
+)
+@click.option(
+    "--projection",
+    type=click.Choice(["enum", "injected"]),
+    default=lambda: settings.athena().projection,
+    show_default="OPSWATCH_ATHENA_PROJECTION, else enum",
+    help="enum: the listed accounts and Regions; injected: no list, every query names an account and a Region.",
+)
 @click.option("--start-date", default="2024/01/01", show_default=True, help="The first day partition (yyyy/MM/dd).")
 @click.option("--print", "print_only", is_flag=True, help="Print the DDL instead of running it.")
-def setup(bucket: str, prefix: str, account: str | None, region: str | None, start_date: str, print_only: bool) -> None:
-    """Create the database, the alb_access_logs table and the workgroup with its results location."""
+def setup(
+    bucket: str,
+    prefix: str,
+    accounts: tuple[str, ...],
+    regions: tuple[str, ...],
+    projection: str,
+    start_date: str,
+    print_only: bool,
+) -> None:
+    """Create the database, the alb_access_logs table and the workgroup with its results location.
+
+    The table is partitioned by account, Region and day, all projected, over the bucket's
+    AWSLogs/ (a central bucket holds many accounts and Regions). It is replaced each time:
+    run setup again after adding an account or Region to the lists (the logs in S3 stay).
+    """
     from botocore.exceptions import ClientError
 
     from chalicelib.athena.remote import AthenaQueryFailed, execute_ddl
@@ -48,18 +78,23 @@ def setup(bucket: str, prefix: str, account: str | None, region: str | None, sta
 
     if not re.fullmatch(r"\d{4}/\d\d/\d\d", start_date):
         _fail(f"--start-date {start_date!r}: expected yyyy/MM/dd")
+    cfg = settings.athena()
+    account_list = [a.strip() for v in accounts for a in v.split(",") if a.strip()] or list(cfg.accounts)
+    region_list = [r.strip() for v in regions for r in v.split(",") if r.strip()] or list(cfg.regions)
     target = _target()
     try:
         placeholders = []
-        if print_only and not account:
-            account, placeholders = "123456789012", [*placeholders, "account 123456789012"]
-        account = account or client("sts").get_caller_identity()["Account"]
-        if print_only and not region:
+        if projection == "enum" and not account_list:
+            if print_only:
+                account_list, placeholders = ["123456789012"], [*placeholders, "account 123456789012"]
+            else:
+                account_list = [client("sts").get_caller_identity()["Account"]]
+        if projection == "enum" and not region_list:
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            if not region:
+            if print_only and not region:
                 region, placeholders = "us-east-1", [*placeholders, "Region us-east-1"]
-        region = region or client("athena").meta.region_name
-        statements = render_ddl(target.database, bucket, prefix, account, region, start_date)
+            region_list = [region or client("athena").meta.region_name]
+        statements = render_ddl(target.database, bucket, prefix, account_list, region_list, start_date, projection)
         if print_only:
             click.echo(";\n\n".join(statements) + ";")
             if placeholders:
@@ -78,7 +113,10 @@ def setup(bucket: str, prefix: str, account: str | None, region: str | None, sta
                 Description="opswatch: queries over the ALB access logs",
             )
             click.echo(f"created workgroup {target.workgroup} (results in {target.output})")
-        for sql in statements:
+        database, table = statements
+        # Replaced, not kept: an existing table of an earlier shape (day only) or with other lists
+        # would otherwise stay as it was. Dropping an external table leaves the logs in S3.
+        for sql in (database, f"DROP TABLE IF EXISTS {target.database}.alb_access_logs", table):
             execute_ddl(target, sql)
             click.echo(sql.splitlines()[0])
     except AthenaQueryFailed as exc:  # a DDL statement Athena ran and failed
@@ -87,7 +125,8 @@ def setup(bucket: str, prefix: str, account: str | None, region: str | None, sta
         _fail(str(exc))
     except ClientError as exc:  # refused (access, limits): nothing was created past this point
         _fail(f"Athena call failed: {exc}")
-    click.echo(f"table {target.database}.alb_access_logs is ready")
+    shown = "injected" if projection == "injected" else f"{len(account_list)} account(s), {len(region_list)} Region(s)"
+    click.echo(f"table {target.database}.alb_access_logs is ready ({shown})")
 
 
 @athena.command("list")
@@ -269,7 +308,7 @@ def run_named(
     name: str, params: tuple[str, ...], engine: str, logs, fmt: str, output: str | None, timeout: float
 ) -> None:
     """Run a named query. Exit 0 done, 1 the query failed or was cancelled, 2 usage, unreadable logs or AWS errors."""
-    from chalicelib.athena.catalog import QueryError, bind, typed_values
+    from chalicelib.athena.catalog import QueryError, bind, needs_origin, typed_values
 
     q = _query(name)
     given = {}
@@ -278,17 +317,21 @@ def run_named(
         if not sep:
             _fail(f"--param {p!r}: expected key=value")
         if key.strip() in given:  # the last would win silently: a script's default and the user's value, say
-            _fail(f"--param {key.strip()} is given twice ({given[key.strip()]!r} and {value!r}): give it once")
+            first, again = given[key.strip()][:80], value[:80]
+            _fail(f"--param {key.strip()[:80]} is given twice ({first!r} and {again!r}): give it once")
         given[key.strip()] = value
     try:
-        values_by_name = typed_values(q, given)
-        sql, values = bind(q.sql, values_by_name)
+        typed = typed_values(q, given)
+        sql, values = bind(q.sql, typed)
     except QueryError as exc:
         _fail(str(exc))
+    why = needs_origin(typed, settings.athena().projection) if engine == "athena" else None
+    if why:
+        _fail(f"athena run {name}: {why}")
     window = None
     if "start" in q.names and not {"start", "end"} & set(given):
         window = (
-            f"no rows between {values_by_name['start']} and {values_by_name['end']}, the default window (the last "
+            f"no rows between {typed['start']} and {typed['end']}, the default window (the last "
             "24 hours); pass --param start=... (and end=...) to look at other days"
         )
     _execute(sql, values, engine, logs, fmt, output, timeout, window)

@@ -27,6 +27,8 @@ from typing import NoReturn
 
 import click
 
+from chalicelib.settings import SettingsError
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # also: no match, some items failed, query failed
 EXIT_USAGE = 2  # also: bad or unreadable input, AWS configuration or call errors
@@ -107,6 +109,8 @@ class OpswatchCommand(click.Command):
             if exc.filename is None:
                 raise
             fail(f"{name}: cannot open {exc.filename}: {exc.strerror}")
+        except SettingsError as exc:  # a stage setting (environment, .chalice/config.json) that cannot be used
+            fail(f"{name}: {exc}")
         except Exception as exc:
             message = describe_aws(exc)
             if message is None:

@@ -19,7 +19,7 @@ def _function_option(f):
     return click.option(
         "--function",
         "function",
-        type=click.Choice(store.ASYNC_FUNCTIONS),
+        type=click.Choice(store.ASYNC_FUNCTIONS + store.STREAM_FUNCTIONS),
         help="Only the events of this function.",
     )(f)
 
@@ -89,7 +89,10 @@ def replay(function: str | None, yes: bool) -> None:
             bad += 1
             continue
         try:
-            why = store.unusable(handle(f.payload))
+            event = f.payload
+            if isinstance(event, dict) and isinstance(event.get("KinesisBatchInfo"), dict):
+                event = store.stream_event(event["KinesisBatchInfo"])  # the records, read back from the stream
+            why = store.unusable(handle(event))
         except Exception as exc:
             why = redact(f"{type(exc).__name__}: {exc}")
         if why:  # kept: a record is deleted only once its event did what it was for
@@ -113,5 +116,12 @@ def setup() -> None:
         why = redact(describe_aws(exc) or str(exc))
         click.echo(f"opswatch: could not set the on-failure destinations: {why}", err=True)
         sys.exit(EXIT_USAGE)
+    streams = {store.function_name(s) for s in store.STREAM_FUNCTIONS}
     for n in names:
-        click.echo(f"  {n}: {store.RETRIES} retries, then {store.queue_name()}")
+        if n in streams:
+            click.echo(
+                f"  {n}: partial batch responses, bisect, {store.STREAM_RETRIES} retries, "
+                f"then the records' place in {store.queue_name()}"
+            )
+        else:
+            click.echo(f"  {n}: {store.RETRIES} retries, then {store.queue_name()}")

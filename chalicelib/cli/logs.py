@@ -119,12 +119,34 @@ def _clients():
 
 
 @logs.command("subscribe")
-@click.argument("log_groups", nargs=-1, required=True)
+@click.argument("log_groups", nargs=-1)
 @_rules_option
 @_file_option
 @click.option("--function", "function", help="The log_alerts function's name or ARN (default: the stage's).")
-def subscribe(log_groups: tuple[str, ...], names: str | None, rules_file: str | None, function: str | None) -> None:
+@click.option(
+    "--destination-arn",
+    help="Deliver to this CloudWatch Logs destination instead (the monitoring account's; run with the member "
+    "account's credentials, in the destination's Region).",
+)
+@click.option("--role-arn", help="With --destination-arn naming a Kinesis stream of this account: the role Logs uses.")
+@click.option(
+    "--log-group-prefix",
+    "prefixes",
+    multiple=True,
+    help="Also every log group whose name starts with this (repeatable).",
+)
+def subscribe(
+    log_groups: tuple[str, ...],
+    names: str | None,
+    rules_file: str | None,
+    function: str | None,
+    destination_arn: str | None,
+    role_arn: str | None,
+    prefixes: tuple[str, ...],
+) -> None:
     """Subscribe LOG_GROUPS to the log_alerts function, with the pattern derived from the rules.
+
+    With --destination-arn, to the monitoring account's Logs destination instead (log_alerts_stream reads it).
 
     Exit status: 0 all subscribed, 1 some log group could not be, 2 usage error.
     """
@@ -132,6 +154,12 @@ def subscribe(log_groups: tuple[str, ...], names: str | None, rules_file: str | 
     from chalicelib.logalerts.subscription import SubscriptionError, resolve_function
     from chalicelib.logalerts.subscription import subscribe as put
 
+    if not log_groups and not prefixes:
+        _fail("name the log groups to subscribe, or give --log-group-prefix")
+    if function and destination_arn:
+        _fail("--function and --destination-arn are two different deliveries: give one")
+    if role_arn and not destination_arn:
+        _fail("--role-arn goes with --destination-arn")
     rules = _ruleset(names, rules_file)
     try:
         derived = derive(rules)
@@ -143,13 +171,15 @@ def subscribe(log_groups: tuple[str, ...], names: str | None, rules_file: str | 
             "the subscription selects every event (each costs a Lambda invocation)",
             err=True,
         )
+    if destination_arn:
+        _subscribe_destination(log_groups, prefixes, destination_arn, role_arn, derived.pattern, len(rules.rules))
     logs_client, lam = _clients()
     try:
         fn = resolve_function(lam, function or settings.log_alerts().function_name)
     except SubscriptionError as exc:
         _fail(str(exc))
     failed = 0
-    for group in log_groups:
+    for group in _groups(logs_client, log_groups, prefixes):
         try:
             outcome = put(logs_client, lam, group, fn, derived.pattern)
         except SubscriptionError as exc:
@@ -159,6 +189,54 @@ def subscribe(log_groups: tuple[str, ...], names: str | None, rules_file: str | 
         click.echo(
             f"{outcome}: {group} -> {fn.name} "
             f"({plural(len(rules.rules), 'rule')}, pattern {len(derived.pattern)} chars)"
+        )
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _groups(logs_client, log_groups: tuple[str, ...], prefixes: tuple[str, ...]) -> list[str]:
+    """The named log groups, then those under each prefix (each once, in order)."""
+    from chalicelib.logalerts.destination import DestinationError, groups_under
+
+    out = dict.fromkeys(log_groups)
+    for prefix in prefixes:
+        try:
+            found = groups_under(logs_client, prefix)
+        except DestinationError as exc:
+            _fail(str(exc))
+        if not found:
+            click.echo(f"opswatch: warning: no log group starts with {prefix!r}", err=True)
+        out.update(dict.fromkeys(found))
+    return list(out)
+
+
+def _subscribe_destination(
+    log_groups: tuple[str, ...],
+    prefixes: tuple[str, ...],
+    destination_arn: str,
+    role_arn: str | None,
+    pattern: str,
+    rule_count: int,
+) -> None:
+    from chalicelib.logalerts.destination import DestinationError, check_destination, check_role
+    from chalicelib.logalerts.subscription import SubscriptionError, subscribe_destination
+
+    logs_client = _clients()[0]
+    try:
+        check_destination(destination_arn, logs_client.meta.region_name)
+        if role_arn:
+            check_role(role_arn)
+    except DestinationError as exc:
+        _fail(str(exc))
+    failed = 0
+    for group in _groups(logs_client, log_groups, prefixes):
+        try:
+            outcome = subscribe_destination(logs_client, group, destination_arn, pattern, role_arn)
+        except SubscriptionError as exc:
+            failed += 1
+            click.echo(f"NOT subscribed: {exc}", err=True)
+            continue
+        click.echo(
+            f"{outcome}: {group} -> {destination_arn} ({plural(rule_count, 'rule')}, pattern {len(pattern)} chars)"
         )
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 

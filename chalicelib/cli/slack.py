@@ -62,7 +62,7 @@ def _outgoing(path: str):
 
     try:
         return kinds.render(_load(path), router_from(settings.slack()))
-    except (RoutesError, RuleError) as exc:
+    except (RoutesError, RuleError, ValueError) as exc:  # ValueError: a malformed stage setting, named
         click.echo(f"opswatch: {exc}", err=True)
         sys.exit(EXIT_USAGE)
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chalicelib.cwlogs.batches import Batcher, Event
+from chalicelib.settings import stage
 
 FOURTEEN_DAYS_MS = 14 * 24 * 3600 * 1000
+STAGE_TAG = "opswatch:stage"
 
 
 @dataclass
@@ -167,7 +169,9 @@ class StreamWriter:
                 pass
             elif code == "ResourceNotFoundException":  # the group itself is missing
                 try:
-                    self._logs.create_log_group(logGroupName=self.group)
+                    # Tagged with the stage that made it: with a templated group name (one per account),
+                    # groups appear on first use, and the tag says which stage's they are.
+                    self._logs.create_log_group(logGroupName=self.group, tags={STAGE_TAG: stage()})
                 except ClientError as exc2:
                     if exc2.response["Error"]["Code"] != "ResourceAlreadyExistsException":
                         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
@@ -280,9 +281,43 @@ def access_logs(ctx: Context) -> Check:
     return ok(name, f"{', '.join(good)}: logging to {bucket}, recent objects")
 
 
+def log_groups_of_template(ctx: Context, template: str) -> Check:
+    """A templated destination (``/opswatch/alb/{account}``): the groups made so far, and their retention."""
+    from chalicelib.cwlogs.groups import placeholders
+
+    name = "log-group"
+    prefix = template.split("{", 1)[0]
+    pattern = re.compile(
+        "".join(re.escape(part) if i % 2 == 0 else ".+" for i, part in enumerate(re.split(r"\{|\}", template)))
+    )
+    found = [
+        g
+        for page in ctx.client("logs").get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix)
+        for g in page["logGroups"]
+        if pattern.fullmatch(g["logGroupName"])
+    ]
+    shown = ", ".join("{" + p + "}" for p in placeholders(template))
+    if not found:
+        return warn(
+            name,
+            f"no log group matches {template} yet ({shown} from each object's key)",
+            "each is created, tagged opswatch:stage, when its first object ships",
+        )
+    forever = [g["logGroupName"] for g in found if not g.get("retentionInDays")]
+    if forever:
+        return warn(
+            name,
+            f"{len(forever)} of {len(found)} groups of {template} never expire their events: {', '.join(forever[:3])}",
+            f"aws logs put-retention-policy --log-group-name {forever[0]} --retention-in-days 30 (each of them)",
+        )
+    return ok(name, f"{len(found)} groups of {template}, each with a retention")
+
+
 def log_group(ctx: Context) -> Check:
     name = "log-group"
     group = settings.alb().log_group
+    if "{" in group:
+        return log_groups_of_template(ctx, group)
     groups = ctx.client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     found = next((g for g in groups if g["logGroupName"] == group), None)
     if found is None:

@@ -1,6 +1,7 @@
 """Start a moto server in its own process on a free loopback port.
 
-The server also answers the CloudWatch Logs calls moto lacks (``motologs``).
+The server also answers the CloudWatch Logs calls moto lacks (``motologs``), makes DynamoDB's
+conditional writes atomic (``motoatomic``) and imports Chalice's REST API document (``motoapigw``).
 
 Everything opswatch does then goes over real HTTP to it: boto3 is pointed at it
 through ``AWS_ENDPOINT_URL`` (see ``environment``).
@@ -22,9 +23,10 @@ _CHILD = """
 import logging, os, sys
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 from moto.server import ThreadedMotoServer
-from chalicelib.embedded import motoatomic, motologs
+from chalicelib.embedded import motoapigw, motoatomic, motologs
 motologs.install()  # the Logs calls moto lacks: query definitions, StopQuery
 motoatomic.install()  # conditional writes atomic, as DynamoDB's are
+motoapigw.install()  # ImportRestApi without info.description, as Chalice sends it
 s = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 s.start()
 print(s.get_host_and_port()[1], flush=True)

@@ -10,7 +10,9 @@ The demo and the tests post to it with the real slack-sdk clients:
 - ``fail(status, times, retry_after)`` makes the next calls answer 429 (with
   ``Retry-After``) or 5xx, to test retries;
 - the webhook answers 400 ``invalid_blocks`` to a message whose blocks break
-  Slack's limits, as Slack does.
+  Slack's limits, as Slack does;
+- ``POST /actions/...`` is a click's ``response_url`` (``response_url_for``): recorded as
+  ``response_url``; with ``replace_original`` it replaces the webhook message it names.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from urllib.parse import parse_qs
 
 WEBHOOK_PATH = "/services/T0000000/B0000000/opswatchlocal"
 TOKEN = "xoxb-opswatch-local"
+RESPONSE_PATH = "/actions/"  # where a click's response_url points, as Slack's https://hooks.slack.com/actions/…
 
 
 @dataclass
 class Posted:
-    kind: str  # webhook | chat.postMessage
+    kind: str  # webhook | chat.postMessage | chat.update | file | response_url
     body: dict
     at: float = field(default_factory=time.time)
 
@@ -77,6 +80,7 @@ class SlackServer:
         self.messages: list[Posted] = []
         self.uploads: dict[str, dict] = {}  # files_upload_v2: id -> filename, length, bytes
         self.requests = 0
+        self.usergroups: dict[str, list[str]] = {}  # usergroups.users.list: group id -> member user ids
         self._faults: list[tuple[int, int | None]] = []
         self._lock = threading.Lock()
         server = self
@@ -113,6 +117,25 @@ class SlackServer:
                         return self._reply(400, "invalid_blocks")
                     server.messages.append(Posted("webhook", body))
                     return self._reply(200, "ok")
+                if self.path.startswith(RESPONSE_PATH):  # a click's response_url: ephemeral replies, updates
+                    body = json.loads(raw or "{}")
+                    if not body.get("text") and not body.get("blocks") and not body.get("delete_original"):
+                        return self._reply(400, "no_text")
+                    if _too_big(body):
+                        return self._reply(400, "invalid_blocks")
+                    server.messages.append(Posted("response_url", {**body, "response_url": self.path}))
+                    return self._reply(200, json.dumps({"ok": True}), "application/json")
+                if self.path.startswith("/api/usergroups.users.list"):
+                    if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                        return self._reply(200, json.dumps({"ok": False, "error": "invalid_auth"}), "application/json")
+                    body = _body(self.headers.get("Content-Type", ""), raw)
+                    group = body.get("usergroup")
+                    if group not in server.usergroups:
+                        return self._reply(
+                            200, json.dumps({"ok": False, "error": "no_such_subteam"}), "application/json"
+                        )
+                    answer = {"ok": True, "users": server.usergroups[group]}
+                    return self._reply(200, json.dumps(answer), "application/json")
                 if self.path.startswith("/api/files.getUploadURLExternal"):
                     body = _body(self.headers.get("Content-Type", ""), raw)
                     file_id = f"F{len(server.uploads):08d}"
@@ -183,6 +206,10 @@ class SlackServer:
     @property
     def api_url(self) -> str:
         return self.base + "/api/"
+
+    def response_url(self, name: str = "T0000000/1/opswatchlocal") -> str:
+        """A click's ``response_url`` on this endpoint (as ``https://hooks.slack.com/actions/…`` on Slack)."""
+        return self.base + RESPONSE_PATH + name
 
     def fail(self, status: int, times: int = 1, retry_after: int | None = None) -> None:
         """The next ``times`` calls answer ``status`` (429 carries ``Retry-After``)."""

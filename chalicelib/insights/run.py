@@ -17,8 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.insights.plan import FOLDER
-
 USD_PER_GB = 0.005
 DONE = ("Complete", "Failed", "Cancelled", "Timeout", "Unknown")
 _SINCE = re.compile(r"(\d+)\s*([smhd])")
@@ -84,7 +82,7 @@ def window(since: str | None, start: str | None, end: str | None) -> tuple[int, 
 
 def definitions(logs) -> dict[str, dict]:
     """The saved queries under the opswatch/ folder, by their name without the folder."""
-    from chalicelib.insights.plan import live
+    from chalicelib.insights.plan import FOLDER, live  # the spec's side: not for the Lambda path (Recent logs)
 
     return {name.removeprefix(FOLDER): q for name, q in sorted(live(logs).items())}
 
@@ -104,8 +102,13 @@ def run(
     end: int,
     progress: Callable[[str, float, dict], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    deadline_seconds: float | None = None,
 ) -> Result:
-    """Start the query, poll until it ends, and return its rows; Ctrl-C stops it (StopQuery) and re-raises."""
+    """Start the query, poll until it ends, and return its rows; Ctrl-C stops it (StopQuery) and re-raises.
+
+    With ``deadline_seconds`` (a Lambda has a timeout), a query still running then is stopped and
+    ``QueryFailed`` says so.
+    """
     try:
         query_id = logs.start_query(logGroupNames=groups, startTime=start, endTime=end, queryString=query)["queryId"]
     except (ClientError, BotoCoreError) as exc:
@@ -121,6 +124,10 @@ def run(
                 progress(status, time.monotonic() - began, stats)
             if status in DONE:
                 break
+            if deadline_seconds is not None and time.monotonic() - began > deadline_seconds:
+                with contextlib.suppress(ClientError, BotoCoreError):
+                    logs.stop_query(queryId=query_id)
+                raise QueryFailed(f"the query was still {status} after {deadline_seconds:g} s, and was stopped")
             sleep(delay)
             delay = min(delay * 1.5, 2.0)
     except KeyboardInterrupt:

@@ -51,6 +51,7 @@ class Claim:
     held: int = 0  # occurrences held back by the previous window, to report
     held_since: int | None = None  # epoch ms of the first of them
     state_error: str | None = None  # why the cooldown state could not be used
+    muted_by: str | None = None  # the Slack user whose Mute held the previous window's occurrences back
 
 
 def _error_code(exc: Exception) -> str:
@@ -105,7 +106,8 @@ class Cooldown:
             return self._unavailable(key, exc)
         old = resp.get("Attributes") or {}
         since = old.get("held_since", {}).get("N")
-        return Claim(key, True, token, int(old.get("held", {}).get("N", "0")), int(since) if since else None)
+        held = int(old.get("held", {}).get("N", "0"))
+        return Claim(key, True, token, held, int(since) if since else None, muted_by=old.get("muted_by", {}).get("S"))
 
     def _unavailable(self, key: str, exc: Exception) -> Claim:
         code = _error_code(exc)
@@ -123,19 +125,30 @@ class Cooldown:
         except (ClientError, BotoCoreError) as exc:  # the alert is still held back; only the count is lost
             logger.error(f"could not count {count} held-back occurrences: {_error_code(exc)}", extra={"key": key})
 
-    def confirm(self, claim: Claim) -> None:
-        """Delivered: the window starts now."""
+    def confirm(self, claim: Claim, payload: dict | None = None, first_ms: int | None = None) -> None:
+        """Delivered: the window starts now.
+
+        With the Slack buttons on, the message posted (``payload``) and its first event (``first_ms``)
+        are kept too: a click on it finds the message there (``chalicelib/slackactions/incident.py``).
+        """
         if not claim.token:
             return
         now = int(self.clock())
+        expression = "SET #until = :until"
+        values = {":until": {"N": str(now + self.window)}, ":token": {"S": claim.token}}
+        if payload is not None and first_ms is not None:
+            import json
+
+            expression += ", payload = :payload, first_ms = :first REMOVE acked_by, acked_at, muted_by, muted_until"
+            values.update({":payload": {"S": json.dumps(payload)}, ":first": {"N": str(first_ms)}})
         try:
-            self._update(
-                claim.key,
-                "SET #until = :until",
-                "#claim = :token",
-                {":until": {"N": str(now + self.window)}, ":token": {"S": claim.token}},
-            )
-        except (ClientError, BotoCoreError) as exc:  # the lease still holds repeats back for a minute
+            self._update(claim.key, expression, "#claim = :token", values)
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":  # muted meanwhile: the mute's window stands
+                logger.info("the cooldown was muted while this alert was posted", extra={"key": claim.key})
+            else:  # the lease still holds repeats back for a minute
+                logger.error(f"could not start the cooldown window: {_error_code(exc)}", extra={"key": claim.key})
+        except BotoCoreError as exc:
             logger.error(f"could not start the cooldown window: {_error_code(exc)}", extra={"key": claim.key})
 
     def release(self, claim: Claim) -> None:

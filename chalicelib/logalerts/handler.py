@@ -13,11 +13,13 @@ so Lambda's retry posts it (and, in the end, its on-failure destination keeps it
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import settings
-from chalicelib.logalerts.alerts import Collected, collect
+from chalicelib.logalerts.alerts import Alert, Collected, collect
 from chalicelib.logalerts.cooldown import Claim, Cooldown
 from chalicelib.logalerts.messages import message_for, rules_for
 from chalicelib.logalerts.payload import PayloadError, decode
@@ -54,14 +56,43 @@ def handle_logs_event(event: dict) -> dict:
 
 
 def deliver(collected: Collected, cfg: settings.LogAlertSettings, metrics: EphemeralMetrics) -> dict:
+    """Post every alert (cooldown first); raises ``SlackDeliveryError`` once all were attempted, if any failed."""
+    done = deliver_alerts(collected, cfg, metrics)
+    if done.failed:
+        raise SlackDeliveryError(
+            f"{len(done.failed)} of {len(collected.alerts)} log alerts not delivered: {done.failed[0][1]}"
+        )
+    return done.summary(collected)
+
+
+@dataclass
+class Delivery:
+    posted: list[dict] = field(default_factory=list)
+    held: list[dict] = field(default_factory=list)
+    failed: list[tuple[Alert, str]] = field(default_factory=list)  # released from the cooldown, for a retry
+
+    def summary(self, collected: Collected) -> dict:
+        return {
+            "status": "done",
+            "events": collected.events,
+            "matched": collected.matched,
+            "posted": self.posted,
+            "held_back": self.held,
+        }
+
+
+def deliver_alerts(collected: Collected, cfg: settings.LogAlertSettings, metrics: EphemeralMetrics) -> Delivery:
+    """Post every alert; a failed one is released from its cooldown and listed, never raised (the caller decides)."""
     slack_cfg = settings.slack()
     router = router_from(slack_cfg)
-    cooldown = Cooldown(cfg.cooldown_seconds) if cfg.cooldown_seconds else None
+    buttons = settings.slack_buttons()
+    # With the buttons on, the cooldown item is kept even with no cooldown window: Mute holds alerts back there.
+    cooldown = Cooldown(cfg.cooldown_seconds) if cfg.cooldown_seconds or buttons else None
     dest = None
     posted, held, failed = [], [], []
     state_errors = 0
     for alert in collected.alerts:
-        what = {"rule": alert.rule.name, "log_group": alert.log_group, "events": alert.count}
+        what = {"rule": alert.rule.name, "log_group": alert.log_group, "account": alert.owner, "events": alert.count}
         claim = cooldown.claim(alert.key, alert.count, alert.first_ms) if cooldown else Claim(alert.key, True)
         state_errors += claim.state_error is not None
         if not claim.granted:
@@ -76,10 +107,10 @@ def deliver(collected: Collected, cfg: settings.LogAlertSettings, metrics: Ephem
             if cooldown:
                 cooldown.release(claim)
             logger.error(f"not delivered to Slack: {exc}", extra=what)
-            failed.append(str(exc))
+            failed.append((alert, str(exc)))
             continue
         if cooldown:
-            cooldown.confirm(claim)
+            cooldown.confirm(claim, answer["payload"] if buttons else None, alert.first_ms)
         shown = {k: v for k, v in answer.items() if k != "payload"}
         logger.info("delivered to Slack", extra={**what, **shown, "held_reported": claim.held})
         posted.append({**what, "channel": channel})
@@ -93,12 +124,4 @@ def deliver(collected: Collected, cfg: settings.LogAlertSettings, metrics: Ephem
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     metrics.flush_metrics()
-    if failed:
-        raise SlackDeliveryError(f"{len(failed)} of {len(collected.alerts)} log alerts not delivered: {failed[0]}")
-    return {
-        "status": "done",
-        "events": collected.events,
-        "matched": collected.matched,
-        "posted": posted,
-        "held_back": held,
-    }
+    return Delivery(posted, held, failed)

@@ -41,7 +41,8 @@ def region() -> str | None:
 
 def route(alert: Alert, router: Router) -> tuple[str | None, str | None]:
     """(channel, mention): the rule's own channel and mention win over the routes."""
-    channel, mention = router.route_rule(alert.rule.name, alert.rule.severity)
+    account = (alert.owner, settings.org().account_names.get(alert.owner))
+    channel, mention = router.route_rule(alert.rule.name, alert.rule.severity, account)
     if alert.rule.channel:
         channel = alert.rule.channel
     if alert.rule.mention:
@@ -55,7 +56,8 @@ def message_for(
     """(message, channel): the alert as the Lambda posts it (``claim``: what the cooldown held back)."""
     channel, mention = route(alert, router)
     held, since, error = (claim.held, claim.held_since, claim.state_error) if claim else (0, None, None)
-    return render_alert(alert, region(), mention, held, since, cooldown, error), channel
+    muted_by = claim.muted_by if claim else None
+    return render_alert(alert, region(), mention, held, since, cooldown, error, muted_by), channel
 
 
 def outgoing_for(event: dict, router: Router) -> list[Outgoing]:
@@ -71,4 +73,14 @@ def outgoing_for(event: dict, router: Router) -> list[Outgoing]:
     for alert in collect([batch], rules_for(settings.log_alerts())).alerts:
         msg, channel = message_for(alert, router)
         out.append(Outgoing(msg, channel, None, f"log alert {alert.rule.name} in {alert.log_group}"))
+    return out
+
+
+def outgoing_for_stream(event: dict, router: Router) -> list[Outgoing]:
+    """Kinesis records from a Logs destination: each record's payload as ``outgoing_for`` shows it."""
+    out = []
+    for rec in event.get("Records") or []:
+        kinesis = rec.get("kinesis") if isinstance(rec, dict) else None
+        if isinstance(kinesis, dict):
+            out += outgoing_for({"awslogs": {"data": kinesis.get("data")}}, router)
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 
+from chalicelib import settings
 from chalicelib.console import insights_url, log_stream_url
 from chalicelib.logalerts.alerts import Alert
 from chalicelib.slack.message import SlackMessage
@@ -66,6 +67,7 @@ def render_alert(
     held_since: int | None = None,
     cooldown_seconds: int | None = None,
     state_error: str | None = None,
+    muted_by: str | None = None,
 ) -> SlackMessage:
     rule = alert.rule
     what = f"{rule.name}: {_events(alert.count)} in {alert.log_group}"
@@ -108,9 +110,32 @@ def render_alert(
     if held:
         since = f" since {clock(held_since)}" if held_since else ""
         window = f" by the cooldown ({duration(cooldown_seconds)})" if cooldown_seconds else ""
+        if muted_by:
+            from chalicelib.slackactions.buttons import mention
+
+            window = f" while muted by {mention(muted_by)}"
         notes.append(f":hourglass: {_events(held)} of this rule here held back{window}{since}")
     if state_error:
         notes.append(f":warning: cooldown state unavailable ({escape(state_error)}): repeats may be posted again")
     notes.append(f"rule `{escape(rule.name)}` ({escape(rule.source)})")
     msg.context(notes)
+    if settings.slack_buttons():
+        _buttons(msg, alert)
     return msg
+
+
+def _buttons(msg: SlackMessage, alert: Alert) -> None:
+    """Acknowledge, Mute (1 h, 4 h) and Recent logs, for this rule in this log group over this window."""
+    from chalicelib.slackactions.buttons import actions_block
+    from chalicelib.slackactions.value import BadValue, LogRef, decode
+
+    ref = LogRef(alert.owner, alert.log_group, alert.rule.name, alert.first_ms, alert.last_ms)
+    try:
+        ok = decode(ref.encode()) == ref
+    except BadValue:
+        ok = False
+    if not ok:
+        msg.context([f"_no buttons: account {escape(alert.owner)} or log group is not one AWS names_"])
+        return
+    home = settings.account_id()
+    msg.actions(actions_block(ref, acting=home is None or alert.owner == home))

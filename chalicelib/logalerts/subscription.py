@@ -65,8 +65,8 @@ def _has_permission(lam, fn: Function, sid: str) -> bool:
     return any(st.get("Sid") == sid for st in policy.get("Statement", []))
 
 
-def subscribe(logs, lam, group: str, fn: Function, pattern: str) -> str:
-    """``created``, ``updated`` or ``unchanged``; raises ``SubscriptionError``."""
+def _ours(logs, group: str) -> dict | None:
+    """opswatch's filter on ``group`` (None: none yet, and there is room for it); raises ``SubscriptionError``."""
     try:
         filters = logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"]
     except ClientError as exc:
@@ -80,6 +80,46 @@ def subscribe(logs, lam, group: str, fn: Function, pattern: str) -> str:
             f"log group {group!r} already has {len(others)} subscription filters ({', '.join(others)}) and AWS "
             f"allows {MAX_FILTERS}: remove one, or deliver that one to opswatch too; nothing was changed"
         )
+    return ours
+
+
+def subscribe_destination(logs, group: str, destination_arn: str, pattern: str, role_arn: str | None = None) -> str:
+    """Subscribe ``group`` to a Logs destination (another account's) or a Kinesis stream: ``created``...
+
+    No invoke permission here: the destination's own policy says which accounts may subscribe to it.
+    """
+    ours = _ours(logs, group)
+    if (
+        ours
+        and ours.get("filterPattern", "") == pattern
+        and ours.get("destinationArn") == destination_arn
+        and (ours.get("roleArn") or None) == role_arn
+    ):
+        return "unchanged"
+    args = {
+        "logGroupName": group,
+        "filterName": FILTER_NAME,
+        "filterPattern": pattern,
+        "destinationArn": destination_arn,
+    }
+    if role_arn:
+        args["roleArn"] = role_arn
+    try:
+        logs.put_subscription_filter(**args)
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        if err.get("Code") in ("InvalidParameterException", "AccessDeniedException", "ResourceNotFoundException"):
+            raise SubscriptionError(
+                f"log group {group!r}: {err.get('Code')}: {err.get('Message', '')[:300]} (does the destination's "
+                "policy take this account, and is it in this Region?)"
+            ) from None
+        raise
+    return "updated" if ours else "created"
+
+
+def subscribe(logs, lam, group: str, fn: Function, pattern: str) -> str:
+    """``created``, ``updated`` or ``unchanged``; raises ``SubscriptionError``."""
+    ours = _ours(logs, group)
     sid = statement_id(group)
     if not _has_permission(lam, fn, sid):
         lam.add_permission(

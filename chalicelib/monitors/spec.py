@@ -18,6 +18,10 @@ policy on every alarm.
 one spec serves every stage: ``/opswatch/${stage}/alb`` is the stage's ALB log
 group. Nothing else is replaced (``${jndi:`` in a pattern stays as it is).
 
+``targets`` (optional) lists ``{account, region, role_arn[, name]}``: plan, apply and
+``alarms audit --all-targets`` then act in each through AssumeRole (``chalicelib/targets.py``).
+Without it they act with the shell's credentials, in its account and Region.
+
 ``dashboards`` and ``insights`` entries are declared in ``chalicelib/dashboards/spec.py``; their
 errors read ``FILE:LINE: dashboards.0 (shop-prod): routes: reason``.
 """
@@ -31,6 +35,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from chalicelib import boundedyaml, settings
+from chalicelib import targets as target_rules
 from chalicelib.dashboards.spec import Dashboard, InsightsQuery, SpecModel, check_log_group
 from chalicelib.filters import PatternError, compile_pattern, sample_problems
 
@@ -361,6 +366,27 @@ class LogAlarm(SpecModel):
         return self
 
 
+class Target(SpecModel):
+    """An account and Region to plan, apply and audit in, through a role there (``chalicelib/targets.py``)."""
+
+    account: str
+    region: str
+    role_arn: str
+    name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check(cls, data: object) -> object:
+        try:
+            target_rules.target(data)  # the rules the Lambda's OPSWATCH_AUDIT_TARGETS follows too
+        except target_rules.TargetError as exc:
+            raise ValueError(str(exc)) from None
+        return data
+
+    def rules(self) -> target_rules.Target:
+        return target_rules.Target(self.account, self.region, self.role_arn, self.name or "")
+
+
 class Spec(SpecModel):
     filter_prefix: Annotated[str, Field(min_length=1, max_length=64)] = DEFAULT_FILTER_PREFIX
     metric_filters: list[MetricFilter] = Field(default_factory=list)
@@ -368,9 +394,14 @@ class Spec(SpecModel):
     log_alarms: list[LogAlarm] = Field(default_factory=list)
     dashboards: list[Dashboard] = Field(default_factory=list)
     insights: list[InsightsQuery] = Field(default_factory=list)
+    targets: list[Target] = Field(default_factory=list, max_length=target_rules.MAX_TARGETS)
 
     @model_validator(mode="after")
     def _across(self) -> Spec:
+        where = [(t.account, t.region) for t in self.targets]
+        twice = next((w for i, w in enumerate(where) if w in where[:i]), None)
+        if twice:
+            raise ValueError(f"target account {twice[0]} in {twice[1]} is declared twice")
         for kind, items in (("dashboard", self.dashboards), ("insights query", self.insights)):
             names = [x.name for x in items]
             dupes = sorted({n for n in names if names.count(n) > 1})
@@ -479,7 +510,10 @@ def load(path: str, stage: str | None = None) -> Loaded:
         )
     if not isinstance(data, dict):
         raise SpecError(
-            [f"{path}:1: the spec is a mapping with metric_filters, alarms, log_alarms, dashboards and insights"],
+            [
+                f"{path}:1: the spec is a mapping with metric_filters, alarms, log_alarms, dashboards, insights "
+                "and targets"
+            ],
             True,
         )
     stage = stage or settings.stage()

@@ -100,6 +100,14 @@ class SlackMessage:
         self._add(ContextBlock(elements=objs), sum(len(o.text) for o in objs))
         return self
 
+    def actions(self, block: Block) -> SlackMessage:
+        """An ``actions`` block (buttons, selects), built by the caller with slack-sdk's models."""
+        if len(self.blocks) >= BLOCKS_MAX - 1:
+            self._dropped += 1
+        else:
+            self.blocks.append(block)
+        return self
+
     def payload(self, channel: str | None = None) -> dict:
         """The JSON body for an incoming webhook or ``chat.postMessage``."""
         from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject

@@ -145,12 +145,30 @@ def test_failed_setup_points_every_async_function_at_the_queue(stage):
             Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
         )  # fmt: skip
     r = opswatch("failed", "setup")
+    assert r.returncode == 2 and "log_alerts_stream has no event source mapping" in r.stderr  # not deployed yet
+    lam.create_function(
+        FunctionName="opswatch-local-log_alerts_stream", Runtime="python3.12", Role=role, Handler="app.x",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+    )  # fmt: skip
+    kinesis = boto3.client("kinesis")
+    kinesis.create_stream(StreamName="opswatch-local-logs", ShardCount=1)
+    stream = kinesis.describe_stream_summary(StreamName="opswatch-local-logs")["StreamDescriptionSummary"]
+    uuid = lam.create_event_source_mapping(
+        EventSourceArn=stream["StreamARN"], FunctionName="opswatch-local-log_alerts_stream", StartingPosition="LATEST"
+    )["UUID"]
+    r = opswatch("failed", "setup")
     assert r.returncode == 0, r.stderr
     arn = boto3.client("sqs").get_queue_attributes(QueueUrl=stage, AttributeNames=["QueueArn"])["Attributes"]
     for fn in ("alb_logs", "log_alerts", "alarm_bridge", "alarm_events"):
         cfg = lam.get_function_event_invoke_config(FunctionName=f"opswatch-local-{fn}")
         assert cfg["DestinationConfig"]["OnFailure"]["Destination"] == arn["QueueArn"]
         assert cfg["MaximumRetryAttempts"] == 2
+    # The stream function: partial batch responses, bounded retries, then the records' place in the queue.
+    esm = lam.get_event_source_mapping(UUID=uuid)
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert esm["BisectBatchOnFunctionError"] is True and esm["MaximumRetryAttempts"] == 3
+    assert esm["DestinationConfig"]["OnFailure"]["Destination"] == arn["QueueArn"]
+    assert "partial batch responses, bisect, 3 retries" in r.stdout
 
 
 def test_failed_list_without_a_queue_says_which(aws, monkeypatch):

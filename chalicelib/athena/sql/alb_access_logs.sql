@@ -1,9 +1,11 @@
 -- opswatch's ALB access-log table: one column per field of every line generation, partition-projected
--- by day so a query reads only the days it asks for. Filled in by `opswatch athena setup`.
-CREATE EXTERNAL TABLE IF NOT EXISTS {database}.alb_access_logs (
+-- by account, Region and day, so a query reads only the accounts, Regions and days it asks for (a central
+-- bucket holds every account's AWSLogs/<account>/elasticloadbalancing/<region>/). Filled in by
+-- `opswatch athena setup`, which replaces the table (the logs in S3 are untouched).
+CREATE EXTERNAL TABLE {database}.alb_access_logs (
 {columns}
 )
-PARTITIONED BY (day string)
+PARTITIONED BY (account string, region string, day string)
 ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.RegexSerDe'
 WITH SERDEPROPERTIES (
     'serialization.format' = '1',
@@ -12,10 +14,12 @@ WITH SERDEPROPERTIES (
 LOCATION '{location}'
 TBLPROPERTIES (
     'projection.enabled' = 'true',
+{account_projection}
+{region_projection}
     'projection.day.type' = 'date',
     'projection.day.range' = '{start_date},NOW',
     'projection.day.format' = 'yyyy/MM/dd',
     'projection.day.interval' = '1',
     'projection.day.interval.unit' = 'DAYS',
-    'storage.location.template' = '{location}${day}'
+    'storage.location.template' = '{template}'
 )

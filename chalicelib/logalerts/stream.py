@@ -1,0 +1,118 @@
+"""The log_alerts_stream Lambda: CloudWatch Logs of every account, off the monitoring account's Kinesis stream.
+
+CloudWatch Logs cannot subscribe a Lambda function of another account; member
+accounts subscribe to a Logs destination in the monitoring account, which puts
+each payload on a Kinesis stream as one record (the record's data is the same
+gzipped JSON the ``awslogs`` event carries, control messages included). This
+handler decodes every record, runs the same rules, grouping and cooldown as
+``log_alerts`` (keyed by account, log group and rule), and answers with a
+partial batch response:
+
+- a record that is not an awslogs payload is logged with its sequence number
+  and why, counted (``RecordsUndecodable``), and reported as a batch item
+  failure; the others still alert. Lambda retries it a bounded number of times
+  (``opswatch failed setup``: retries, bisect, record age) and then hands the
+  shard and sequence numbers to the stage's failed queue, so it never blocks
+  the shard for long and is never lost silently;
+- an alert Slack did not take is released from its cooldown and the records
+  that made it are reported, so the retry posts it;
+- records a retry brings back but that were handled are skipped (``shardprogress``).
+
+The response is ``{"batchItemFailures": [{"itemIdentifier": <sequence number>}]}``;
+Lambda acts on it only when the event source mapping has
+``FunctionResponseTypes: [ReportBatchItemFailures]``, which Chalice cannot set
+and ``opswatch failed setup`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from chalicelib import settings
+from chalicelib.logalerts import shardprogress
+from chalicelib.logalerts.alerts import collect
+from chalicelib.logalerts.handler import deliver_alerts
+from chalicelib.logalerts.messages import rules_for
+from chalicelib.logalerts.payload import LogBatch, PayloadError, decode
+
+logger = Logger(service="opswatch-logalerts")
+
+
+@dataclass(frozen=True)
+class Record:
+    sequence: str
+    batch: LogBatch | None  # None: refused (``reason``)
+    reason: str | None = None
+
+
+def _decode(rec: object, index: int) -> Record | None:
+    """One Kinesis record of the event; None when it has no sequence number (it cannot be reported)."""
+    kinesis = rec.get("kinesis") if isinstance(rec, dict) else None
+    seq = kinesis.get("sequenceNumber") if isinstance(kinesis, dict) else None
+    if not isinstance(seq, str) or not seq.isdigit() or len(seq) > 128:
+        logger.error(f"Records[{index}] is not a Kinesis record with a sequence number: skipped")
+        return None
+    try:
+        return Record(seq, decode({"awslogs": {"data": kinesis.get("data")}}))
+    except PayloadError as exc:
+        why = str(exc).replace("awslogs.data", "the record's data")
+        return Record(seq, None, why)
+
+
+def handle_kinesis_event(event: dict, context=None) -> dict:
+    cfg = settings.log_alerts()
+    rules = rules_for(cfg)
+    metrics = EphemeralMetrics(namespace=settings.metrics_namespace(), service="opswatch-logalerts")
+    raw = event.get("Records") if isinstance(event, dict) else None
+    raw = raw if isinstance(raw, list) else []
+    first = next((r for r in raw if isinstance(r, dict)), {})
+    progress = shardprogress.load(
+        shardprogress.key_of(str(first.get("eventSourceARN", "")), str(first.get("eventID", "")))
+    )
+    records: list[Record] = []
+    unusable = skipped = 0
+    for i, rec in enumerate(raw):
+        record = _decode(rec, i)
+        if record is None:
+            unusable += 1
+        elif progress.done(int(record.sequence)):
+            skipped += 1
+        else:
+            records.append(record)
+    refused = [r for r in records if r.batch is None]
+    for r in refused:
+        logger.error(
+            f"record {r.sequence} is not a CloudWatch Logs payload: {r.reason}", extra={"sequence": r.sequence}
+        )
+    good = [r for r in records if r.batch is not None]
+    control = sum(1 for r in good if r.batch.control)
+    malformed = sum(len(r.batch.malformed) - (1 if r.batch.over_limit else 0) for r in good)
+    for name, value in (
+        ("RecordsReceived", len(raw)),
+        ("RecordsUndecodable", len(refused) + unusable),
+        ("RecordsAlreadyHandled", skipped),
+        ("ControlMessages", control),
+        ("EventsMalformed", malformed),
+        ("EventsOverLimit", sum(r.batch.over_limit for r in good)),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    collected = collect([r.batch for r in good], rules)
+    done = deliver_alerts(collected, cfg, metrics)
+    # The records behind an alert Slack did not take: every record of that account's log group.
+    undelivered = {(a.owner, a.log_group) for a, _ in done.failed}
+    retry = [r for r in good if (r.batch.owner, r.batch.log_group) in undelivered] + refused
+    retry_seqs = {int(r.sequence) for r in retry}
+    shardprogress.advance(progress, {int(r.sequence) for r in records}, retry_seqs)
+    failures = sorted(retry, key=lambda r: int(r.sequence))
+    return {
+        "batchItemFailures": [{"itemIdentifier": r.sequence} for r in failures],
+        **done.summary(collected),
+        "records": len(raw),
+        "already_handled": skipped,
+        "control": control,
+        "refused": [{"sequence": r.sequence, "reason": r.reason} for r in refused],
+        "not_delivered": [{"rule": a.rule.name, "log_group": a.log_group, "why": why} for a, why in done.failed],
+    }
