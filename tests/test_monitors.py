@@ -481,3 +481,14 @@ def test_validate_summary_says_1_alarm_not_1_alarms(tmp_path):
     r = cli("monitors", "validate", "--spec", spec)
     assert r.returncode == 0
     assert "valid: 1 metric filter, 1 alarm, 0 log alarms; 1 sample behaves as declared; " in r.stdout
+
+
+def test_a_spec_of_targets_alone_serves_the_audit_but_plans_nothing(tmp_path):
+    """Only targets declares no resource: refused where it could prune, read where only the targets count."""
+    example = yaml.safe_load((ROOT / "infra" / "monitors-targets.yaml").read_text())
+    path = tmp_path / "targets.yaml"
+    path.write_text(yaml.safe_dump({"targets": example["targets"]}))
+    with pytest.raises(SpecError) as err:
+        load(str(path))
+    assert err.value.whole and "the spec is empty: nothing to declare" in err.value.problems[0]
+    assert len(load(str(path), declares=False).spec.targets) == len(example["targets"])
