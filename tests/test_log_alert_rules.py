@@ -335,3 +335,11 @@ def test_message_says_when_cooldown_state_was_unavailable():
     text = _texts(render_alert(alert, None, state_error="ResourceNotFoundException"))
     assert "cooldown state unavailable (ResourceNotFoundException)" in text
     assert "console.aws" not in text  # no region, no links rather than wrong ones
+
+
+def test_a_regex_nested_past_the_limit_is_refused_in_one_line():
+    # A thousand nested groups were a RecursionError traceback from re's parser (and `logs rules` crashed).
+    deep = "(" * 1000 + "oom" + ")" * 1000
+    with pytest.raises(RuleError, match="regex does not compile at position 1: groups nested deeper than 50 levels"):
+        rule_from_dict({"name": "deep", "severity": "info", "pattern": '"oom"', "regex": deep}, "test")
+    assert rule_from_dict({"name": "ok", "severity": "info", "regex": r"\(" * 100 + "oom"}, "test")  # not groups

@@ -110,6 +110,7 @@ def _class_end(body: str, i: int) -> int:
     raise _Unsupported("unclosed class")
 
 
+_MAX_DEPTH = 50  # nested groups: writing them out recurses once per level
 _MAX_ALTERNATIVES = 256  # a regex whose groups expand to more alternatives runs on ``re`` (and a rule refuses it)
 
 
@@ -122,6 +123,26 @@ def _quantifier_end(body: str, i: int) -> int:
     else:
         return i
     return j + 1 if j < len(body) and body[j] in "?+" else j  # lazy; possessive is caught by _parse
+
+
+def _depth(body: str) -> int:
+    """How deep the regex's groups nest (``body`` compiles: its escapes and classes are whole)."""
+    depth = deepest = i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(body, i)
+            continue
+        if c == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")":
+            depth -= 1
+        i += 1
+    return deepest
 
 
 def _without_groups(body: str) -> list[str]:
@@ -343,7 +364,12 @@ class LinearRegex:
 
     def __init__(self, body: str):
         self.pattern = body
-        self._re = re.compile(body)  # the reference, and what runs what the automaton leaves
+        try:
+            self._re = re.compile(body)  # the reference, and what runs what the automaton leaves
+        except RecursionError:  # re parses groups recursively: a few hundred nested ones exhaust the stack
+            raise re.error(f"groups nested deeper than {_MAX_DEPTH} levels", body, 0) from None
+        if _depth(body) > _MAX_DEPTH:
+            raise re.error(f"groups nested deeper than {_MAX_DEPTH} levels", body, 0)
         self._nodes: list[tuple] | None = None
         self.unsupported: str | None = None  # why the automaton does not run it (then ``re`` does)
         try:
