@@ -211,8 +211,9 @@ def test_a_malformed_target_is_refused_at_validate_naming_it(tmp_path, change, r
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     r = opswatch("monitors", "validate", "--spec", str(path))
     assert r.returncode == 2 and r.stdout == ""
-    [line] = r.stderr.splitlines()
+    line, summary = r.stderr.splitlines()
     assert line.startswith(f"{path}:") and reason in line, line
+    assert summary == f"opswatch: {path}: not a valid monitors spec (1 problem)"
 
 
 def test_the_same_target_twice_and_no_targets(tmp_path):
@@ -429,3 +430,15 @@ def test_a_digest_of_many_accounts_stays_within_slacks_limits_and_says_what_it_l
     assert "opswatch audit: 1,200 findings in 40 accounts" in json.dumps(payload)
     assert any(t.startswith("… and 25 more accounts with 750 findings: 000000000015, ") for t in texts), texts[-1]
     assert "and 25 more" in texts[0]  # 30 findings of one kind: five named, the rest counted
+
+
+def test_a_target_without_a_name_is_named_from_the_account_names_setting(accounts):
+    spec = yaml.safe_load(accounts.read_text())
+    del spec["targets"][1]["name"]
+    accounts.write_text(yaml.safe_dump(spec))
+    r = opswatch("monitors", "plan", "--spec", str(accounts))
+    assert "== target 222222222222, us-east-1 ==" in r.stdout.splitlines()
+    names = json.dumps({"222222222222": "payments", "111111111111": "not used: the spec names it"})
+    r = opswatch("monitors", "plan", "--spec", str(accounts), OPSWATCH_ACCOUNT_NAMES=names)
+    assert "== target 222222222222 (payments), us-east-1 ==" in r.stdout.splitlines()
+    assert "== target 111111111111 (shop-prod), eu-west-1 ==" in r.stdout.splitlines()
