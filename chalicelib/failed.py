@@ -47,6 +47,12 @@ def setup_stream(lam, short: str, queue_arn: str) -> str:
     """
     name = function_name(short)
     mappings = lam.list_event_source_mappings(FunctionName=name).get("EventSourceMappings") or []
+    if not mappings:  # AWS finds them by name or ARN; some endpoints only by the form they were made with
+        try:
+            arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        except lam.exceptions.ResourceNotFoundException:
+            raise LookupError(f"no function {name}: run `chalice deploy` first") from None
+        mappings = lam.list_event_source_mappings(FunctionName=arn).get("EventSourceMappings") or []
     if not mappings:
         raise LookupError(f"{name} has no event source mapping: run `chalice deploy` first")
     for m in mappings:

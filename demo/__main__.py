@@ -826,7 +826,7 @@ def main() -> int:
         "muted from a signed click and re-enabled; "
         "out-of-memory lines alerted once, the repeat held back; monitors applied from YAML and audited; "
         "the logs queried locally and on Athena; doctor named what a real stage still needs; "
-        "two accounts' logs from one bucket landed in their own log groups."
+        "two accounts' logs from one bucket landed in their own log groups, and a member account's alarm came named."
     )
     return 0
 

@@ -149,8 +149,9 @@ def test_slack_render_names_the_account_from_the_map(org, monkeypatch, tmp_path)
     [
         ("[1]", "must be a JSON object of account id to name"),
         ('{"1234": "x"}', "'1234' is not an account id"),
-        ('{"111122223333": ""}', "must be text of 1 to 50 characters"),
-        ('{"111122223333": "' + "x" * 51 + '"}', "must be text of 1 to 50 characters"),
+        ('{"111122223333": ""}', "must be printable text of 1 to 50 characters"),
+        ('{"111122223333": "' + "x" * 51 + '"}', "must be printable text of 1 to 50 characters"),
+        ('{"111122223333": "shop\\u001b[2J"}', "must be printable text of 1 to 50 characters"),
         ("{" * 5000, "OPSWATCH_ACCOUNT_NAMES is not JSON"),
     ],
 )

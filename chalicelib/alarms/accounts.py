@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-
-from aws_lambda_powertools import Logger
+from functools import cache
 
 from chalicelib import settings
 
-logger = Logger(service="opswatch-alarms")
 PREFIX = "account#"
 CACHE_SECONDS = 86400
 TIMEOUT_SECONDS = 2
@@ -109,10 +107,18 @@ class Accounts:
         got = _cached(account) if self.lookups else None
         if got is None and self.lookups:
             got = _ask_organizations(account)
-            if got is not None:
+            if got is not None and got.found:  # a refusal is not kept: an account that joins is taken at once
                 _remember(account, got)
         self._seen[account] = got
         return got
+
+
+@cache
+def _logger():
+    """Powertools' logger, made on the first lookup: ``slack render`` names accounts without loading it (or boto)."""
+    from aws_lambda_powertools import Logger
+
+    return Logger(service="opswatch-alarms")
 
 
 def _cached(account: str) -> _Described | None:
@@ -123,7 +129,7 @@ def _cached(account: str) -> _Described | None:
     try:
         item = state.dynamodb().get_item(TableName=state.table_name(), Key={state.KEY: {"S": PREFIX + account}})
     except (ClientError, BotoCoreError) as exc:
-        logger.warning(f"account cache unavailable: {exc}", extra={"account": account})
+        _logger().warning(f"account cache unavailable: {exc}", extra={"account": account})
         return None
     item = item.get("Item") or {}
     expires = int(item.get(state.TTL_ATTRIBUTE, {}).get("N", "0") or 0)
@@ -153,7 +159,7 @@ def _remember(account: str, got: _Described) -> None:
     try:
         state.dynamodb().put_item(TableName=state.table_name(), Item=item)
     except (ClientError, BotoCoreError) as exc:
-        logger.warning(f"account name not cached: {exc}", extra={"account": account})
+        _logger().warning(f"account name not cached: {exc}", extra={"account": account})
 
 
 def _ask_organizations(account: str) -> _Described | None:
@@ -167,10 +173,10 @@ def _ask_organizations(account: str) -> _Described | None:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "AccountNotFoundException":
             return _Described(False)
-        logger.warning(f"Organizations DescribeAccount failed ({code}); the account id stands for its name")
+        _logger().warning(f"Organizations DescribeAccount failed ({code}); the account id stands for its name")
         return None
     except BotoCoreError as exc:
-        logger.warning(f"Organizations DescribeAccount failed ({type(exc).__name__}); the id stands for its name")
+        _logger().warning(f"Organizations DescribeAccount failed ({type(exc).__name__}); the id stands for its name")
         return None
     acct = got.get("Account") or {}
     arn = str(acct.get("Arn") or "")  # arn:aws:organizations::<management>:account/o-xxxxxxxxxx/<account>
@@ -194,7 +200,7 @@ def own_account(context=None) -> str | None:
     try:
         return client("sts", attempts=2, timeout=5).get_caller_identity()["Account"]
     except (ClientError, BotoCoreError) as exc:
-        logger.warning(f"own account unknown ({type(exc).__name__}): only listed accounts are taken")
+        _logger().warning(f"own account unknown ({type(exc).__name__}): only listed accounts are taken")
         return None
 
 

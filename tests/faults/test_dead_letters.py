@@ -139,13 +139,15 @@ def test_failed_replay_asks_first_and_keeps_everything_on_no(stage):
 def test_failed_setup_points_every_async_function_at_the_queue(stage):
     lam, iam = boto3.client("lambda"), boto3.client("iam")
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    for fn in ("alb_logs", "log_alerts", "alarm_bridge", "alarm_events"):
+    from chalicelib.failed import ASYNC_FUNCTIONS
+
+    for fn in ASYNC_FUNCTIONS:
         lam.create_function(
             FunctionName=f"opswatch-local-{fn}", Runtime="python3.12", Role=role, Handler="app.x",
             Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
         )  # fmt: skip
     r = opswatch("failed", "setup")
-    assert r.returncode == 2 and "log_alerts_stream has no event source mapping" in r.stderr  # not deployed yet
+    assert r.returncode == 2 and "no function opswatch-local-log_alerts_stream" in r.stderr  # not deployed yet
     lam.create_function(
         FunctionName="opswatch-local-log_alerts_stream", Runtime="python3.12", Role=role, Handler="app.x",
         Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
@@ -159,7 +161,7 @@ def test_failed_setup_points_every_async_function_at_the_queue(stage):
     r = opswatch("failed", "setup")
     assert r.returncode == 0, r.stderr
     arn = boto3.client("sqs").get_queue_attributes(QueueUrl=stage, AttributeNames=["QueueArn"])["Attributes"]
-    for fn in ("alb_logs", "log_alerts", "alarm_bridge", "alarm_events"):
+    for fn in ASYNC_FUNCTIONS:
         cfg = lam.get_function_event_invoke_config(FunctionName=f"opswatch-local-{fn}")
         assert cfg["DestinationConfig"]["OnFailure"]["Destination"] == arn["QueueArn"]
         assert cfg["MaximumRetryAttempts"] == 2
