@@ -39,3 +39,49 @@ def test_a_rate_limited_response_url_does_not_hold_the_not_allowed_answer(client
     r = post(client, body, signed(body))
     assert time.monotonic() - started < 3
     assert r.status_code == 200 and "not allowed" in r.json_body["text"]  # the answer itself tells the user
+
+
+# --- Mute: two choices at once ------------------------------------------------------------------------------
+
+
+def test_two_mutes_at_once_leave_the_schedule_of_the_mute_that_stands(slack, alarm_message):
+    """1 h and 4 h picked together (two workers): the 4 h mute runs while the 1 h one is between its record and
+    its schedule. The schedule left must be the standing record's, and its run must re-enable the actions."""
+    import json
+
+    import boto3
+
+    from chalicelib.aws import client as aws_client
+    from chalicelib.kinds import handle
+    from chalicelib.slackactions import mute
+    from chalicelib.slackactions.click import MUTE
+    from chalicelib.slackactions.endpoint import answer
+    from tests.test_slack_actions_endpoint import ALARM, _click_on
+
+    posted, buttons = alarm_message
+    one, four = (
+        _click_on(slack, posted, {"action_id": MUTE, "type": "static_select", "selected_option": {"value": v}})
+        for v in (next(v for v in buttons[MUTE] if v.startswith(d)) for d in ("1h~", "4h~"))
+    )
+    scheduler = aws_client("scheduler")  # the worker's own client: the other click runs just before its call
+    others: list = []
+
+    def the_other_click(**_):
+        if not others:  # once: the other click's own CreateSchedule passes
+            others.append(None)
+            others[0] = answer("POST", signed(four), lambda: four)
+
+    scheduler.meta.events.register("before-call.scheduler.CreateSchedule", the_other_click, unique_id="other-mute")
+    try:
+        assert answer("POST", signed(one), lambda: one).outcome == "accepted"
+    finally:
+        scheduler.meta.events.unregister("before-call.scheduler.CreateSchedule", unique_id="other-mute")
+    assert [a.outcome for a in others] == ["accepted"]
+    arn = boto3.client("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["AlarmArn"]
+    standing = mute.record(arn)
+    got = boto3.client("scheduler").get_schedule(GroupName="opswatch-local", Name=mute.schedule_name(arn))
+    run = json.loads(got["Target"]["Input"])
+    assert run["token"] == standing.token
+    assert got["ScheduleExpression"] == f"at({time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(standing.until))})"
+    assert handle("slack_actions", run)["status"] == "reenabled"
+    assert boto3.client("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["ActionsEnabled"]
