@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from chalicelib import state
 from chalicelib.slackactions.click import LOGS
 from tests.test_slack_actions_endpoint import alarm_message, client, form, payload, post, signed, slack, snapshot
 
@@ -85,3 +86,35 @@ def test_two_mutes_at_once_leave_the_schedule_of_the_mute_that_stands(slack, ala
     assert got["ScheduleExpression"] == f"at({time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(standing.until))})"
     assert handle("slack_actions", run)["status"] == "reenabled"
     assert boto3.client("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["ActionsEnabled"]
+
+
+def test_a_mute_whose_schedule_cannot_be_made_for_any_reason_is_undone(slack, alarm_message):
+    """Not only an AWS error answer: a failure before any answer (credentials, network) must undo the mute too,
+    or the actions stay disabled with no schedule to re-enable them."""
+    import boto3
+    from botocore.exceptions import NoCredentialsError
+
+    from chalicelib.aws import client as aws_client
+    from chalicelib.slackactions.click import MUTE
+    from chalicelib.slackactions.endpoint import answer
+    from tests.test_slack_actions_endpoint import ALARM, _click_on
+
+    posted, buttons = alarm_message
+    hour = next(v for v in buttons[MUTE] if v.startswith("1h~"))
+    body = _click_on(slack, posted, {"action_id": MUTE, "type": "static_select", "selected_option": {"value": hour}})
+    scheduler = aws_client("scheduler")
+
+    def no_credentials(**_):
+        raise NoCredentialsError()
+
+    scheduler.meta.events.register("before-call.scheduler.CreateSchedule", no_credentials, unique_id="no-creds")
+    try:
+        assert answer("POST", signed(body), lambda: body).status == 200
+    finally:
+        scheduler.meta.events.unregister("before-call.scheduler.CreateSchedule", unique_id="no-creds")
+    [alarm] = boto3.client("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"]
+    assert alarm["ActionsEnabled"] is True  # undone
+    items = boto3.client("dynamodb").scan(TableName=state.table_name())["Items"]
+    assert not [i for i in items if i["id"]["S"].startswith("mute#")]
+    told = [m for m in slack.messages if m.kind == "chat.postMessage" and "could not mute" in m.body.get("text", "")]
+    assert told  # the user is told in the thread

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import settings, state
 from chalicelib.aws import client
@@ -185,7 +185,7 @@ def perform(click: Click, choice: str, ref: AlarmRef, now: float | None = None) 
             _schedule(m)
         elif earlier:
             _unschedule(ref.arn)  # "until OK", or nothing to re-enable: an earlier timed mute's schedule goes
-    except ClientError:
+    except (ClientError, BotoCoreError):  # an error answer, or none (network, credentials): undo all the same
         if enabled:  # undo: the actions as they were, no record
             cw.enable_alarm_actions(AlarmNames=[alarm["AlarmName"]])
         _forget(m)
