@@ -260,7 +260,7 @@ def _failed_queue(w: Where) -> dict:
 def statements(kind: str, stage: str, w: Where) -> list[dict]:
     """The policy statements of one kind of function, for the stage whose environment is set."""
     if kind == "alb":
-        from chalicelib.cwlogs.groups import policy_pattern
+        from chalicelib.settings import policy_pattern
 
         alb = settings.alb()
         group = policy_pattern(alb.log_group)

@@ -4,7 +4,8 @@ A log file is text, but a stray byte that is not UTF-8 is no reason to refuse on
 is replaced or counted where it is read. A file that holds a NUL byte anywhere, or whose
 first :data:`SNIFF_BYTES` are not UTF-8, is not a log file at all (an image, an archive, a
 compressed file under another name): reading it as lines would only report noise, so
-the commands that take log files refuse it, naming the file.
+the commands that take log files refuse it, naming the file. ALB logs are judged by NUL
+bytes alone (``head=False``): a request's stray byte must not cost the file.
 """
 
 from __future__ import annotations

@@ -56,10 +56,12 @@ def moto_server():
 
 @pytest.fixture
 def aws(moto_server):
-    """A clean moto account for one test, with boto3 pointed at it."""
+    """A clean moto account for one test, with boto3 pointed at it (and left clean: a later test without this
+    fixture still reaches the same server, and must not find this one's state table)."""
     moto_server.reset()
     client.cache_clear()
     yield moto_server
+    moto_server.reset()
     client.cache_clear()
 
 

@@ -438,3 +438,12 @@ def test_no_rows_in_the_default_window_says_so(generated):
     r = opswatch_here("athena", "run", "status_codes", "--engine", "local", "--logs", str(folder),
                       "--param", "start=2026-11-25T00:00:00Z")  # fmt: skip
     assert r.returncode == 0 and "default window" not in r.stderr and "(0 rows)" not in r.stdout
+
+
+def test_a_stray_byte_in_an_alb_log_costs_its_line_not_the_file(tmp_path):
+    good = reference_lines()[0]
+    (tmp_path / "a.log").write_bytes(b"caf\xe9 not an entry\n" + (good + "\n").encode() * 3)
+    r = opswatch_here("athena", "sql", "SELECT count(*) AS n FROM alb_access_logs", "--engine", "local", "--logs",
+                      str(tmp_path))  # fmt: skip
+    assert r.returncode == 0 and r.stdout.splitlines()[1].strip() == "3", r.stderr
+    assert "1 of 4 lines are not ALB access-log entries" in r.stderr

@@ -82,7 +82,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
-        "logs:TagResource",  # groups it creates carry the stage's tag (CreateLogGroup checks it as TagResource)
+        "logs:TagResource",  # a log group created on first use carries the stage's tag
     }
     alb_resources = _resources(fn["Role"])
     assert alb_resources["dynamodb:UpdateItem"] == {f"arn:aws:dynamodb:{PLACE}:table/opswatch-local-state"}
@@ -104,7 +104,7 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "cloudwatch:GetMetricData",  # the metric's recent shape
         "cloudwatch:GetMetricWidgetImage",  # its graph, when OPSWATCH_SLACK_GRAPHS is on
         "oam:ListSinks",  # whether another account's metric can be read here (OPSWATCH_OBSERVABILITY_SINK unset)
-        "cloudwatch:DescribeAlarms",  # the OK of a Slack mute "until OK" turns the alarm's actions back on
+        "cloudwatch:DescribeAlarms",  # the OK of an alarm muted "until OK" from Slack re-enables its actions
         "cloudwatch:EnableAlarmActions",
         "sqs:SendMessage",
         "secretsmanager:GetSecretValue",
@@ -149,6 +149,68 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     }
     assert all("opswatch-local" in r for r in resources["logs:PutLogEvents"])
 
+    # The Slack actions route: a REST API whose /slack/actions runs the API's function (api_handler).
+    apigw = boto3.client("apigateway")
+    [api] = [a for a in apigw.get_rest_apis()["items"] if a["name"] == "opswatch"]
+    by_path = {r["path"]: r for r in apigw.get_resources(restApiId=api["id"])["items"]}
+    route = by_path["/slack/actions"]
+    assert set(route["resourceMethods"]) == {"POST", "GET", "PUT", "PATCH", "DELETE"}  # each refusal is opswatch's
+    api_fn = lam.get_function(FunctionName="opswatch-local")["Configuration"]
+    assert api_fn["Handler"] == "app.app" and api_fn["Timeout"] == 10
+    integration = apigw.get_integration(restApiId=api["id"], resourceId=route["id"], httpMethod="POST")
+    assert integration["type"].upper() == "AWS_PROXY" and api_fn["FunctionArn"] in integration["uri"]
+    assert api_fn["Environment"]["Variables"]["OPSWATCH_SLACK_ACTIONS_DISPATCH"] == "inline"  # the local stage
+    assert _actions(api_fn["Role"]) == {
+        "secretsmanager:GetSecretValue",  # the signing secret (and the bot token, for user groups)
+        "ssm:GetParameter",
+        "dynamodb:PutItem",  # the clicks' once-records, and only those
+        "dynamodb:UpdateItem",
+        "lambda:InvokeFunction",  # the worker, and only it
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    api_resources = _resources(api_fn["Role"])
+    assert api_resources["lambda:InvokeFunction"] == {f"arn:aws:lambda:{PLACE}:function:opswatch-local-slack_actions"}
+    assert _conditions(api_fn["Role"])["dynamodb:PutItem"]["ForAllValues:StringLike"] == {
+        "dynamodb:LeadingKeys": ["slackaction#*"]
+    }
+
+    worker = lam.get_function(FunctionName="opswatch-local-slack_actions")["Configuration"]
+    assert worker["Handler"] == "app.slack_actions" and worker["Timeout"] == 120
+    assert _actions(worker["Role"]) == {
+        "cloudwatch:DisableAlarmActions",  # Mute, and its re-enabling
+        "cloudwatch:EnableAlarmActions",
+        "cloudwatch:DescribeAlarms",
+        "scheduler:CreateSchedule",  # the one-time re-enabling schedule, in the stage's group
+        "scheduler:UpdateSchedule",  # a new mute of the same alarm moves it
+        "scheduler:DeleteSchedule",
+        "scheduler:GetSchedule",
+        "iam:PassRole",  # the scheduler's role, to the scheduler only
+        "logs:StartQuery",  # Recent logs, on the stage's log groups
+        "logs:GetQueryResults",
+        "logs:StopQuery",
+        "logs:DescribeMetricFilters",  # an alarm's metric filter, to query its log group
+        "logs:DescribeLogGroups",  # a log group whose name a button had to cut, found by its prefix
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+        "sqs:SendMessage",  # its on-failure destination
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    worker_resources = _resources(worker["Role"])
+    assert worker_resources["scheduler:CreateSchedule"] == {f"arn:aws:scheduler:{PLACE}:schedule/opswatch-local/*"}
+    assert worker_resources["iam:PassRole"] == {"arn:aws:iam::123456789012:role/opswatch-local-scheduler"}
+    assert worker_resources["logs:StartQuery"] == {f"arn:aws:logs:{PLACE}:log-group:/opswatch/local/*"}
+    assert _conditions(worker["Role"])["iam:PassRole"] == {
+        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
+    }
+
     stream = lam.get_function(FunctionName="opswatch-local-log_alerts_stream")["Configuration"]
     assert stream["Handler"] == "app.log_alerts_stream" and stream["Timeout"] == 60
     [mapping] = lam.list_event_source_mappings(FunctionName=stream["FunctionArn"])["EventSourceMappings"]
@@ -189,8 +251,8 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
     [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert target["Arn"] == audit["FunctionArn"]
     assert _actions(audit["Role"]) == {
+        "dynamodb:GetItem",  # who muted an alarm from Slack, and until when (its mute# item only)
         "cloudwatch:DescribeAlarms",  # read-only; these calls take no resource-level permissions
-        "dynamodb:GetItem",  # the Slack mutes it reports, in the stage's state table only
         "cloudwatch:GetMetricData",
         "logs:DescribeMetricFilters",
         "sns:ListTopics",
@@ -212,68 +274,6 @@ def test_chalice_deploy_creates_function_notification_and_permission(aws, tmp_pa
         "arn:aws:s3:::opswatch-local-athena-results",
     }
     assert "arn:aws:s3:::opswatch-local-alb-logs/*" in resources["s3:GetObject"]
-
-    # The Slack actions route: a REST API whose /slack/actions runs the API's function (api_handler).
-    apigw = boto3.client("apigateway")
-    [api] = [a for a in apigw.get_rest_apis()["items"] if a["name"] == "opswatch"]
-    by_path = {r["path"]: r for r in apigw.get_resources(restApiId=api["id"])["items"]}
-    route = by_path["/slack/actions"]
-    assert set(route["resourceMethods"]) == {"POST", "GET", "PUT", "PATCH", "DELETE"}  # each refusal is opswatch's
-    api_fn = lam.get_function(FunctionName="opswatch-local")["Configuration"]
-    assert api_fn["Handler"] == "app.app" and api_fn["Timeout"] == 10
-    integration = apigw.get_integration(restApiId=api["id"], resourceId=route["id"], httpMethod="POST")
-    assert integration["type"].upper() == "AWS_PROXY" and api_fn["FunctionArn"] in integration["uri"]
-    assert api_fn["Environment"]["Variables"]["OPSWATCH_SLACK_ACTIONS_DISPATCH"] == "inline"  # the local stage
-    assert _actions(api_fn["Role"]) == {
-        "secretsmanager:GetSecretValue",  # the signing secret (and the bot token, for user groups)
-        "ssm:GetParameter",
-        "dynamodb:PutItem",  # the clicks' once-records, and only those
-        "dynamodb:UpdateItem",
-        "lambda:InvokeFunction",  # the worker, and only it
-        "logs:CreateLogGroup",
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-    }
-    api_resources = _resources(api_fn["Role"])
-    assert api_resources["lambda:InvokeFunction"] == {f"arn:aws:lambda:{PLACE}:function:opswatch-local-slack_actions"}
-    assert _conditions(api_fn["Role"])["dynamodb:PutItem"]["ForAllValues:StringLike"] == {
-        "dynamodb:LeadingKeys": ["slackaction#*"]
-    }
-
-    worker = lam.get_function(FunctionName="opswatch-local-slack_actions")["Configuration"]
-    assert worker["Handler"] == "app.slack_actions" and worker["Timeout"] == 120
-    assert _actions(worker["Role"]) == {
-        "cloudwatch:DisableAlarmActions",  # Mute, and its re-enabling
-        "cloudwatch:EnableAlarmActions",
-        "cloudwatch:DescribeAlarms",
-        "scheduler:CreateSchedule",  # the one-time re-enabling schedule, in the stage's group
-        "scheduler:UpdateSchedule",  # a new mute of the same alarm moves its schedule
-        "scheduler:DeleteSchedule",
-        "scheduler:GetSchedule",
-        "iam:PassRole",  # the scheduler's role, to the scheduler only
-        "logs:StartQuery",  # Recent logs, on the stage's log groups
-        "logs:GetQueryResults",
-        "logs:StopQuery",
-        "logs:DescribeMetricFilters",  # an alarm's metric filter, to query its log group
-        "logs:DescribeLogGroups",  # a log group whose name a button had to cut, found by its prefix
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "secretsmanager:GetSecretValue",
-        "ssm:GetParameter",
-        "sqs:SendMessage",  # its on-failure destination
-        "logs:CreateLogGroup",
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-    }
-    worker_resources = _resources(worker["Role"])
-    assert worker_resources["scheduler:CreateSchedule"] == {f"arn:aws:scheduler:{PLACE}:schedule/opswatch-local/*"}
-    assert worker_resources["iam:PassRole"] == {"arn:aws:iam::123456789012:role/opswatch-local-scheduler"}
-    assert worker_resources["logs:StartQuery"] == {f"arn:aws:logs:{PLACE}:log-group:/opswatch/local/*"}
-    assert _conditions(worker["Role"])["iam:PassRole"] == {
-        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
-    }
 
 
 def _statements(role_arn: str) -> list[dict]:

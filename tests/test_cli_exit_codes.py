@@ -261,7 +261,7 @@ def test_a_spec_refused_whole_is_one_opswatch_line(tmp_path):
         r.stderr
         == f"opswatch: {spec}:2: not valid YAML: unacceptable character #x0000: special characters are not allowed\n"
     )
-    for empty in ("", "{}\n", "null\n", "---\n", "# all commented out\n", "filter_prefix: shop\n"):
+    for empty in ("", "{}\n", "null\n", "---\n", "# all commented out\n", "filter_prefix: shop\n", "targets: []\n"):
         spec.write_text(empty)
         for command in ("validate", "plan"):
             r = invoke(["monitors", command, "--spec", str(spec)])

@@ -159,6 +159,17 @@ rules:
         ({"name": "x", "severity": "critical", "pattern": "%a(b)%"}, "rule 'x': invalid filter pattern at position 3"),
         ({"name": "x", "severity": "critical", "regex": "a(b"}, "rule 'x': regex does not compile at position 2"),
         ({"name": "x", "severity": "critical", "regex": r"\d+"}, "no literal text in the regex"),
+        # Repeated groups, or \b with a repetition, stay on Python's re, which backtracks: refused.
+        (
+            {"name": "x", "severity": "info", "regex": "oom(a+)+b"},
+            "cannot run in linear time (a group repeated without",
+        ),
+        ({"name": "x", "severity": "info", "regex": "oom(x|y)*z"}, "Write a repeated group out (x(a|b)*y as x[ab]*y"),
+        (
+            {"name": "x", "severity": "info", "regex": r"\boom\b.*killed"},
+            "cannot run in linear time (assertion \\b) and repeats",
+        ),
+        ({"name": "x", "severity": "info", "regex": r"(oom)\1+"}, "(back-reference \\1)"),
         ({"name": "x", "severity": "urgent", "pattern": "a"}, "severity must be one of critical, warning, info"),
         ({"name": "x", "severity": "info"}, "needs a pattern"),
         ({"name": "x y", "severity": "info", "pattern": "a"}, "name must be 1-64 letters"),
@@ -324,3 +335,11 @@ def test_message_says_when_cooldown_state_was_unavailable():
     text = _texts(render_alert(alert, None, state_error="ResourceNotFoundException"))
     assert "cooldown state unavailable (ResourceNotFoundException)" in text
     assert "console.aws" not in text  # no region, no links rather than wrong ones
+
+
+def test_a_regex_nested_past_the_limit_is_refused_in_one_line():
+    # A thousand nested groups were a RecursionError traceback from re's parser (and `logs rules` crashed).
+    deep = "(" * 1000 + "oom" + ")" * 1000
+    with pytest.raises(RuleError, match="regex does not compile at position 1: groups nested deeper than 50 levels"):
+        rule_from_dict({"name": "deep", "severity": "info", "pattern": '"oom"', "regex": deep}, "test")
+    assert rule_from_dict({"name": "ok", "severity": "info", "regex": r"\(" * 100 + "oom"}, "test")  # not groups

@@ -339,3 +339,19 @@ def test_athena_run_on_an_injected_table_asks_for_account_and_region(monkeypatch
     monkeypatch.setenv("OPSWATCH_ATHENA_PROJECTION", "injected")
     r = opswatch("athena", "run", "status_codes", "--param", f"account={A}")
     assert r.returncode == 2 and "every query must name both; pass --param region=..." in r.stderr
+
+
+def test_a_refused_key_is_printed_inert(central, s3):
+    key = BAD_ACCOUNT.replace("_x.log.gz", "_\x1b]0;owned\x07.log.gz")
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body("app/shop/50dc6c495c0c9188", 1, seed=3))
+    r = opswatch("alb", "ship", f"s3://{BUCKET}/AWSLogs/12345/")
+    assert r.returncode == 1 and "\x1b" not in r.stdout and "\\x1b]0;owned\\x07.log.gz" in r.stdout
+
+
+def test_a_huge_key_is_skipped_with_its_reason_in_linear_time():
+    start = time.perf_counter()
+    obj, why = classify("b", "a" * 200_000)
+    assert obj is None and "no S3 object key" in why
+    obj, why = classify("b", "a" * 1000)  # within S3's limit: the bounded pattern stays quick
+    assert obj is None and "not named like an ALB access log" in why
+    assert time.perf_counter() - start < 0.5

@@ -80,6 +80,7 @@ def slack(aws, local_bot, monkeypatch):
     responders.clear_cache()
     yield local_bot
     responders.clear_cache()
+    aws.reset()  # later tests that do not reset moto expect no state table
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ def test_a_good_signature_is_taken_and_handed_to_the_worker(client, slack, capsy
     assert outcomes(capsys.readouterr().out) == ["accepted"]
     [item] = boto3.client("dynamodb").scan(TableName=state.table_name())["Items"]
     assert item["id"]["S"] == f"slackaction#T111#C111#111.222#{LOGS}#alarm:{ALARM}"
-    assert item["status"]["S"] in (once.DONE, once.FAILED)  # the worker ran before the answer (inline)
+    assert item["status"]["S"] == once.DONE  # the worker ran before the answer (inline): a value it refused
 
 
 @pytest.mark.parametrize(
@@ -514,4 +515,73 @@ def test_a_unicode_name_is_taken_plain_and_short(slack):
     p = payload(LOGS, response_url=slack.response_url())
     p["user"]["username"] = "zoë 🚀\u202e<!channel>\x07" + "x" * 500
     click = click_from(form(p), FORM["Content-Type"])
-    assert click.user_name.startswith("zoë 🚀") and "\x07" not in click.user_name and len(click.user_name) <= 100
+    assert click.user_name.startswith("zoë 🚀<!channel>") and len(click.user_name) <= 100  # escaped where shown
+    assert "\x07" not in click.user_name and "\u202e" not in click.user_name
+
+
+# --- end to end: an ALARM posted with its buttons, clicked through the route, twice -----------------------
+
+
+@pytest.fixture
+def alarm_message(slack, monkeypatch):
+    """An ALARM posted in bot mode with its buttons (channel C0ALERTS); the stage ready for Mute."""
+    from chalicelib.alarms.handler import handle_eventbridge_event
+    from chalicelib.embedded.alarmnotify import eventbridge_event
+
+    monkeypatch.setenv("OPSWATCH_SLACK_ACTIONS", "true")
+    monkeypatch.setenv("OPSWATCH_SLACK_CHANNEL", "C0ALERTS")
+    monkeypatch.setenv("OPSWATCH_ACCOUNT_ID", "123456789012")
+    monkeypatch.setenv("OPSWATCH_SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/opswatch-local-scheduler")
+    monkeypatch.setenv("OPSWATCH_SLACK_RESPONDERS", "W111")
+    boto3.client("scheduler").create_schedule_group(Name="opswatch-local")
+    cw = boto3.client("cloudwatch")
+    cw.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="test")
+    handle_eventbridge_event(eventbridge_event(cw.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0], "OK"))
+    [posted] = [m for m in slack.messages if m.kind == "chat.postMessage"]
+    blocks = [b for a in posted.body.get("attachments") or [] for b in a.get("blocks") or []]
+    buttons = {
+        e["action_id"]: [o["value"] for o in e["options"]] if "options" in e else e["value"]
+        for b in blocks
+        if b.get("type") == "actions"
+        for e in b.get("elements") or []
+    }
+    assert set(buttons) == {ACK, MUTE, LOGS}
+    return posted, buttons
+
+
+def _click_on(slack, posted, action: dict) -> bytes:
+    p = payload(response_url=slack.response_url())
+    p["actions"] = [{"block_id": "b", "action_ts": f"{time.time():.6f}", **action}]
+    p["channel"] = {"id": posted.body["channel"], "name": "alerts"}
+    p["container"] = {"type": "message", "message_ts": posted.body["ts"], "channel_id": posted.body["channel"]}
+    p["message"] = {"type": "message", "ts": posted.body["ts"], "text": "ALARM"}
+    return form(p)
+
+
+def test_a_double_click_on_acknowledge_updates_the_message_once(client, slack, alarm_message, capsys):
+    posted, buttons = alarm_message
+    body = _click_on(slack, posted, {"action_id": ACK, "type": "button", "value": buttons[ACK]})
+    capsys.readouterr()
+    assert post(client, body, signed(body)).status_code == 200
+    retry = signed(body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert post(client, body, retry).status_code == 200
+    updates = [m for m in slack.messages if m.kind == "chat.update" and m.body.get("ts") == posted.body["ts"]]
+    assert len(updates) == 1 and "Acknowledged by" in json.dumps(updates[0].body)
+    assert outcomes(capsys.readouterr().out) == ["accepted", "repeated"]
+
+
+def test_a_double_click_on_mute_disables_and_schedules_once(client, slack, alarm_message, capsys):
+    posted, buttons = alarm_message
+    capsys.readouterr()
+    [hour] = [v for v in buttons[MUTE] if v.startswith("1h~")]
+    action = {"action_id": MUTE, "type": "static_select", "selected_option": {"value": hour}}
+    body = _click_on(slack, posted, action)
+    for _ in range(2):
+        assert post(client, body, signed(body)).status_code == 200
+    [alarm] = boto3.client("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"]
+    assert alarm["ActionsEnabled"] is False
+    [schedule] = boto3.client("scheduler").list_schedules(GroupName="opswatch-local")["Schedules"]
+    assert schedule["GroupName"] == "opswatch-local"
+    updates = [m for m in slack.messages if m.kind == "chat.update" and m.body.get("ts") == posted.body["ts"]]
+    assert len(updates) == 1  # "muted by" once: the second click did nothing
+    assert outcomes(capsys.readouterr().out) == ["accepted", "repeated"]

@@ -71,7 +71,21 @@ def test_blocks_slack_refuses_are_sent_again_as_text(local_webhook):
     assert [m.body for m in local_webhook.messages] == [{"text": "fallback survives"}]
 
 
-def test_bot_mode_routes_channels_and_mentions_only_alarms(local_bot, monkeypatch):
+@pytest.fixture
+def state_table(aws):
+    """A clean moto account holding the stage's state table.
+
+    The alarm handler records every delivery there (deduplication). Without a reset account the
+    moto server, shared by the session, kept the records of earlier tests, so these tests found
+    their messages "already posted" when run after the log-alert tests; and run alone they reached
+    for DynamoDB outside moto and only passed because deduplication fails open.
+    """
+    from chalicelib import state
+
+    return state.create_table("opswatch-local-state")
+
+
+def test_bot_mode_routes_channels_and_mentions_only_alarms(local_bot, state_table, monkeypatch):
     slack_server = local_bot
     monkeypatch.setenv(
         "OPSWATCH_SLACK_ROUTES", json.dumps([{"alarm": "if-sim-app_*", "channel": "#sim", "mention": "here"}])
@@ -83,12 +97,15 @@ def test_bot_mode_routes_channels_and_mentions_only_alarms(local_bot, monkeypatc
     two = {"Records": METRIC_EVENT["Records"] + ok_event["Records"]}
     results = handle_sns_event(two)
     assert [r["channel"] for r in results] == ["#sim", "#sim"]
-    alarm, ok = (m.body for m in slack_server.messages)
+    # With the state table, the OK goes into the ALARM's thread and the ALARM is updated (chat.update).
+    alarm, ok = (m.body for m in slack_server.messages if m.kind == "chat.postMessage")
+    [update] = (m.body for m in slack_server.messages if m.kind == "chat.update")
     assert alarm["text"].startswith("<!here> ALARM:")
-    assert "<!here>" not in json.dumps(ok)
+    assert ok["thread_ts"] == results[0]["ts"] == update["ts"] and update["text"].startswith("RESOLVED")
+    assert "<!here>" not in json.dumps(ok) and "<!here>" not in json.dumps(update)
 
 
-def test_bot_mode_with_a_bad_token_is_not_reported_as_delivered(slack_server, monkeypatch):
+def test_bot_mode_with_a_bad_token_is_not_reported_as_delivered(slack_server, state_table, monkeypatch):
     monkeypatch.setenv("OPSWATCH_STAGE", "local")
     monkeypatch.setenv("OPSWATCH_SLACK_MODE", "bot")
     monkeypatch.delenv("OPSWATCH_SLACK_SECRET", raising=False)
@@ -99,7 +116,7 @@ def test_bot_mode_with_a_bad_token_is_not_reported_as_delivered(slack_server, mo
         handle_sns_event(METRIC_EVENT)
 
 
-def test_handler_attempts_every_record_then_fails_the_invocation(local_webhook):
+def test_handler_attempts_every_record_then_fails_the_invocation(local_webhook, state_table):
     local_webhook.fail(500, times=4)  # the first record's attempts (1 + 3 retries)
     event = {"Records": METRIC_EVENT["Records"] * 2}
     with pytest.raises(SlackDeliveryError, match="1 of 2 messages not delivered"):

@@ -5,7 +5,7 @@ A central log-archive bucket holds the objects of many accounts and Regions. Wit
 group of their own, so each team's metric filters and retention stay its own.
 The placeholders are ``{account}``, ``{region}`` and ``{elb}`` (the load balancer,
 ``app/NAME/ID``); their values come from the key (``keys.classify`` checked them).
-The template's rules are in ``cwlogs/groups.py``, shared with the settings.
+The template's rules are in ``settings.py``, which checks the setting at start.
 
 >>> from chalicelib.alb.keys import LogObject
 >>> group_for("/opswatch/alb/{account}", LogObject("b", "k", "app/shop/50dc6c495c0c9188", "111122223333", "eu-west-1"))
@@ -15,7 +15,7 @@ The template's rules are in ``cwlogs/groups.py``, shared with the settings.
 from __future__ import annotations
 
 from chalicelib.alb.keys import KeyRefused, LogObject
-from chalicelib.cwlogs.groups import check_template, fill, is_template, policy_pattern
+from chalicelib.settings import check_template, fill, is_template, policy_pattern
 
 __all__ = ["check_template", "group_for", "is_template", "policy_pattern"]
 

@@ -22,9 +22,10 @@ from functools import lru_cache
 from urllib.parse import unquote_plus
 
 # The account and Region are taken loosely here and checked after, so a key that names a
-# bad one is refused with that reason rather than skipped as "not an ALB log".
+# bad one is refused with that reason rather than skipped as "not an ALB log". Bounded, as
+# the key is: an unbounded run before a literal is quadratic for search().
 _ACCESS = re.compile(
-    r"(?P<account>[^_/]*)_elasticloadbalancing_(?P<region>[^_/]*)_"
+    r"(?P<account>[^_/]{0,64})_elasticloadbalancing_(?P<region>[^_/]{0,64})_"
     r"app\.(?P<name>[^._][^.]*)\.(?P<id>[0-9a-f]+)_(?P<end>\d{8}T\d{4}Z)_[^_]+_[^_]+\.log(?:\.gz)?$"
 )
 # The folders ELB writes under: AWSLogs/ACCOUNT/elasticloadbalancing/REGION/ (after an optional prefix).
@@ -42,6 +43,7 @@ _SKIPS = (
     ),
 )
 _BAD_STREAM_CHARS = re.compile(r"[:*]")
+MAX_KEY = 1024  # S3's limit on a key, in bytes (so at most as many characters)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ def classify(bucket: str, key: str) -> tuple[LogObject | None, str | None]:
 
     Raises ``KeyRefused`` for an ALB access log whose key names a malformed account or Region.
     """
+    if len(key) > MAX_KEY:
+        return None, f"a key of {len(key):,} characters is no S3 object key (at most {MAX_KEY:,} bytes)"
     base = key.rsplit("/", 1)[-1]
     m = _ACCESS.search(base)
     if m:

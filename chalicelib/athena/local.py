@@ -116,7 +116,7 @@ def load(con, paths: list[str]) -> Loaded:
             for f, name in files:
                 account, region = origin(name)
                 status = StreamStatus()
-                sniffer = Sniffer()
+                sniffer = Sniffer(head=False)  # a NUL byte: a stray byte in a request is a line's own business
                 try:
                     fh = open(f, "rb")  # noqa: SIM115 (closed below)
                 except OSError as exc:

@@ -207,10 +207,10 @@ def _audit_targets(fmt: str, spec_path: str) -> None:
     from chalicelib.monitors.spec import SpecError, load
 
     try:
-        loaded = load(spec_path)
+        loaded = load(spec_path, declares=False)  # the targets are all it reads
     except SpecError as exc:
         for p in exc.problems:
-            click.echo(p, err=True)
+            click.echo(f"opswatch: {p}" if exc.whole else p, err=True)
         sys.exit(EXIT_USAGE)
     targets = [t.rules() for t in loaded.spec.targets]
     if not targets:

@@ -20,6 +20,7 @@ from chalicelib.alb.reader import StreamStatus, file_chunks, iter_lines
 from chalicelib.alb.shipfilter import FilterError, compile_filter
 from chalicelib.cli.errors import EXIT_FINDINGS as EXIT_REJECTED
 from chalicelib.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OpswatchGroup, describe_aws, plural
+from chalicelib.printable import shown
 
 CLI_LEASE_SECONDS = 120  # renewed at every sync point (5 s): a crashed run's objects are free again within it
 
@@ -403,8 +404,8 @@ def ship(
     if len(per_account) > 1 or is_template(template):
         for account, line in by_account(reports).items():
             click.echo(f"account {account}: {line}")
-    for r in refused_keys:
-        click.echo(f"  refused (not shipped): {r}")
+    for r in refused_keys:  # a key is someone else's text: its control characters are shown, not obeyed
+        click.echo(f"  refused (not shipped): {shown(r)}")
     if any(r.object_error for r in reports):  # an unreadable input: 2, as in every command (after the others)
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_REJECTED if total["rejected"] or total["refused"] or busy or refused_keys else EXIT_OK)

@@ -31,9 +31,9 @@ def _load(spec_path: str, fail_code: int):
     except SpecError as exc:
         if exc.whole:  # the file itself is refused: one line, as every command says it
             _fail(exc.problems[0], fail_code)
-        for p in exc.problems:
+        for p in exc.problems:  # FILE:LINE: reason, one a problem, as a compiler lists them
             click.echo(p, err=True)
-        _fail(f"{spec_path}: not a valid monitors spec ({plural(len(exc.problems), 'problem')})", fail_code)
+        sys.exit(fail_code)
     from chalicelib.dashboards.plan import problems as dashboard_problems
 
     problems = dashboard_problems(loaded)  # every body against CloudWatch's documented structure
@@ -45,7 +45,7 @@ def _load(spec_path: str, fail_code: int):
     if problems:
         for p in problems:
             click.echo(p, err=True)
-        _fail(f"{spec_path}: not a valid monitors spec ({plural(len(problems), 'problem')})", fail_code)
+        sys.exit(fail_code)
     return loaded
 
 
@@ -109,7 +109,9 @@ def _plan_one(loaded, target=None) -> Planned:
 
 def _plan_all(loaded) -> list[Planned]:
     """One plan per target of the spec (each through its role), or the shell's account's alone."""
-    targets = [t.rules() for t in loaded.spec.targets]
+    from chalicelib.monitors.places import named
+
+    targets = named([t.rules() for t in loaded.spec.targets])  # a target without a name: OPSWATCH_ACCOUNT_NAMES'
     if not targets:
         return [_plan_one(loaded)]
     return [_plan_one(loaded, t) for t in targets]

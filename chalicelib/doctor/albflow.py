@@ -283,7 +283,7 @@ def access_logs(ctx: Context) -> Check:
 
 def log_groups_of_template(ctx: Context, template: str) -> Check:
     """A templated destination (``/opswatch/alb/{account}``): the groups made so far, and their retention."""
-    from chalicelib.cwlogs.groups import placeholders
+    from chalicelib.settings import placeholders
 
     name = "log-group"
     prefix = template.split("{", 1)[0]

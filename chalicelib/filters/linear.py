@@ -7,6 +7,10 @@ The rule is ours, the log text is the attacker's. Python's ``re`` backtracks:
 - a wildcard value is split on ``*`` and each piece found in turn (``Wildcard``);
 - a ``%regex%`` is run as an automaton (``LinearRegex``): CloudWatch's subset has no
   groups, so a regex is alternatives of single-character atoms, each with a quantifier.
+  A log-alert rule's regex may have groups: a search only asks whether a match exists, so
+  each group is written out as the alternatives it offers (``x(a|b)?y`` is ``xy|xay|xby``,
+  a bounded ``{m,n}`` too), up to 256 alternatives; a group repeated without bound, a
+  back-reference, ``\\b`` or a look-around stays on ``re`` (``unsupported`` says which).
   Its states are built as the text asks for them and cached, so each character of the
   event costs a dictionary look-up or two, whatever the regex.
 
@@ -83,8 +87,9 @@ def _escape_end(body: str, i: int) -> int:
         while j < i + 4 and j < len(body) and body[j] in "01234567":
             j += 1
         return j
-    if c.isdigit() or c in "bBAZN":
-        raise _Unsupported(f"\\{c}")  # back-references, assertions, named characters: left to re
+    if c.isdigit() or c in "bBAZN":  # back-references, assertions, named characters: left to re
+        kind = "back-reference" if c.isdigit() else "named character" if c == "N" else "assertion"
+        raise _Unsupported(f"{kind} \\{c}")
     return i + 2
 
 
@@ -103,6 +108,125 @@ def _class_end(body: str, i: int) -> int:
             return j + 1
         j += 1
     raise _Unsupported("unclosed class")
+
+
+_MAX_DEPTH = 50  # nested groups: writing them out recurses once per level
+_MAX_ALTERNATIVES = 256  # a regex whose groups expand to more alternatives runs on ``re`` (and a rule refuses it)
+
+
+def _quantifier_end(body: str, i: int) -> int:
+    """Where the quantifier starting at ``body[i]`` ends (``i`` when there is none), its lazy ``?`` included."""
+    if i < len(body) and body[i] in "*+?":
+        j = i + 1
+    elif i < len(body) and body[i] == "{" and body[i + 1 : i + 2] != "}" and (m := _QUANT.match(body, i)):
+        j = m.end()
+    else:
+        return i
+    return j + 1 if j < len(body) and body[j] in "?+" else j  # lazy; possessive is caught by _parse
+
+
+def _depth(body: str) -> int:
+    """How deep the regex's groups nest (``body`` compiles: its escapes and classes are whole)."""
+    depth = deepest = i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(body, i)
+            continue
+        if c == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")":
+            depth -= 1
+        i += 1
+    return deepest
+
+
+def _without_groups(body: str) -> list[str]:
+    """The regex as alternatives with no group in them: ``x(a|b)?y`` -> ``xay``, ``xby``, ``xy``.
+
+    A search only asks whether the text holds a match, so a group is nothing but the choice it
+    offers: written out, the automaton takes it. A group repeated without bound (``(ab)+``), a
+    back-reference, a look-around or inline flags cannot be written out: ``_Unsupported``.
+    """
+    alternatives, i = _expand(body, 0)
+    if i != len(body):
+        raise _Unsupported("unbalanced parenthesis")
+    return alternatives
+
+
+def _expand(body: str, i: int) -> tuple[list[str], int]:
+    """Expand from ``body[i]`` to the ``)`` closing the group (or the end); returns (alternatives, where it stopped)."""
+    out: list[str] = []
+    sequence = [""]  # the alternatives of the branch being read, expanded so far
+    while i < len(body) and body[i] != ")":
+        c = body[i]
+        if c == "|":
+            out += sequence
+            sequence, i = [""], i + 1
+            continue
+        if c == "(":
+            if body.startswith("(?:", i):
+                start = i + 3
+            elif body.startswith("(?P<", i):
+                start = body.index(">", i) + 1
+            elif body.startswith("(?", i):
+                raise _Unsupported("look-around, inline flags or back-reference")
+            else:
+                start = i + 1
+            inner, j = _expand(body, start)
+            if j >= len(body):
+                raise _Unsupported("unbalanced parenthesis")
+            i = j + 1
+            end = _quantifier_end(body, i)
+            quantifier, i = body[i:end], end
+            if len(quantifier) > 1 and quantifier[-1] == "?":
+                quantifier = quantifier[:-1]  # lazy: the same for whether a match exists
+            choices = _repeated(inner, quantifier)
+        else:
+            if c == "\\":
+                end = _escape_end(body, i)
+            elif c == "[":
+                end = _class_end(body, i)
+            else:
+                end = i + 1
+            end = _quantifier_end(body, end)
+            choices, i = [body[i:end]], end
+        sequence = [a + b for a in sequence for b in choices]
+        if len(sequence) + len(out) > _MAX_ALTERNATIVES:
+            raise _Unsupported("too many alternatives once its groups are written out")
+    return out + sequence, i
+
+
+def _repeated(inner: list[str], quantifier: str) -> list[str]:
+    """A group's alternatives under its quantifier: none, ``?`` or a bounded ``{m,n}``; unbounded is unsupported."""
+    if not quantifier:
+        return inner
+    if quantifier.endswith("+") and len(quantifier) > 1:
+        raise _Unsupported("possessive quantifier")
+    if quantifier == "?":
+        return ["", *inner]
+    m = _QUANT.fullmatch(quantifier)
+    if m is None:
+        raise _Unsupported("a group repeated without bound")
+    low, comma, high = m.groups()
+    lo = int(low) if low else 0
+    if comma and not high:
+        raise _Unsupported("a group repeated without bound")
+    hi = int(high) if comma else lo
+    out: set[str] = set()
+    current = [""]
+    for n in range(hi + 1):
+        if n >= lo:
+            out.update(current)
+        if n < hi:
+            current = [a + b for a in current for b in inner]
+            if len(current) + len(out) > _MAX_ALTERNATIVES:
+                raise _Unsupported("too many alternatives once its groups are written out")
+    return sorted(out)
 
 
 def _matcher(atom: str):
@@ -125,7 +249,7 @@ def _parse(body: str) -> list[list[tuple]]:
             i += 1
             continue
         if c in "()":
-            raise _Unsupported("groups")  # CloudWatch refuses them; a log-alert rule's Python regex may have them
+            raise _Unsupported("groups")  # written out by _without_groups before this reads the regex
         if c in "^$":
             alternatives[-1].append(("bol" if c == "^" else "eol",))
             i += 1
@@ -210,20 +334,48 @@ class _States:
         return got
 
 
+def repeats(body: str) -> bool:
+    """Whether the regex repeats anything (``*``, ``+``, ``?``, ``{m,n}``): without, ``re`` tries each start once.
+
+    Read from ``re``'s own parse of it, so an escaped or bracketed ``*`` is not taken for one.
+    """
+    from re import _parser  # the parser re.compile uses: the same reading of the regex
+
+    todo = [_parser.parse(body)]
+    while todo:
+        for op, arg in todo.pop():
+            if op in (_parser.MAX_REPEAT, _parser.MIN_REPEAT, _parser.POSSESSIVE_REPEAT):
+                return True
+            for part in arg if isinstance(arg, tuple | list) else ():
+                if isinstance(part, _parser.SubPattern):
+                    todo.append(part)
+                elif isinstance(part, list | tuple):
+                    todo.extend(x for x in part if isinstance(x, _parser.SubPattern))
+    return False
+
+
 class LinearRegex:
     """``re.search(body, text) is not None`` for CloudWatch's regex subset, in time linear in ``text``.
 
     ``pattern`` is the regex's text, as on ``re.Pattern``. ``search`` answers a bool. What the
-    automaton does not cover (groups, possessive quantifiers, ``\\b``, back-references) runs on ``re``.
+    automaton does not cover (groups repeated without bound, possessive quantifiers, ``\\b``,
+    back-references) runs on ``re``; ``unsupported`` says why.
     """
 
     def __init__(self, body: str):
         self.pattern = body
-        self._re = re.compile(body)  # the reference, and what runs what the automaton leaves
-        self._nodes: list[tuple] | None = None
         try:
-            alternatives = _parse(body)
-        except _Unsupported:
+            self._re = re.compile(body)  # the reference, and what runs what the automaton leaves
+        except RecursionError:  # re parses groups recursively: a few hundred nested ones exhaust the stack
+            raise re.error(f"groups nested deeper than {_MAX_DEPTH} levels", body, 0) from None
+        if _depth(body) > _MAX_DEPTH:
+            raise re.error(f"groups nested deeper than {_MAX_DEPTH} levels", body, 0)
+        self._nodes: list[tuple] | None = None
+        self.unsupported: str | None = None  # why the automaton does not run it (then ``re`` does)
+        try:
+            alternatives = _parse("|".join(_without_groups(body)) if "(" in body else body)
+        except _Unsupported as exc:
+            self.unsupported = str(exc)
             return
         nodes: list[tuple] = []  # (kind, matcher); each alternative ends in an _ACCEPT node
         starts = []
@@ -241,6 +393,7 @@ class LinearRegex:
                 else:
                     nodes.extend((_OPT, match) for _ in range(hi - lo))
                 if len(nodes) > _MAX_NODES:
+                    self.unsupported = f"more than {_MAX_NODES:,} steps for the automaton"
                     return
             nodes.append((_ACCEPT, None))
         self._nodes = nodes

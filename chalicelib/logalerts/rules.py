@@ -39,7 +39,7 @@ from functools import cache
 
 from chalicelib import boundedjson
 from chalicelib.filters import FilterPattern, PatternError, compile_pattern, sample_problems
-from chalicelib.filters.linear import LinearRegex
+from chalicelib.filters.linear import LinearRegex, repeats
 from chalicelib.logalerts.builtin import SPECS
 from chalicelib.slack.routing import RoutesError, mention_markup
 
@@ -165,9 +165,17 @@ def rule_from_dict(data: object, source: str) -> Rule:
     if data.get("regex") is not None:
         body = _text(data["regex"], "regex", where)
         try:
-            compiled = LinearRegex(body)  # linear in the event when it has no groups, else Python's re
+            compiled = LinearRegex(body)  # an automaton, linear in the event; groups are written out first
         except re.error as exc:
             raise where.error(f"regex does not compile at position {(exc.pos or 0) + 1}: {exc.msg}") from None
+        if compiled.unsupported and repeats(body):
+            # Left to Python's re, which backtracks: with a repetition, an event an attacker writes can hold
+            # it for minutes ("(a+)+b", ".*(x|y).*z" on 256 KB). Without one, re tries each start once.
+            raise where.error(
+                f"regex {body!r} cannot run in linear time ({compiled.unsupported}) and repeats (*, +, ?, "
+                "{m,n}): a crafted event could stall the alerts. Write a repeated group out (x(a|b)*y as "
+                "x[ab]*y, (ab){1,3} is fine) or drop the \\b, look-around or back-reference"
+            )
         check, check_doc = compiled.search, f"regex {body}"
         if not patterns:
             from chalicelib.logalerts.prefilter import anchors_of_regex, terms_pattern

@@ -190,7 +190,7 @@ def audit_all(
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from chalicelib.monitors.places import caller_not_configured, reach, why_not
+    from chalicelib.monitors.places import caller_not_configured, named, reach, why_not
     from chalicelib.monitors.places import home as home_place
     from chalicelib.targets import TargetError
 
@@ -205,7 +205,7 @@ def audit_all(
                 audit(p.client("cloudwatch"), p.client("logs"), p.client("sns"), now, mutes),  # mutes: this stage's
             )
         )
-    for t in targets:
+    for t in named(targets):
         try:
             p = reach(t)
             found = audit(p.client("cloudwatch"), p.client("logs"), p.client("sns"), now)

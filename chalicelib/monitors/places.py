@@ -26,12 +26,30 @@ class Place:
         return self.clients.client(service) if self.clients is not None else aws.client(service)
 
 
+def known_name(account: str) -> str:
+    """The account's name in ``OPSWATCH_ACCOUNT_NAMES`` (the map alarm messages use too), or ``""``."""
+    from chalicelib import settings
+
+    try:
+        return settings.org().account_names.get(account, "")
+    except ValueError:  # a bad organization setting is refused by the flows it drives; here it is only a label
+        return ""
+
+
+def named(targets: list[Target]) -> list[Target]:
+    """The targets, each without a ``name`` in the spec given its name from ``OPSWATCH_ACCOUNT_NAMES``."""
+    from dataclasses import replace
+
+    return [t if t.name else replace(t, name=known_name(t.account)) for t in targets]
+
+
 def home() -> Place:
     """The caller's own account and Region (the shell's or the function's credentials)."""
     sts = aws.client("sts")
     account = sts.get_caller_identity()["Account"]
     region = sts.meta.region_name
-    return Place(account, region, partition_of(region), f"{account}, {region}")
+    name = known_name(account)
+    return Place(account, region, partition_of(region), f"{account}{f' ({name})' if name else ''}, {region}", name)
 
 
 def reach(target: Target) -> Place:

@@ -99,7 +99,8 @@ _SELECTION = re.compile(
 )
 
 
-DECLARING_KEYS = ("metric_filters", "alarms", "log_alarms", "dashboards", "insights")  # what a spec declares
+# Keys that say where or how, not what: a spec holding only these declares nothing (see load()).
+NOT_DECLARING = frozenset({"filter_prefix", "targets"})
 
 
 class SpecError(ValueError):
@@ -469,7 +470,7 @@ def _substitute(value, stage: str):
 MAX_SPEC_BYTES = 4 * 1024 * 1024  # hundreds of alarms and dashboards take well under 1 MB
 
 
-def load(path: str, stage: str | None = None) -> Loaded:
+def load(path: str, stage: str | None = None, declares: bool = True) -> Loaded:
     """Read, parse and validate ``path`` for ``stage`` (default: ``OPSWATCH_STAGE``).
 
     Raises ``SpecError`` with ``FILE:LINE: reason`` per problem.
@@ -498,9 +499,11 @@ def load(path: str, stage: str | None = None) -> Loaded:
         repeated = _repeated_keys(node)
         if repeated:
             raise SpecError([f"{path}:{line}: {why}" for line, why in repeated])
-    if data is None or (isinstance(data, dict) and not any(k in data for k in DECLARING_KEYS)):
-        # An empty file (`{}`, `null`, only comments, only filter_prefix) is a mistake, never a wish: with
-        # --prune it would plan the deletion of every managed resource. Emptying a stage on purpose names the lists.
+    declaring = [k for k in Spec.model_fields if k not in NOT_DECLARING]  # metric_filters, alarms, ...
+    if declares and (data is None or (isinstance(data, dict) and not any(k in data for k in declaring))):
+        # An empty file (`{}`, `null`, only comments, only filter_prefix or targets) is a mistake, never a wish:
+        # with --prune it would plan the deletion of every managed resource. Emptying a stage on purpose names
+        # the lists. (``declares=False``: a reader that only wants the targets, the audit of every target.)
         raise SpecError(
             [
                 f"{path}: the spec is empty: nothing to declare (to remove every managed resource on purpose, "

@@ -17,7 +17,7 @@ from chalicelib.slack.delivery import SlackDeliveryError
 from chalicelib.slack.text import duration
 from chalicelib.slackactions import buttons, incident
 from chalicelib.slackactions.click import Click
-from chalicelib.slackactions.update import Where
+from chalicelib.slackactions.update import Where, tell
 from chalicelib.slackactions.value import Ref
 
 logger = Logger(service="opswatch-slackactions")
@@ -31,8 +31,6 @@ def perform(click: Click, ref: Ref, now_ms: int | None = None) -> dict:
     inc = incident.load(ref)
     where = Where(click)
     if inc.acked_by:  # told to the clicking user alone where Slack allows
-        from chalicelib.slackactions.perform import tell
-
         tell(click, f"Already acknowledged by {buttons.mention(inc.acked_by)} at {clock(inc.acked_at or 0)}")
         return {"acknowledged": False, "already_by": inc.acked_by}
     at = now_ms or int(time.time() * 1000)

@@ -82,7 +82,7 @@ def answer(
 
         logger.error(f"requests cannot be verified: {redact(str(exc))[:300]}")
         return Answer(500, "Internal Server Error", _PLAIN, "not_configured")
-    retry = verify._header(headers, "x-slack-retry-num")
+    retry = verify.header(headers, "x-slack-retry-num")
     return _signed(headers, body, retry, now)
 
 
@@ -91,7 +91,7 @@ def _signed(headers: Mapping[str, str], body: bytes, retry: str | None, now: flo
     from chalicelib.slackactions.payload import BadPayload, click_from
 
     try:
-        click = click_from(body, verify._header(headers, "content-type"))
+        click = click_from(body, verify.header(headers, "content-type"))
     except BadPayload as exc:
         logger.warning(f"refused (400): {exc}")
         return _refusal(400, "bad_payload")

@@ -13,6 +13,7 @@ anywhere a payload names.
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import parse_qs, urlsplit
 
 from chalicelib import boundedjson, settings
@@ -127,7 +128,9 @@ def click_from(body: bytes, content_type: str | None) -> Click:
     name = user.get("username") or user.get("name") or user_id
     if not isinstance(name, str):
         raise BadPayload("user.username is not a string")
-    name = _CONTROL.sub("", name)[:MAX_NAME_CHARS] or user_id
+    # display only: no control or format characters (a right-to-left override would turn the line around)
+    name = "".join(c for c in name[: MAX_NAME_CHARS * 4] if unicodedata.category(c) not in ("Cc", "Cf"))
+    name = name[:MAX_NAME_CHARS] or user_id
     team = payload.get("team")
     team_id = _optional(team, "id", "team", _TEAM) or _string(user, "team_id", "user", _TEAM)
     container = payload.get("container") if isinstance(payload.get("container"), dict) else {}

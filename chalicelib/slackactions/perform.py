@@ -16,13 +16,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 
-from chalicelib import settings
-from chalicelib.slack.message import SlackMessage
 from chalicelib.slack.text import escape
 from chalicelib.slackactions import ack, logmute, mute, recentlogs
 from chalicelib.slackactions.click import ACK, LOGS, MUTE, Click
 from chalicelib.slackactions.incident import ActionRefused
-from chalicelib.slackactions.update import Where, _respond, check_response_url
+from chalicelib.slackactions.update import tell
 from chalicelib.slackactions.value import AlarmRef, BadValue, decode, decode_mute
 
 logger = Logger(service="opswatch-slackactions")
@@ -58,15 +56,6 @@ def perform(click: Click) -> None:
 def refuse(click: Click, reason: str) -> None:
     """Tell the clicking user why nothing happened: ephemeral through ``response_url``, else in the thread."""
     tell(click, f":no_entry: Nothing done: {escape(reason)}")
-
-
-def tell(click: Click, text: str) -> None:
-    """``text`` (mrkdwn, escaped by the caller) to the clicking user alone, or in the thread without a response_url."""
-    if click.response_url:
-        url = check_response_url(click.response_url, settings.stage())
-        _respond(url, {"response_type": "ephemeral", "replace_original": False, "text": text})
-        return
-    Where(click).reply(SlackMessage(text=text).section(text))
 
 
 def reenable(event: dict) -> None:

@@ -69,6 +69,16 @@ class Where:
         return check_response_url(url, self.cfg.stage)
 
 
+def tell(click: Click, text: str) -> None:
+    """``text`` (mrkdwn, escaped by the caller) to the clicking user alone (ephemeral, through ``response_url``),
+    or in the thread when the click carries none."""
+    if click.response_url:
+        url = check_response_url(click.response_url, settings.stage())
+        _respond(url, {"response_type": "ephemeral", "replace_original": False, "text": text})
+        return
+    Where(click).reply(SlackMessage(text=text).section(text))
+
+
 def check_response_url(url: str, stage: str) -> str:
     """``url`` if it is Slack's (https://hooks.slack.com/…; locally, a loopback one); else ``SlackDeliveryError``."""
     try:

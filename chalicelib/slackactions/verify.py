@@ -40,7 +40,8 @@ class Refused(Exception):
         return f"{self.status}: {self.reason}"
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of header ``name`` (lower case), whatever case the request gave it."""
     value = headers.get(name)
     if value is None:  # a plain dict (tests, the worker's own calls) may keep the sender's case
         value = next((v for k, v in headers.items() if k.lower() == name), None)
@@ -49,7 +50,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 def check_size(headers: Mapping[str, str], body: bytes) -> None:
     """``Refused(413)`` when the declared or the actual body is over ``MAX_BODY``; 400 for a bad length."""
-    declared = _header(headers, "content-length")
+    declared = header(headers, "content-length")
     if declared is not None:
         declared = declared.strip()
         if not (declared.isascii() and declared.isdigit()):
@@ -62,7 +63,7 @@ def check_size(headers: Mapping[str, str], body: bytes) -> None:
 
 def check_headers(headers: Mapping[str, str], now: float) -> tuple[str, str]:
     """The timestamp and signature headers, present, well formed and in the window; else ``Refused(401)``."""
-    timestamp, signature = _header(headers, TIMESTAMP), _header(headers, SIGNATURE)
+    timestamp, signature = header(headers, TIMESTAMP), header(headers, SIGNATURE)
     if timestamp is None:
         raise Refused(401, "no X-Slack-Request-Timestamp header")
     if signature is None:

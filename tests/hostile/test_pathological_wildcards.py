@@ -111,3 +111,43 @@ print("ok")
     assert slow.matches("x aab")
     grouped = rule_from_dict({"name": "g", "severity": "info", "pattern": '"dead"', "regex": r"dead(lock|end)\b"}, "t")
     assert grouped.matches("a deadlock here") and not grouped.matches("deadlocked")
+
+
+GROUPED = [*ATOMS, "(", ")", "(?:", "(a|b)", "(|a)", "(ab)?", "(a|b){1,2}", "(?P<g>b)", ")?", "){2}"]
+
+
+def test_linear_regex_with_groups_agrees_with_re():
+    """Groups are written out as alternatives for the automaton; what it answers must be what re answers."""
+    rng = random.Random(23)
+    checked = linear_ones = 0
+    for _ in range(12_000):
+        body = "".join(rng.choice(GROUPED) for _ in range(rng.randint(1, 7)))
+        if "(" not in body:
+            continue
+        try:
+            reference = re.compile(body)
+        except re.error:
+            continue
+        linear = LinearRegex(body)
+        linear_ones += linear.unsupported is None
+        for _ in range(8):
+            text = "".join(rng.choice("ab \n1{}.-") for _ in range(rng.randint(0, 9)))
+            assert linear.search(text) == (reference.search(text) is not None), (body, text)
+            checked += 1
+    assert checked > 10_000 and linear_ones > 1000, (checked, linear_ones)
+
+
+def test_a_log_alert_rule_regex_with_groups_runs_linear():
+    # Any group sent the whole regex to re: "x(a|b)?.*a*a*a*a*c" took minutes on a few thousand characters.
+    got = run_code(
+        """
+from chalicelib.logalerts.rules import rule_from_dict
+rule = rule_from_dict({"name": "r", "severity": "info", "pattern": '"x"', "regex": "x(a|b)?.*a*a*a*a*c"}, "t")
+assert not rule.matches("x" + "a" * 262_000)
+assert rule.matches("xb aac")
+print("ok")
+""",
+        seconds=20,
+        address_space_mb=1024,
+    )
+    assert got.returncode == 0 and got.stdout.strip() == "ok", got.stderr[-2000:]
