@@ -189,6 +189,11 @@ def test_logs_subscribe_puts_the_member_accounts_filters_on_the_destination_once
     assert f["destinationArn"] == DESTINATION and f["filterName"] == "opswatch-log-alerts" and f["filterPattern"]
     again = opswatch("logs", "subscribe", "--destination-arn", DESTINATION, "--log-group-prefix", "/ecs/", **env)
     assert again.returncode == 0 and again.stdout.count("unchanged: /ecs/") == 2, again.stderr
+    # And off again, in the member account: only where it delivers to that destination.
+    off = opswatch("logs", "unsubscribe", "--destination-arn", DESTINATION, "/ecs/shop-api", "/other/app", **env)
+    assert off.returncode == 0, off.stderr
+    assert "/ecs/shop-api: removed subscription filter" in off.stdout and "/other/app: nothing to remove" in off.stdout
+    assert member_groups.describe_subscription_filters(logGroupName="/ecs/shop-api")["subscriptionFilters"] == []
     # Nothing in the monitoring account's own log groups.
     assert (
         boto3.client("logs").describe_subscription_filters(logGroupName="opswatch-local-logs")["subscriptionFilters"]

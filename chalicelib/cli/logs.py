@@ -244,11 +244,31 @@ def _subscribe_destination(
 @logs.command("unsubscribe")
 @click.argument("log_groups", nargs=-1, required=True)
 @click.option("--function", "function", help="The log_alerts function's name or ARN (default: the stage's).")
-def unsubscribe(log_groups: tuple[str, ...], function: str | None) -> None:
-    """Remove opswatch's subscription filter and invoke permission from LOG_GROUPS."""
+@click.option(
+    "--destination-arn", help="Remove the filter that delivers to this Logs destination (a member account's)."
+)
+def unsubscribe(log_groups: tuple[str, ...], function: str | None, destination_arn: str | None) -> None:
+    """Remove opswatch's subscription filter and invoke permission from LOG_GROUPS.
+
+    With --destination-arn (in a member account): the filter only, and only where it delivers there.
+    """
     from chalicelib.logalerts.subscription import SubscriptionError, resolve_function
     from chalicelib.logalerts.subscription import unsubscribe as remove
 
+    if destination_arn:
+        from chalicelib.logalerts.subscription import unsubscribe_destination
+
+        if function:
+            _fail("--function and --destination-arn are two different deliveries: give one")
+        logs_client = _clients()[0]
+        failed = 0
+        for group in log_groups:
+            try:
+                click.echo(f"{group}: {unsubscribe_destination(logs_client, group, destination_arn)}")
+            except SubscriptionError as exc:
+                failed += 1
+                click.echo(f"NOT unsubscribed: {exc}", err=True)
+        sys.exit(EXIT_FAILED if failed else EXIT_OK)
     logs_client, lam = _clients()
     try:
         fn = resolve_function(lam, function or settings.log_alerts().function_name)

@@ -117,6 +117,23 @@ def subscribe_destination(logs, group: str, destination_arn: str, pattern: str, 
     return "updated" if ours else "created"
 
 
+def unsubscribe_destination(logs, group: str, destination_arn: str) -> str:
+    """Remove opswatch's filter from ``group`` if it delivers to ``destination_arn``; says what was done."""
+    try:
+        filters = logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            raise SubscriptionError(f"log group {group!r} does not exist") from None
+        raise
+    ours = next((f for f in filters if f["filterName"] == FILTER_NAME), None)
+    if ours is None:
+        return "nothing to remove"
+    if ours.get("destinationArn") != destination_arn:
+        return f"kept: its filter delivers to {ours.get('destinationArn')}, not to the destination given"
+    logs.delete_subscription_filter(logGroupName=group, filterName=FILTER_NAME)
+    return "removed subscription filter"
+
+
 def subscribe(logs, lam, group: str, fn: Function, pattern: str) -> str:
     """``created``, ``updated`` or ``unchanged``; raises ``SubscriptionError``."""
     ours = _ours(logs, group)
