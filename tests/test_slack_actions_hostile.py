@@ -10,9 +10,10 @@ import time
 
 from chalicelib import state
 from chalicelib.slackactions.click import LOGS
+from tests.test_slack_actions import actions
 from tests.test_slack_actions_endpoint import alarm_message, client, form, payload, post, signed, slack, snapshot
 
-__all__ = ["alarm_message", "client", "slack"]  # the fixtures, shared
+__all__ = ["actions", "alarm_message", "client", "slack"]  # the fixtures, shared
 
 
 # --- the endpoint answers within Slack's three seconds, whatever Slack's own API does ---------------------
@@ -118,3 +119,41 @@ def test_a_mute_whose_schedule_cannot_be_made_for_any_reason_is_undone(slack, al
     assert not [i for i in items if i["id"]["S"].startswith("mute#")]
     told = [m for m in slack.messages if m.kind == "chat.postMessage" and "could not mute" in m.body.get("text", "")]
     assert told  # the user is told in the thread
+
+
+# --- Recent logs: the lines are the attacker's text ----------------------------------------------------------
+
+
+def test_recent_logs_drop_control_and_bidi_characters_from_log_lines(actions, local_bot):
+    """A log line with a right-to-left override (which turns the rest of the line around in Slack), an escape
+    sequence and a NUL: the lines posted hold none of them, and the line's own text stays."""
+    import boto3
+
+    from chalicelib.logalerts.handler import handle_logs_event
+    from chalicelib.slackactions.perform import perform
+    from tests.test_slack_actions import GROUP, OOM, button_values, click, logs_event
+
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="web/1")
+    now = int(time.time() * 1000)
+    hostile = f"{OOM} user=\u202enimda\u202c \x1b[2Jcleared\x00 \u200bzero-width"
+    logs.put_log_events(
+        logGroupName=GROUP, logStreamName="web/1", logEvents=[{"timestamp": now - 1000, "message": hostile}]
+    )
+    handle_logs_event(logs_event([OOM], now - 1000))
+    posted = local_bot.messages[0]
+    perform(click(LOGS, button_values(posted.body)[LOGS], posted))
+    shown = "\n".join(texts(local_bot.messages[-1].body))
+    assert "OutOfMemoryError" in shown and "nimda" in shown and "zero-width" in shown
+    for bad in ("\u202e", "\u202c", "\x1b", "\x00", "\u200b"):
+        assert bad not in shown
+
+
+def texts(node: object) -> list[str]:
+    """Every text in a Slack payload, as Slack receives it (decoded, not JSON-escaped)."""
+    if isinstance(node, dict):
+        return [t for k, v in node.items() for t in ([v] if k == "text" and isinstance(v, str) else texts(v))]
+    if isinstance(node, list):
+        return [t for v in node for t in texts(v)]
+    return []
