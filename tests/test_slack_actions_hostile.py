@@ -157,3 +157,30 @@ def texts(node: object) -> list[str]:
     if isinstance(node, list):
         return [t for v in node for t in texts(v)]
     return []
+
+
+def test_an_alarm_outside_the_name_prefixes_is_refused_by_name_not_left_to_an_access_denied(
+    slack, alarm_message, monkeypatch
+):
+    """The worker's policy names only OPSWATCH_ALARM_NAME_PREFIXES' alarms (and the EventBridge rule sees only
+    their OK): a click on another alarm (posted by SNS) is told why, changes nothing, and is not retried."""
+    import boto3
+
+    from chalicelib.kinds import handle
+    from chalicelib.slackactions.click import MUTE
+    from chalicelib.slackactions.payload import click_from
+    from tests.test_slack_actions_endpoint import ALARM, FORM, _click_on
+
+    posted, buttons = alarm_message
+    until_ok = next(v for v in buttons[MUTE] if v.startswith("ok~"))
+    body = _click_on(
+        slack, posted, {"action_id": MUTE, "type": "static_select", "selected_option": {"value": until_ok}}
+    )
+    before = snapshot(slack)
+    monkeypatch.setenv("OPSWATCH_ALARM_NAME_PREFIXES", "prod-,shop-")
+    assert handle("slack_actions", click_from(body, FORM["Content-Type"]).to_dict())["status"] == "done"
+    [told] = [m for m in slack.messages if m.kind == "response_url"]
+    assert "OPSWATCH_ALARM_NAME_PREFIXES" in told.body["text"] and told.body["response_type"] == "ephemeral"
+    after = snapshot(slack)
+    assert {k: after[k] for k in ("alarms", "schedules")} == {k: before[k] for k in ("alarms", "schedules")}
+    assert boto3.client("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["ActionsEnabled"]
