@@ -184,3 +184,25 @@ def test_an_alarm_outside_the_name_prefixes_is_refused_by_name_not_left_to_an_ac
     after = snapshot(slack)
     assert {k: after[k] for k in ("alarms", "schedules")} == {k: before[k] for k in ("alarms", "schedules")}
     assert boto3.client("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["ActionsEnabled"]
+
+
+def test_a_mute_that_stands_is_never_told_as_failed_when_only_the_message_update_fails(slack, alarm_message):
+    """chat.update refused (Slack 500s) after the actions were disabled and the schedule made: the user must not
+    read "could not mute" while the alarm is silenced; the mute line goes in the thread instead."""
+    import boto3
+
+    from chalicelib.slackactions.click import MUTE
+    from chalicelib.slackactions.endpoint import answer
+    from tests.test_slack_actions_endpoint import ALARM, _click_on
+
+    posted, buttons = alarm_message
+    hour = next(v for v in buttons[MUTE] if v.startswith("1h~"))
+    body = _click_on(slack, posted, {"action_id": MUTE, "type": "static_select", "selected_option": {"value": hour}})
+    slack.fail(500, times=4)  # chat.update and its three retries
+    assert answer("POST", signed(body), lambda: body).status == 200
+    assert not boto3.client("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["ActionsEnabled"]
+    said = [" ".join(texts(m.body)) for m in slack.messages if m.kind in ("chat.postMessage", "response_url")]
+    assert not [s for s in said if "could not mute" in s]
+    assert [s for s in said if "Muted by <@W111> until" in s]
+    items = boto3.client("dynamodb").scan(TableName=state.table_name())["Items"]
+    assert [i["status"]["S"] for i in items if i["id"]["S"].startswith("slackaction#")] == ["done"]
