@@ -206,3 +206,34 @@ def test_a_mute_that_stands_is_never_told_as_failed_when_only_the_message_update
     assert [s for s in said if "Muted by <@W111> until" in s]
     items = boto3.client("dynamodb").scan(TableName=state.table_name())["Items"]
     assert [i["status"]["S"] for i in items if i["id"]["S"].startswith("slackaction#")] == ["done"]
+
+
+# --- Once: a claim whose answer was lost is still the click's own --------------------------------------------
+
+
+def test_a_claim_written_but_whose_answer_was_lost_still_acts(slack, monkeypatch):
+    """The once-record's PutItem lands, then the connection drops before its answer: botocore retries, and the
+    retry finds the record. That record is this request's own claim: the click must act, not be taken for a
+    repeat (and every click on it for 15 minutes with it)."""
+    import boto3
+
+    from chalicelib.aws import client as aws_client
+    from chalicelib.slackactions import once
+    from chalicelib.slackactions.endpoint import answer
+    from tests.faultproxy import FaultProxy
+
+    body = form(payload(LOGS, response_url=slack.response_url()))
+    proxy = FaultProxy(aws_client("sts").meta.endpoint_url)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint)
+        aws_client.cache_clear()
+        proxy.drop_target, proxy.drop_times = "DynamoDB_20120810.PutItem", 1
+        got = answer("POST", signed(body), lambda: body)
+    finally:
+        monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB")
+        proxy.close()
+        aws_client.cache_clear()
+    assert proxy.seen.count("DynamoDB_20120810.PutItem") == 2  # the call, and botocore's retry of it
+    assert got.outcome == "accepted"
+    [item] = boto3.client("dynamodb").scan(TableName=state.table_name())["Items"]
+    assert item["status"]["S"] == once.DONE  # the worker ran (inline)
