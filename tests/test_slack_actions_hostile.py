@@ -237,3 +237,31 @@ def test_a_claim_written_but_whose_answer_was_lost_still_acts(slack, monkeypatch
     assert got.outcome == "accepted"
     [item] = boto3.client("dynamodb").scan(TableName=state.table_name())["Items"]
     assert item["status"]["S"] == once.DONE  # the worker ran (inline)
+
+
+def test_an_acknowledgement_written_but_whose_answer_was_lost_is_shown(slack, alarm_message, monkeypatch):
+    """The acknowledgement's conditional UpdateItem lands, its answer is lost, botocore's retry fails the
+    condition on it: the user's own acknowledgement must be shown, not "someone acknowledged it a moment ago"."""
+    from chalicelib.aws import client as aws_client
+    from chalicelib.slackactions.click import ACK
+    from chalicelib.slackactions.endpoint import answer
+    from tests.faultproxy import FaultProxy
+    from tests.test_slack_actions_endpoint import _click_on
+
+    posted, buttons = alarm_message
+    body = _click_on(slack, posted, {"action_id": ACK, "type": "button", "value": buttons[ACK]})
+    proxy = FaultProxy(aws_client("sts").meta.endpoint_url)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint)
+        aws_client.cache_clear()
+        proxy.drop_target, proxy.drop_times = "DynamoDB_20120810.UpdateItem", 1
+        assert answer("POST", signed(body), lambda: body).outcome == "accepted"
+    finally:
+        monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB")
+        proxy.close()
+        aws_client.cache_clear()
+    assert proxy.drop_times == 0  # the acknowledgement's answer was lost
+    updates = [m for m in slack.messages if m.kind == "chat.update" and m.body.get("ts") == posted.body["ts"]]
+    assert len(updates) == 1 and "Acknowledged by <@W111>" in " ".join(texts(updates[0].body))
+    said = [" ".join(texts(m.body)) for m in slack.messages if m.kind in ("chat.postMessage", "response_url")]
+    assert not [s for s in said if "a moment ago" in s or "could not" in s]
