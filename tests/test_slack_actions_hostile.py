@@ -1,7 +1,9 @@
 """Slack actions under a hostile or failing world: what an attacker or a bad day can do to a click.
 
-Through the real parts (Chalice's test client, moto server, the loopback Slack); the fixtures
-and helpers are those of ``test_slack_actions_endpoint``.
+Through the real parts (Chalice's test client, moto server, the loopback Slack); the fixtures and
+helpers are those of ``test_slack_actions_endpoint`` and ``test_slack_actions``. Failures are
+injected at the AWS client (a botocore event hook, the fault proxy) and in the loopback Slack,
+never in opswatch's code.
 """
 
 from __future__ import annotations
