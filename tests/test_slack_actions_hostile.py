@@ -267,3 +267,26 @@ def test_an_acknowledgement_written_but_whose_answer_was_lost_is_shown(slack, al
     assert len(updates) == 1 and "Acknowledged by <@W111>" in " ".join(texts(updates[0].body))
     said = [" ".join(texts(m.body)) for m in slack.messages if m.kind in ("chat.postMessage", "response_url")]
     assert not [s for s in said if "a moment ago" in s or "could not" in s]
+
+
+def test_a_mute_from_an_older_message_stands_even_when_slack_is_down(slack, alarm_message):
+    """Mute on an older ALARM message of the alarm: the mute acts on the alarm now and its line goes in the
+    thread; Slack refusing that line must not turn the standing mute into "could not mute" (and a retry)."""
+    import boto3
+
+    from chalicelib.slackactions.click import MUTE
+    from chalicelib.slackactions.endpoint import answer
+    from chalicelib.slackactions.value import AlarmRef, decode_mute, mute_value
+    from tests.test_slack_actions_endpoint import ALARM, _click_on
+
+    posted, buttons = alarm_message
+    _, now = decode_mute(next(v for v in buttons[MUTE] if v.startswith("1h~")))
+    older = mute_value(AlarmRef(now.arn, now.at_ms - 3_600_000), "1h")  # the same alarm's ALARM an hour before
+    body = _click_on(slack, posted, {"action_id": MUTE, "type": "static_select", "selected_option": {"value": older}})
+    slack.fail(500, times=4)  # the thread reply and its three retries
+    assert answer("POST", signed(body), lambda: body).status == 200
+    assert not boto3.client("cloudwatch").describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["ActionsEnabled"]
+    items = boto3.client("dynamodb").scan(TableName=state.table_name())["Items"]
+    assert [i["status"]["S"] for i in items if i["id"]["S"].startswith("slackaction#")] == ["done"]
+    said = [" ".join(texts(m.body)) for m in slack.messages if m.kind in ("chat.postMessage", "response_url")]
+    assert not [s for s in said if "could not mute" in s]

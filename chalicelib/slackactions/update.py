@@ -118,8 +118,13 @@ def show_done(where: Where, payload: dict, line: str) -> bool:
         return True
     except SlackDeliveryError as exc:
         logger.warning(f"the message was not updated ({exc}); the change is told under it")
+    say_done(where, line)
+    return False
+
+
+def say_done(where: Where, line: str) -> None:
+    """``line`` under the message, about a change that was made: a Slack failure is logged, never raised."""
     try:
         where.reply(SlackMessage(text=line).section(line))
     except SlackDeliveryError as exc:
-        logger.error(f"the change was not told in Slack either: {exc}")
-    return False
+        logger.error(f"the change was not told in Slack: {exc}")
