@@ -208,3 +208,42 @@ def test_failed_replay_reads_a_given_up_batch_back_from_the_stream(streaming):
     assert "replayed and deleted: log_alerts_stream" in r.stdout  # the alert, posted now
     assert "failed again, kept: log_alerts_stream" in r.stdout and f"failed again, from {seqs[1]}" in r.stdout
     assert [m.body["text"].split(":")[0] for m in streaming.messages] == ["CRITICAL java-out-of-memory"]
+
+
+def storm_event(records: int, first: int) -> dict:
+    """``records`` Kinesis records of one log storm: 2,000 events each, one OOM among repeated lines."""
+    storm = base64.b64encode(payload(SHOP, "/ecs/shop-api", [OOM] + ["GET /api/orders 200 12ms"] * 1_999)).decode()
+    arn = "arn:aws:kinesis:us-east-1:123456789012:stream/" + STREAM
+    return {
+        "Records": [
+            {
+                "kinesis": {"sequenceNumber": str(first + i), "data": storm},
+                "eventID": f"shardId-000000000000:{first + i}",
+                "eventSourceARN": arn,
+            }
+            for i in range(records)
+        ]
+    }
+
+
+def test_a_log_storm_batch_is_decoded_one_record_at_a_time(streaming):
+    """A storm of one repeated line compresses ~100x, so a batch within Lambda's 6 MB event can hold more
+    decoded events than the function's 128 MB: only one record's payload may be held at a time, so a batch
+    of eight records takes about the memory of one."""
+    import tracemalloc
+
+    def peak_of(event: dict) -> tuple[dict, int]:
+        tracemalloc.start()
+        try:
+            return run(event), tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    run(storm_event(1, 10**20))  # posts the alert; the batches measured below take the same path (held back)
+    one, one_peak = peak_of(storm_event(1, 10**20 + 1))
+    eight, eight_peak = peak_of(storm_event(8, 10**20 + 2))
+    assert (one["events"], eight["events"], eight["batchItemFailures"]) == (2_000, 16_000, [])
+    [posted] = streaming.messages
+    assert posted.body["text"].startswith("CRITICAL java-out-of-memory: 1 event in /ecs/shop-api")
+    assert eight["held_back"][0]["events"] == 8
+    assert eight_peak < 2 * one_peak, f"one record {one_peak / 1e6:.1f} MB, eight {eight_peak / 1e6:.1f} MB"

@@ -13,6 +13,7 @@ and last time, three samples and the streams they came from; not 200 messages.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chalicelib.logalerts.payload import LogBatch
@@ -55,8 +56,8 @@ class Collected:
     matched: int  # events that matched at least one rule
 
 
-def collect(batches: list[LogBatch], rules: RuleSet) -> Collected:
-    """Every rule's matches across ``batches``, grouped per (log group, rule), in rule order."""
+def collect(batches: Iterable[LogBatch], rules: RuleSet) -> Collected:
+    """Every rule's matches across ``batches`` (read once, in turn), grouped per (log group, rule), in rule order."""
     found: dict[tuple[str, str, str], Alert] = {}
     events = matched = 0
     for batch in batches:

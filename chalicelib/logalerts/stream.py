@@ -16,7 +16,9 @@ partial batch response:
   the shard for long and is never lost silently;
 - an alert Slack did not take is released from its cooldown and the records
   that made it are reported, so the retry posts it;
-- records a retry brings back but that were handled are skipped (``shardprogress``).
+- records a retry brings back but that were handled are skipped (``shardprogress``);
+- records are decoded and matched one at a time, each one's events dropped once collected, so a
+  batch takes about one payload's memory, not a hundred (a storm compresses ~100x).
 
 The response is ``{"batchItemFailures": [{"itemIdentifier": <sequence number>}]}``;
 Lambda acts on it only when the event source mapping has
@@ -26,7 +28,8 @@ and ``opswatch failed setup`` does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -72,34 +75,47 @@ def handle_kinesis_event(event: dict, context=None) -> dict:
     progress = shardprogress.load(
         shardprogress.key_of(str(first.get("eventSourceARN", "")), str(first.get("eventID", "")))
     )
-    records: list[Record] = []
-    unusable = skipped = 0
-    for i, rec in enumerate(raw):
-        record = _decode(rec, i)
-        if record is None:
-            unusable += 1
-        elif progress.done(int(record.sequence)):
-            skipped += 1
-        else:
+    records: list[Record] = []  # each with its batch's events dropped once collected
+    unusable = skipped = control = malformed = over_limit = 0
+
+    def decoded() -> Iterator[LogBatch]:
+        """Each record's payload in turn, its events dropped once collected: at most two records' events are
+        held, never the batch's (a storm of one repeated line compresses ~100x, so 6 MB of records can decode
+        past the function's memory)."""
+        nonlocal unusable, skipped, control, malformed, over_limit
+        for i, rec in enumerate(raw):
+            record = _decode(rec, i)
+            if record is None:
+                unusable += 1
+                continue
+            if progress.done(int(record.sequence)):
+                skipped += 1
+                continue
+            batch = record.batch
+            if batch is not None:
+                control += batch.control
+                malformed += len(batch.malformed) - (1 if batch.over_limit else 0)
+                over_limit += batch.over_limit
+                yield batch
+                record = replace(record, batch=replace(batch, events=(), malformed=()))
             records.append(record)
+
+    collected = collect(decoded(), rules)
     refused = [r for r in records if r.batch is None]
     for r in refused:
         logger.error(
             f"record {r.sequence} is not a CloudWatch Logs payload: {r.reason}", extra={"sequence": r.sequence}
         )
     good = [r for r in records if r.batch is not None]
-    control = sum(1 for r in good if r.batch.control)
-    malformed = sum(len(r.batch.malformed) - (1 if r.batch.over_limit else 0) for r in good)
     for name, value in (
         ("RecordsReceived", len(raw)),
         ("RecordsUndecodable", len(refused) + unusable),
         ("RecordsAlreadyHandled", skipped),
         ("ControlMessages", control),
         ("EventsMalformed", malformed),
-        ("EventsOverLimit", sum(r.batch.over_limit for r in good)),
+        ("EventsOverLimit", over_limit),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    collected = collect([r.batch for r in good], rules)
     done = deliver_alerts(collected, cfg, metrics)
     # The records behind an alert Slack did not take: every record of that account's log group.
     undelivered = {(a.owner, a.log_group) for a, _ in done.failed}
