@@ -72,5 +72,6 @@ def assume(role_arn: str, region: str) -> Assumed:
         aws_session_token=creds["SessionToken"],
         region_name=region,
     )
-    account = answer["AssumedRoleUser"]["Arn"].split(":")[4]
+    arn = str((answer.get("AssumedRoleUser") or {}).get("Arn") or "")
+    account = arn.split(":")[4] if arn.count(":") >= 5 else ""  # unknown: the caller refuses to act
     return Assumed(session, account, region)

@@ -442,3 +442,27 @@ def test_a_target_without_a_name_is_named_from_the_account_names_setting(account
     r = opswatch("monitors", "plan", "--spec", str(accounts), OPSWATCH_ACCOUNT_NAMES=names)
     assert "== target 222222222222 (payments), us-east-1 ==" in r.stdout.splitlines()
     assert "== target 111111111111 (shop-prod), eu-west-1 ==" in r.stdout.splitlines()
+
+
+def test_credentials_that_act_in_another_account_are_never_used(accounts):
+    """STS answering with a session in another account than the target's: nothing is read or written there."""
+    proxy = FaultProxy(os.environ["AWS_ENDPOINT_URL"])
+    answer = (
+        b'<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>'
+        b"<AccessKeyId>ASIAOTHERACCOUNT0001</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t"
+        b"</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser>"
+        b"<AssumedRoleId>AROA:opswatch</AssumedRoleId><Arn>arn:aws:sts::333333333333:assumed-role/x/opswatch</Arn>"
+        b"</AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+        b"</AssumeRoleResponse>"
+    )
+    proxy.answer_body[b"222222222222%3Arole"] = lambda _: (200, {"Content-Type": "text/xml"}, answer)
+    try:
+        r = opswatch("monitors", "apply", "--spec", str(accounts), "--yes", AWS_ENDPOINT_URL_STS=proxy.endpoint)
+    finally:
+        proxy.close()
+    assert r.returncode == 1
+    assert (
+        "opswatch: target 222222222222 (shop-dev), us-east-1: cannot act through "
+        f"{role(DEV)}: the role's credentials act in account 333333333333, not 222222222222"
+    ) in r.stderr.splitlines()
+    assert alarms_of(DEV) == {} and list(alarms_of(PROD)) == ["shop-api-errors-local"]

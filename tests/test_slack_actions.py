@@ -406,3 +406,31 @@ def test_any_text_as_a_button_value_decodes_to_an_incident_or_is_refused(text):
             continue
         ref = got[1] if read is decode_mute else got
         assert decode(ref.encode()) == ref
+
+
+def test_recent_logs_stops_a_query_still_running_at_its_deadline(actions, local_bot, monkeypatch):
+    from chalicelib.aws import client
+    from chalicelib.slackactions import recentlogs
+    from tests.faultproxy import FaultProxy
+
+    boto3.client("logs").create_log_group(logGroupName=GROUP)
+    handle_logs_event(logs_event([OOM], int(time.time() * 1000) - 1000))
+    posted = local_bot.messages[0]
+    proxy = FaultProxy(client("sts").meta.endpoint_url)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", proxy.endpoint)
+        client.cache_clear()
+        running = json.dumps({"status": "Running", "results": []}).encode()
+        proxy.answer["Logs_20140328.GetQueryResults"] = lambda body: (
+            200,
+            {"Content-Type": "application/x-amz-json-1.1"},
+            running,
+        )
+        monkeypatch.setattr(recentlogs, "DEADLINE_SECONDS", 1)  # the worker's bound, shortened for the test
+        perform(click(LOGS, button_values(posted.body)[LOGS], posted, response_url=local_bot.response_url()))
+    finally:
+        proxy.close()
+        client.cache_clear()
+    told = local_bot.messages[-1]
+    assert told.body["response_type"] == "ephemeral" and "still Running after 1 s, and was stopped" in told.body["text"]
+    assert "Logs_20140328.StopQuery" in proxy.seen

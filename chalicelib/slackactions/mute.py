@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import settings, state
 from chalicelib.aws import client
@@ -185,19 +185,39 @@ def perform(click: Click, choice: str, ref: AlarmRef, now: float | None = None) 
             _schedule(m)
         elif earlier:
             _unschedule(ref.arn)  # "until OK", or nothing to re-enable: an earlier timed mute's schedule goes
-    except ClientError:
+    except (ClientError, BotoCoreError):  # an error answer, or none (network, credentials): undo all the same
         if enabled:  # undo: the actions as they were, no record
             cw.enable_alarm_actions(AlarmNames=[alarm["AlarmName"]])
         _forget(m)
         raise
-    line = f"Muted by {mention(click.user_id)} until {m.until_text()}"
-    if not by_opswatch:
+    m = _agree(m)
+    line = f"Muted by {mention(m.user_id)} until {m.until_text()}"
+    if not m.by_opswatch:
         line += ": its actions were already disabled by someone else, so opswatch will not re-enable them"
     _show(click, ref, line)
     logger.info(
         "alarm muted", extra={"alarm": ref.arn, "user": click.user_id, "until": m.until, "by_opswatch": by_opswatch}
     )
     return {"muted": ref.arn, "until": m.until, "by_opswatch": by_opswatch, "disabled_now": enabled}
+
+
+def _agree(m: Mute) -> Mute:
+    """The mute that stands, with the schedule made to match it: the record's, whichever click wrote last.
+
+    Two mutes of one alarm at once (1 h and 4 h picked together: two workers) each write the
+    record, then the schedule, so the record could end as one's and the schedule as the other's;
+    that schedule's run would find another token and re-enable nothing, and no run would be left
+    for the record's end. The mute that finds the record no longer its own makes the schedule the
+    record's (the record's own worker, if it comes later, writes the same).
+    """
+    now = record(m.alarm_arn)
+    if now is None or now.token == m.token:
+        return m
+    if now.until and now.by_opswatch:
+        _schedule(now)
+    else:
+        _unschedule(m.alarm_arn)
+    return now
 
 
 def _show(click: Click, ref: AlarmRef, line: str) -> None:

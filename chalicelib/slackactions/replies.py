@@ -29,11 +29,11 @@ def one_line(text: str) -> str:
     return truncate(escape(" ".join(redact(str(text)).split())), MAX_LINE)
 
 
-def _post_response_url(url: str, body: dict) -> None:
+def _post_response_url(url: str, body: dict, retries: int = 1) -> None:
     from chalicelib.slack.sdk import webhook_client
 
     try:
-        client = webhook_client(url, retries=1)
+        client = webhook_client(url, retries=retries)
         client.timeout = TIMEOUT_SECONDS
         resp = client.send_dict(body)
     except Exception as exc:  # its text may hold the URL: only the type is told
@@ -48,7 +48,9 @@ def ephemeral(click: Click | None, response_url: str | None, text: str) -> bool:
     if not url:
         return False
     try:
-        _post_response_url(url, {"response_type": "ephemeral", "replace_original": False, "text": text})
+        # no retry: this runs on the endpoint's clock, and a 429's Retry-After would be slept through;
+        # the endpoint's answer carries the same ephemeral text
+        _post_response_url(url, {"response_type": "ephemeral", "replace_original": False, "text": text}, retries=0)
     except RuntimeError as exc:
         logger.warning(f"ephemeral reply not delivered: {exc}")
         return False

@@ -4,6 +4,9 @@
   (``usergroups.users.list``, bot scope ``usergroups:read``). A group's members are cached for
   ``CACHE_SECONDS`` in the container, so a burst of clicks costs one Slack call per group.
   When a group cannot be looked up, the click is refused (fail closed) and the reason logged.
+  The lookups run on the endpoint's clock (Slack waits three seconds): all of them together get
+  ``LOOKUP_BUDGET_SECONDS``, with no retry, and a rate-limited answer is a failure, not a wait
+  (slack-sdk's retry handler would sleep the whole ``Retry-After``).
 - Without a list: anyone in the workspace may acknowledge and see recent logs; Mute is refused
   until a list is set, as muting silences an alarm for everyone.
 
@@ -23,7 +26,8 @@ from chalicelib.slackactions.click import MUTE, Click
 
 logger = Logger(service="opswatch-slackactions")
 CACHE_SECONDS = 300
-LOOKUP_TIMEOUT_SECONDS = 2  # inside Slack's three seconds for the endpoint's answer
+LOOKUP_BUDGET_SECONDS = 2.0  # all of a click's group lookups: inside Slack's three seconds for the answer
+MIN_LOOKUP_SECONDS = 0.2  # less left than this: the next group is not asked
 _groups: dict[str, tuple[float, frozenset[str]]] = {}  # group id -> (fetched at, member user ids)
 
 
@@ -37,15 +41,18 @@ def clear_cache() -> None:
     _groups.clear()
 
 
-def slack_members(group: str) -> frozenset[str]:
-    """The user ids of a Slack user group (``usergroups.users.list``); raises when Slack does not answer them."""
+def slack_members(group: str, timeout: float = LOOKUP_BUDGET_SECONDS) -> frozenset[str]:
+    """The user ids of a Slack user group (``usergroups.users.list``); raises when Slack does not answer them.
+
+    One attempt within ``timeout`` seconds: no retry, so a 429 is not slept through on the endpoint's clock.
+    """
     from chalicelib.settings import slack
     from chalicelib.slack.sdk import SlackApiError, web_client
     from chalicelib.slackactions.secrets import bot_token
 
     try:
-        client = web_client(bot_token(), slack().api_url, retries=1)
-        client.timeout = LOOKUP_TIMEOUT_SECONDS
+        client = web_client(bot_token(), slack().api_url, retries=0)
+        client.timeout = max(MIN_LOOKUP_SECONDS, timeout)
         resp = client.usergroups_users_list(usergroup=group)
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else None
@@ -57,14 +64,17 @@ def slack_members(group: str) -> frozenset[str]:
 
 
 def members(
-    group: str, fetch: Callable[[str], frozenset[str]] = slack_members, now: float | None = None
+    group: str,
+    fetch: Callable[[str, float], frozenset[str]] = slack_members,
+    now: float | None = None,
+    timeout: float = LOOKUP_BUDGET_SECONDS,
 ) -> frozenset[str]:
     """A user group's members, from the cache when fetched less than ``CACHE_SECONDS`` ago."""
     now = time.monotonic() if now is None else now
     hit = _groups.get(group)
     if hit is not None and now - hit[0] < CACHE_SECONDS:
         return hit[1]
-    got = fetch(group)
+    got = fetch(group, timeout)
     _groups[group] = (now, got)
     return got
 
@@ -78,7 +88,7 @@ LOOKUP_FAILED = "opswatch could not check your user groups with Slack just now; 
 
 
 def decide(
-    click: Click, responders: tuple[str, ...], fetch: Callable[[str], frozenset[str]] = slack_members
+    click: Click, responders: tuple[str, ...], fetch: Callable[[str, float], frozenset[str]] = slack_members
 ) -> Decision:
     """May ``click.user_id`` do ``click.action_id``?"""
     if not responders:
@@ -88,9 +98,16 @@ def decide(
     if click.user_id in responders:
         return Decision(True)
     failures = 0
+    deadline = time.monotonic() + LOOKUP_BUDGET_SECONDS
     for group in (r for r in responders if r.startswith("S")):
+        left = deadline - time.monotonic()
+        cached = group in _groups and time.monotonic() - _groups[group][0] < CACHE_SECONDS
+        if left < MIN_LOOKUP_SECONDS and not cached:  # out of time: the rest are not asked, the click refused
+            failures += 1
+            logger.error(f"user group {group} not looked up: the lookups ran out of time", extra={"group": group})
+            continue
         try:
-            if click.user_id in members(group, fetch):
+            if click.user_id in members(group, fetch, timeout=left):
                 return Decision(True)
         except Exception as exc:  # a Slack or configuration error: refuse, and say why in the log
             failures += 1
