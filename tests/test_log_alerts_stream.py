@@ -247,3 +247,21 @@ def test_a_log_storm_batch_is_decoded_one_record_at_a_time(streaming):
     assert posted.body["text"].startswith("CRITICAL java-out-of-memory: 1 event in /ecs/shop-api")
     assert eight["held_back"][0]["events"] == 8
     assert eight_peak < 2 * one_peak, f"one record {one_peak / 1e6:.1f} MB, eight {eight_peak / 1e6:.1f} MB"
+
+
+def test_a_record_whose_owner_or_log_group_cannot_be_is_refused_not_posted(streaming):
+    """CloudWatch Logs writes the owner as a 12-digit account and a log group of at most 512 characters; a
+    record naming anything else did not come from a Logs destination. Its cooldown key would pass DynamoDB's
+    2,048-byte key, so every copy would post."""
+    seqs = put(
+        payload("<!channel> " + "9" * 3000, "/ecs/shop-api", [OOM]),
+        payload(SHOP, "/g/" + "x" * 600, [OOM]),
+        payload(SHOP, "/ecs/shop-api", [OOM]),
+    )
+    result = run(lambda_event())
+    assert result["batchItemFailures"] == [{"itemIdentifier": s} for s in seqs[:2]]
+    reasons = [r["reason"] for r in result["refused"]]
+    assert "owner '<!channel> 9999" in reasons[0] and "not a 12-digit account id" in reasons[0]
+    assert "log group of 603 characters" in reasons[1]
+    [posted] = streaming.messages
+    assert posted.body["text"].startswith("CRITICAL java-out-of-memory: 1 event in /ecs/shop-api")

@@ -40,6 +40,8 @@ from chalicelib.logalerts.alerts import collect
 from chalicelib.logalerts.handler import deliver_alerts
 from chalicelib.logalerts.messages import rules_for
 from chalicelib.logalerts.payload import LogBatch, PayloadError, decode
+from chalicelib.settings import ACCOUNT_ID
+from chalicelib.settings import MAX_NAME as MAX_LOG_GROUP
 
 logger = Logger(service="opswatch-logalerts")
 
@@ -59,10 +61,28 @@ def _decode(rec: object, index: int) -> Record | None:
         logger.error(f"Records[{index}] is not a Kinesis record with a sequence number: skipped")
         return None
     try:
-        return Record(seq, decode({"awslogs": {"data": kinesis.get("data")}}))
+        batch = decode({"awslogs": {"data": kinesis.get("data")}})
     except PayloadError as exc:
         why = str(exc).replace("awslogs.data", "the record's data")
         return Record(seq, None, why)
+    if not batch.control:
+        why = _not_from_logs(batch)
+        if why:
+            return Record(seq, None, why)
+    return Record(seq, batch)
+
+
+def _not_from_logs(batch: LogBatch) -> str | None:
+    """Why the payload cannot be one a Logs destination wrote (its owner and log group), or None.
+
+    The owner is the account shown, routed on and part of the cooldown key: it must be an account id, and the
+    log group a name CloudWatch Logs allows, so the key stays within DynamoDB's 2,048 bytes.
+    """
+    if not ACCOUNT_ID.fullmatch(batch.owner):
+        return f"the payload's owner {batch.owner[:40]!r} is not a 12-digit account id"
+    if not 1 <= len(batch.log_group) <= MAX_LOG_GROUP:
+        return f"the payload's log group of {len(batch.log_group):,} characters is no log group name (1 to 512)"
+    return None
 
 
 def handle_kinesis_event(event: dict, context=None) -> dict:
