@@ -146,8 +146,10 @@ def test_records_without_a_sequence_number_or_data_are_counted_not_fatal(streami
     event = lambda_event()  # empty stream: no records
     assert run(event)["batchItemFailures"] == []
     event = {"Records": [{"kinesis": {"sequenceNumber": "12", "data": "%%%"}, "eventID": "shardId-0:12"}, "junk", {}]}
+    # "²" and "١٢" are digits to str.isdigit, and int() refuses the first: neither is a sequence number.
+    event["Records"] += [{"kinesis": {"sequenceNumber": s, "data": "%%%"}} for s in ("²", "١٢")]
     result = run(event)
-    assert result["records"] == 3 and result["batchItemFailures"] == [{"itemIdentifier": "12"}]
+    assert result["records"] == 5 and result["batchItemFailures"] == [{"itemIdentifier": "12"}]
     assert "not base64" in result["refused"][0]["reason"]
 
 

@@ -28,6 +28,7 @@ and ``opswatch failed setup`` does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -44,6 +45,7 @@ from chalicelib.settings import ACCOUNT_ID
 from chalicelib.settings import MAX_NAME as MAX_LOG_GROUP
 
 logger = Logger(service="opswatch-logalerts")
+SEQUENCE = re.compile(r"[0-9]{1,128}")  # ASCII: str.isdigit takes "²", which int() refuses
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def _decode(rec: object, index: int) -> Record | None:
     """One Kinesis record of the event; None when it has no sequence number (it cannot be reported)."""
     kinesis = rec.get("kinesis") if isinstance(rec, dict) else None
     seq = kinesis.get("sequenceNumber") if isinstance(kinesis, dict) else None
-    if not isinstance(seq, str) or not seq.isdigit() or len(seq) > 128:
+    if not isinstance(seq, str) or not SEQUENCE.fullmatch(seq):
         logger.error(f"Records[{index}] is not a Kinesis record with a sequence number: skipped")
         return None
     try:
