@@ -267,3 +267,14 @@ def test_a_record_whose_owner_or_log_group_cannot_be_is_refused_not_posted(strea
     assert "log group of 603 characters" in reasons[1]
     [posted] = streaming.messages
     assert posted.body["text"].startswith("CRITICAL java-out-of-memory: 1 event in /ecs/shop-api")
+
+
+def test_failed_replay_of_a_kept_batch_with_a_malformed_place_says_so(streaming):
+    from tests.conftest import opswatch_here
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="opswatch-local-failed")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=kept(["²"]))  # a digit to str.isdigit, not to int() or Kinesis
+    r = opswatch_here("failed", "replay", "--yes")
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 1 and "does not say which stream records failed" in r.stdout + r.stderr, r.stdout + r.stderr
