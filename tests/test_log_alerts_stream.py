@@ -278,3 +278,23 @@ def test_failed_replay_of_a_kept_batch_with_a_malformed_place_says_so(streaming)
     r = opswatch_here("failed", "replay", "--yes")
     assert "Traceback" not in r.stderr, r.stderr
     assert r.returncode == 1 and "does not say which stream records failed" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("cooldown", ["0", "900"])
+def test_a_retry_posts_only_the_alert_slack_refused_not_its_log_groups_others(streaming, monkeypatch, cooldown):
+    """Two rules match in one log group; Slack takes one alert and refuses the other. The group's records are
+    retried: the retry posts the refused alert alone; the one posted is neither posted again (no cooldown)
+    nor counted as held back (a cooldown: the next message would report events it already showed)."""
+    monkeypatch.setenv("OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS", cooldown)
+    seqs = put(payload(SHOP, "/ecs/shop-api", [OOM, "fatal error: out of memory"]))
+    streaming.fail(500, times=4)  # the first alert posted (with its three retries)
+    first = run(lambda_event())
+    [refused] = first["not_delivered"]
+    [posted] = first["posted"]
+    assert first["batchItemFailures"] == [{"itemIdentifier": seqs[0]}]
+    again = run(lambda_event(after=seqs[0]))
+    assert [p["rule"] for p in again["posted"]] == [refused["rule"]]
+    assert again["held_back"] == [] and again["batchItemFailures"] == []
+    assert sorted(m.body["text"].split(":")[0] for m in streaming.messages) == sorted(
+        f"CRITICAL {r}" for r in (posted["rule"], refused["rule"])
+    )

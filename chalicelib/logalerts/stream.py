@@ -41,6 +41,7 @@ from chalicelib.logalerts.alerts import collect
 from chalicelib.logalerts.handler import deliver_alerts
 from chalicelib.logalerts.messages import rules_for
 from chalicelib.logalerts.payload import LogBatch, PayloadError, decode
+from chalicelib.logalerts.rules import Rule
 from chalicelib.settings import ACCOUNT_ID
 from chalicelib.settings import MAX_NAME as MAX_LOG_GROUP
 
@@ -98,6 +99,7 @@ def handle_kinesis_event(event: dict, context=None) -> dict:
         shardprogress.key_of(str(first.get("eventSourceARN", "")), str(first.get("eventID", "")))
     )
     records: list[Record] = []  # each with its batch's events dropped once collected
+    retried: set[int] = set()  # id() of the batches of records an earlier delivery asked to retry
     unusable = skipped = control = malformed = over_limit = 0
 
     def decoded() -> Iterator[LogBatch]:
@@ -118,11 +120,18 @@ def handle_kinesis_event(event: dict, context=None) -> dict:
                 control += batch.control
                 malformed += len(batch.malformed) - (1 if batch.over_limit else 0)
                 over_limit += batch.over_limit
+                if progress.pending is not None and int(record.sequence) in progress.retry:
+                    retried.add(id(batch))
                 yield batch
+                retried.discard(id(batch))
                 record = replace(record, batch=replace(batch, events=(), malformed=()))
             records.append(record)
 
-    collected = collect(decoded(), rules)
+    def keep(batch: LogBatch, rule: Rule) -> bool:
+        """A retried record's match makes an alert only if Slack refused that alert: the others were posted."""
+        return id(batch) not in retried or f"{batch.owner}|{batch.log_group}|{rule.name}" in progress.pending
+
+    collected = collect(decoded(), rules, keep)
     refused = [r for r in records if r.batch is None]
     for r in refused:
         logger.error(
@@ -143,7 +152,8 @@ def handle_kinesis_event(event: dict, context=None) -> dict:
     undelivered = {(a.owner, a.log_group) for a, _ in done.failed}
     retry = [r for r in good if (r.batch.owner, r.batch.log_group) in undelivered] + refused
     retry_seqs = {int(r.sequence) for r in retry}
-    shardprogress.advance(progress, {int(r.sequence) for r in records}, retry_seqs)
+    pending = {a.key for a, _ in done.failed}
+    shardprogress.advance(progress, {int(r.sequence) for r in records}, retry_seqs, pending)
     failures = sorted(retry, key=lambda r: int(r.sequence))
     return {
         "batchItemFailures": [{"itemIdentifier": r.sequence} for r in failures],
