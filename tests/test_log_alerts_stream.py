@@ -298,3 +298,29 @@ def test_a_retry_posts_only_the_alert_slack_refused_not_its_log_groups_others(st
     assert sorted(m.body["text"].split(":")[0] for m in streaming.messages) == sorted(
         f"CRITICAL {r}" for r in (posted["rule"], refused["rule"])
     )
+
+
+class Deadline:
+    """A Lambda context whose remaining time is read from a list (the last value stays)."""
+
+    def __init__(self, *remaining_ms: int) -> None:
+        self.remaining = list(remaining_ms)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining.pop(0) if len(self.remaining) > 1 else self.remaining[0]
+
+
+def test_records_left_when_time_runs_short_are_retried_not_lost_to_a_timeout(streaming):
+    """A storm batch can take longer to match than the function's timeout: past the deadline the records not
+    yet decoded are reported for retry (the alerts so far are posted), rather than the whole batch timing out."""
+    import app
+
+    groups = ("/ecs/a", "/ecs/b", "/ecs/c")
+    seqs = put(*(payload(SHOP, g, [OOM]) for g in groups))
+    event = lambda_event()
+    first = app.log_alerts_stream(event, Deadline(60_000, 1_000))
+    assert first["batchItemFailures"] == [{"itemIdentifier": seqs[2]}] and first["deferred"] == 1
+    assert [p["log_group"] for p in first["posted"]] == ["/ecs/a", "/ecs/b"]
+    again = app.log_alerts_stream(lambda_event(after=seqs[2]), Deadline(60_000))
+    assert again["batchItemFailures"] == [] and [p["log_group"] for p in again["posted"]] == ["/ecs/c"]
+    assert len(streaming.messages) == 3

@@ -18,7 +18,9 @@ partial batch response:
   that made it are reported, so the retry posts it;
 - records a retry brings back but that were handled are skipped (``shardprogress``);
 - records are decoded and matched one at a time, each one's events dropped once collected, so a
-  batch takes about one payload's memory, not a hundred (a storm compresses ~100x).
+  batch takes about one payload's memory, not a hundred (a storm compresses ~100x);
+- with less than ``RESERVE_MS`` of the invocation left, the records not yet read are reported for retry
+  (``RecordsDeferred``) and the alerts so far are posted, rather than the whole batch timing out.
 
 The response is ``{"batchItemFailures": [{"itemIdentifier": <sequence number>}]}``;
 Lambda acts on it only when the event source mapping has
@@ -46,6 +48,9 @@ from chalicelib.settings import ACCOUNT_ID
 from chalicelib.settings import MAX_NAME as MAX_LOG_GROUP
 
 logger = Logger(service="opswatch-logalerts")
+# Left for posting the alerts and recording the shard's progress once the records stop being read: a storm
+# batch (100 records of up to 10,000 events each) takes longer to match than the function's 60 s.
+RESERVE_MS = 20_000
 SEQUENCE = re.compile(r"[0-9]{1,128}")  # ASCII: str.isdigit takes "²", which int() refuses
 
 
@@ -88,6 +93,17 @@ def _not_from_logs(batch: LogBatch) -> str | None:
     return None
 
 
+def _out_of_time(context: object) -> bool:
+    """Whether less than ``RESERVE_MS`` of the invocation is left (no context: no deadline)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return False
+    try:
+        return int(remaining()) < RESERVE_MS
+    except (TypeError, ValueError):
+        return False
+
+
 def handle_kinesis_event(event: dict, context=None) -> dict:
     cfg = settings.log_alerts()
     rules = rules_for(cfg)
@@ -100,6 +116,7 @@ def handle_kinesis_event(event: dict, context=None) -> dict:
     )
     records: list[Record] = []  # each with its batch's events dropped once collected
     retried: set[int] = set()  # id() of the batches of records an earlier delivery asked to retry
+    deferred: list[str] = []  # records not looked at: the deadline came first (reported, so Lambda retries them)
     unusable = skipped = control = malformed = over_limit = 0
 
     def decoded() -> Iterator[LogBatch]:
@@ -114,6 +131,9 @@ def handle_kinesis_event(event: dict, context=None) -> dict:
                 continue
             if progress.done(int(record.sequence)):
                 skipped += 1
+                continue
+            if deferred or (records and _out_of_time(context)):
+                deferred.append(record.sequence)
                 continue
             batch = record.batch
             if batch is not None:
@@ -138,6 +158,11 @@ def handle_kinesis_event(event: dict, context=None) -> dict:
             f"record {r.sequence} is not a CloudWatch Logs payload: {r.reason}", extra={"sequence": r.sequence}
         )
     good = [r for r in records if r.batch is not None]
+    if deferred:
+        logger.warning(
+            f"{len(deferred)} records left for Lambda's retry: less than {RESERVE_MS // 1000} s left to post",
+            extra={"deferred_from": deferred[0]},
+        )
     for name, value in (
         ("RecordsReceived", len(raw)),
         ("RecordsUndecodable", len(refused) + unusable),
@@ -145,6 +170,7 @@ def handle_kinesis_event(event: dict, context=None) -> dict:
         ("ControlMessages", control),
         ("EventsMalformed", malformed),
         ("EventsOverLimit", over_limit),
+        ("RecordsDeferred", len(deferred)),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     done = deliver_alerts(collected, cfg, metrics)
@@ -154,9 +180,10 @@ def handle_kinesis_event(event: dict, context=None) -> dict:
     retry_seqs = {int(r.sequence) for r in retry}
     pending = {a.key for a, _ in done.failed}
     shardprogress.advance(progress, {int(r.sequence) for r in records}, retry_seqs, pending)
-    failures = sorted(retry, key=lambda r: int(r.sequence))
+    failures = sorted([*(r.sequence for r in retry), *deferred], key=int)
     return {
-        "batchItemFailures": [{"itemIdentifier": r.sequence} for r in failures],
+        "batchItemFailures": [{"itemIdentifier": seq} for seq in failures],
+        "deferred": len(deferred),
         **done.summary(collected),
         "records": len(raw),
         "already_handled": skipped,
