@@ -208,6 +208,7 @@ def run(con, sql: str, params: list[object], timeout: float | None = DEFAULT_TIM
     Ctrl-C is raised again as ``KeyboardInterrupt`` once the query has stopped; the time limit
     raises :class:`QueryStopped`.
     """
+    import signal
     import threading
 
     import duckdb
@@ -223,8 +224,18 @@ def run(con, sql: str, params: list[object], timeout: float | None = DEFAULT_TIM
             outcome["error"] = exc
 
     worker = threading.Thread(target=work, name="opswatch-duckdb", daemon=True)
-    worker.start()
+    # start() waits for the thread to run, and Ctrl-C landing in that wait would leave the thread on its way
+    # into DuckDB unseen (a process leaving with a thread inside DuckDB aborts): Ctrl-C is held until the
+    # thread is known to be running, then delivered where it is handled.
+    hold = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    if hold:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
+        try:
+            worker.start()
+        finally:
+            if hold:  # a Ctrl-C held meanwhile is raised here, inside the handling below
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         worker.join(timeout)
     except KeyboardInterrupt:
         _stop(con, worker)
