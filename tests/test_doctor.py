@@ -787,3 +787,12 @@ def test_a_templated_log_group_is_checked_group_by_group(stage):
     finally:
         for account in ("111122223333", "444455556666"):
             logs.delete_log_group(logGroupName=f"/opswatch/alb/{account}")
+
+
+def test_doctor_checks_every_function_of_the_registry():
+    # The list had six functions after the stream and Slack actions functions joined the registry: their
+    # errors and throttles went unseen, and a stage without them passed.
+    from chalicelib import kinds
+    from chalicelib.doctor import storage
+
+    assert sorted(storage.FUNCTIONS) == sorted(f.name for f in kinds.FUNCTIONS)

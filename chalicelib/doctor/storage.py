@@ -9,7 +9,17 @@ from botocore.exceptions import ClientError
 from chalicelib import settings
 from chalicelib.doctor.check import Check, Context, fail, ok, warn
 
-FUNCTIONS = ("alb_logs", "log_alerts", "alarm_bridge", "alarm_events", "monitors_audit", "athena_report")
+# Every function of the registry (chalicelib/kinds.py; a test keeps the two the same).
+FUNCTIONS = (
+    "alb_logs",
+    "log_alerts",
+    "log_alerts_stream",
+    "alarm_bridge",
+    "alarm_events",
+    "monitors_audit",
+    "athena_report",
+    "slack_actions",
+)
 
 
 def state_table(ctx: Context) -> Check:
