@@ -108,7 +108,11 @@ class Destination:
         return f"Destination(mode={self.mode!r}, secret=<redacted>)"
 
 
-def _fetch_secret(ref: str, mode: str) -> str:
+def secret_text(ref: str) -> tuple[str, str]:
+    """The name and text of the stage's Slack secret (``secretsmanager:NAME`` or ``ssm:/NAME``), cached 5 minutes.
+
+    Shared by the delivery and the Slack actions endpoint, which read keys of the same secret.
+    """
     from aws_lambda_powertools.utilities import parameters
 
     kind, _, name = ref.partition(":")
@@ -119,8 +123,12 @@ def _fetch_secret(ref: str, mode: str) -> str:
     else:
         raise SlackConfigError(f"OPSWATCH_SLACK_SECRET must start with secretsmanager: or ssm:, got {kind!r}")
     if isinstance(value, bytes):
-        value = value.decode()
-    value = str(value).strip()
+        value = value.decode("utf-8", "replace")
+    return name, str(value).strip()
+
+
+def _fetch_secret(ref: str, mode: str) -> str:
+    name, value = secret_text(ref)
     key = SECRET_KEYS[mode]
     if value.startswith("{"):  # a JSON secret: {"webhook_url": ...} or {"bot_token": ...}, the mode's key only
         try:

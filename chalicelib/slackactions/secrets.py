@@ -12,7 +12,7 @@ Errors name the setting or the secret and the key, never a value.
 from __future__ import annotations
 
 from chalicelib import boundedjson, settings
-from chalicelib.slack.delivery import SlackConfigError, check_shape
+from chalicelib.slack.delivery import SlackConfigError, check_shape, secret_text
 
 SIGNING_KEY = "signing_secret"
 BOT_KEY = "bot_token"
@@ -20,18 +20,7 @@ MAX_SECRET_CHARS = 65_536
 
 
 def _secret_json(ref: str) -> tuple[str, dict]:
-    from aws_lambda_powertools.utilities import parameters
-
-    kind, _, name = ref.partition(":")
-    if kind == "secretsmanager":
-        value = parameters.get_secret(name, max_age=300)
-    elif kind == "ssm":
-        value = parameters.get_parameter(name, decrypt=True, max_age=300)
-    else:
-        raise SlackConfigError(f"OPSWATCH_SLACK_SECRET must start with secretsmanager: or ssm:, got {kind!r}")
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    text = str(value).strip()
+    name, text = secret_text(ref)
     if not text.startswith("{"):
         raise SlackConfigError(f"the secret {name!r} is not a JSON object: the Slack actions read its keys")
     try:
