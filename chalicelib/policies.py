@@ -46,7 +46,7 @@ KIND_OF = {
 # The REST API's function (Chalice's ``api_handler``, named ``opswatch-<stage>``): the Slack actions route.
 API_HANDLER, API_KIND = "api_handler", "slackapi"
 KINDS = tuple(sorted({*KIND_OF.values(), API_KIND}))
-_ACCOUNT = re.compile(r"\d{12}")
+_ACCOUNT = settings.ACCOUNT_ID
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 

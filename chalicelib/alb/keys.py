@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote_plus
 
+from chalicelib import settings
+
 # The account and Region are taken loosely here and checked after, so a key that names a
 # bad one is refused with that reason rather than skipped as "not an ALB log". Bounded, as
 # the key is: an unbounded run before a literal is quadratic for search().
@@ -30,7 +32,7 @@ _ACCESS = re.compile(
 )
 # The folders ELB writes under: AWSLogs/ACCOUNT/elasticloadbalancing/REGION/ (after an optional prefix).
 _FOLDERS = re.compile(r"(?:^|/)AWSLogs/(?P<account>[^/]*)/elasticloadbalancing/(?P<region>[^/]*)/")
-ACCOUNT_ID = re.compile(r"[0-9]{12}")  # ASCII only: \d takes any script's digits
+ACCOUNT_ID = settings.ACCOUNT_ID  # ASCII only: \d takes any script's digits
 REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 _SKIPS = (
     (re.compile(r"(^|/)ELBAccessLogTestFile$"), "the test object ALB writes when access logging is enabled"),

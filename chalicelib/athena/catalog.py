@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from chalicelib import settings
+
 SQL_DIR = Path(__file__).resolve().parent / "sql"  # inside chalicelib: the scheduled report runs them in Lambda
 QUERIES_DIR = SQL_DIR / "queries"
 TYPES = ("timestamp", "string", "integer", "boolean")
@@ -61,7 +63,7 @@ COMMON = (
     Param("region", "string", "", "one Region (e.g. eu-west-1); default all"),
     Param("by_account", "boolean", "false", "true: the figures per account, with an account column"),
 )
-_ACCOUNT = re.compile(r"[0-9]{12}")
+_ACCOUNT = settings.ACCOUNT_ID
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 

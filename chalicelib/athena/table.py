@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from chalicelib import settings
 from chalicelib.alb.fields import FIELDS, FLOAT_FIELDS, INT_FIELDS
 from chalicelib.athena.results import aligned  # the CLI's import place; the report imports results directly
 
@@ -50,7 +51,7 @@ REGEX = (
 
 COLUMNS: tuple[str, ...] = (*FIELDS, "extra_fields")
 PARTITIONS = ("account", "region", "day")  # where the object is, not what the line says
-_ACCOUNT = re.compile(r"[0-9]{12}")
+_ACCOUNT = settings.ACCOUNT_ID
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 
 

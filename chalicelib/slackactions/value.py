@@ -30,6 +30,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from chalicelib import settings
+
 BUTTON_MAX = 2000  # Slack's limit on a button's value
 OPTION_MAX = 150  # Slack's limit on a select option's value
 SEP = "~"
@@ -40,7 +42,7 @@ DIGEST_CHARS = 12
 _B36 = re.compile(r"[0-9a-z]{1,11}")
 _PARTITION = re.compile(r"aws(-[a-z]+){0,3}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
-_ACCOUNT = re.compile(r"\d{12}")
+_ACCOUNT = settings.ACCOUNT_ID  # 12 ASCII digits: a value comes back from the internet
 _DIGEST = re.compile(rf"([0-9a-f]{{{DIGEST_CHARS}}})?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a log-alert rule's name (rules.py)
