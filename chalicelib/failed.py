@@ -11,6 +11,7 @@ deletes the message only once the handler succeeded.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from chalicelib import boundedjson, settings
@@ -240,6 +241,7 @@ def delete(f: Failed) -> None:
 
 
 MAX_STREAM_RECORDS = 10_000  # Lambda's largest Kinesis batch
+_SEQUENCE = re.compile(r"[0-9]{1,128}")  # ASCII: str.isdigit takes "²", which Kinesis answers with a 500
 
 
 def stream_event(info: dict) -> dict:
@@ -250,7 +252,7 @@ def stream_event(info: dict) -> dict:
     kinesis = client("kinesis")
     arn, shard = str(info.get("streamArn", "")), str(info.get("shardId", ""))
     start, end = str(info.get("startSequenceNumber", "")), str(info.get("endSequenceNumber", ""))
-    if not (arn and shard and start.isdigit() and end.isdigit()):
+    if not (arn and shard and _SEQUENCE.fullmatch(start) and _SEQUENCE.fullmatch(end)):
         raise LookupError("the kept record does not say which stream records failed")
     try:
         iterator = kinesis.get_shard_iterator(

@@ -146,8 +146,10 @@ def test_records_without_a_sequence_number_or_data_are_counted_not_fatal(streami
     event = lambda_event()  # empty stream: no records
     assert run(event)["batchItemFailures"] == []
     event = {"Records": [{"kinesis": {"sequenceNumber": "12", "data": "%%%"}, "eventID": "shardId-0:12"}, "junk", {}]}
+    # "²" and "١٢" are digits to str.isdigit, and int() refuses the first: neither is a sequence number.
+    event["Records"] += [{"kinesis": {"sequenceNumber": s, "data": "%%%"}} for s in ("²", "١٢")]
     result = run(event)
-    assert result["records"] == 3 and result["batchItemFailures"] == [{"itemIdentifier": "12"}]
+    assert result["records"] == 5 and result["batchItemFailures"] == [{"itemIdentifier": "12"}]
     assert "not base64" in result["refused"][0]["reason"]
 
 
@@ -208,3 +210,117 @@ def test_failed_replay_reads_a_given_up_batch_back_from_the_stream(streaming):
     assert "replayed and deleted: log_alerts_stream" in r.stdout  # the alert, posted now
     assert "failed again, kept: log_alerts_stream" in r.stdout and f"failed again, from {seqs[1]}" in r.stdout
     assert [m.body["text"].split(":")[0] for m in streaming.messages] == ["CRITICAL java-out-of-memory"]
+
+
+def storm_event(records: int, first: int) -> dict:
+    """``records`` Kinesis records of one log storm: 2,000 events each, one OOM among repeated lines."""
+    storm = base64.b64encode(payload(SHOP, "/ecs/shop-api", [OOM] + ["GET /api/orders 200 12ms"] * 1_999)).decode()
+    arn = "arn:aws:kinesis:us-east-1:123456789012:stream/" + STREAM
+    return {
+        "Records": [
+            {
+                "kinesis": {"sequenceNumber": str(first + i), "data": storm},
+                "eventID": f"shardId-000000000000:{first + i}",
+                "eventSourceARN": arn,
+            }
+            for i in range(records)
+        ]
+    }
+
+
+def test_a_log_storm_batch_is_decoded_one_record_at_a_time(streaming):
+    """A storm of one repeated line compresses ~100x, so a batch within Lambda's 6 MB event can hold more
+    decoded events than the function's 128 MB: only one record's payload may be held at a time, so a batch
+    of eight records takes about the memory of one."""
+    import tracemalloc
+
+    def peak_of(event: dict) -> tuple[dict, int]:
+        tracemalloc.start()
+        try:
+            return run(event), tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    run(storm_event(1, 10**20))  # posts the alert; the batches measured below take the same path (held back)
+    one, one_peak = peak_of(storm_event(1, 10**20 + 1))
+    eight, eight_peak = peak_of(storm_event(8, 10**20 + 2))
+    assert (one["events"], eight["events"], eight["batchItemFailures"]) == (2_000, 16_000, [])
+    [posted] = streaming.messages
+    assert posted.body["text"].startswith("CRITICAL java-out-of-memory: 1 event in /ecs/shop-api")
+    assert eight["held_back"][0]["events"] == 8
+    assert eight_peak < 2 * one_peak, f"one record {one_peak / 1e6:.1f} MB, eight {eight_peak / 1e6:.1f} MB"
+
+
+def test_a_record_whose_owner_or_log_group_cannot_be_is_refused_not_posted(streaming):
+    """CloudWatch Logs writes the owner as a 12-digit account and a log group of at most 512 characters; a
+    record naming anything else did not come from a Logs destination. Its cooldown key would pass DynamoDB's
+    2,048-byte key, so every copy would post."""
+    seqs = put(
+        payload("<!channel> " + "9" * 3000, "/ecs/shop-api", [OOM]),
+        payload(SHOP, "/g/" + "x" * 600, [OOM]),
+        payload(SHOP, "/ecs/shop-api", [OOM]),
+    )
+    result = run(lambda_event())
+    assert result["batchItemFailures"] == [{"itemIdentifier": s} for s in seqs[:2]]
+    reasons = [r["reason"] for r in result["refused"]]
+    assert "owner '<!channel> 9999" in reasons[0] and "not a 12-digit account id" in reasons[0]
+    assert "log group of 603 characters" in reasons[1]
+    [posted] = streaming.messages
+    assert posted.body["text"].startswith("CRITICAL java-out-of-memory: 1 event in /ecs/shop-api")
+
+
+def test_failed_replay_of_a_kept_batch_with_a_malformed_place_says_so(streaming):
+    from tests.conftest import opswatch_here
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="opswatch-local-failed")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=kept(["²"]))  # a digit to str.isdigit, not to int() or Kinesis
+    r = opswatch_here("failed", "replay", "--yes")
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 1 and "does not say which stream records failed" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("cooldown", ["0", "900"])
+def test_a_retry_posts_only_the_alert_slack_refused_not_its_log_groups_others(streaming, monkeypatch, cooldown):
+    """Two rules match in one log group; Slack takes one alert and refuses the other. The group's records are
+    retried: the retry posts the refused alert alone; the one posted is neither posted again (no cooldown)
+    nor counted as held back (a cooldown: the next message would report events it already showed)."""
+    monkeypatch.setenv("OPSWATCH_LOG_ALERT_COOLDOWN_SECONDS", cooldown)
+    seqs = put(payload(SHOP, "/ecs/shop-api", [OOM, "fatal error: out of memory"]))
+    streaming.fail(500, times=4)  # the first alert posted (with its three retries)
+    first = run(lambda_event())
+    [refused] = first["not_delivered"]
+    [posted] = first["posted"]
+    assert first["batchItemFailures"] == [{"itemIdentifier": seqs[0]}]
+    again = run(lambda_event(after=seqs[0]))
+    assert [p["rule"] for p in again["posted"]] == [refused["rule"]]
+    assert again["held_back"] == [] and again["batchItemFailures"] == []
+    assert sorted(m.body["text"].split(":")[0] for m in streaming.messages) == sorted(
+        f"CRITICAL {r}" for r in (posted["rule"], refused["rule"])
+    )
+
+
+class Deadline:
+    """A Lambda context whose remaining time is read from a list (the last value stays)."""
+
+    def __init__(self, *remaining_ms: int) -> None:
+        self.remaining = list(remaining_ms)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining.pop(0) if len(self.remaining) > 1 else self.remaining[0]
+
+
+def test_records_left_when_time_runs_short_are_retried_not_lost_to_a_timeout(streaming):
+    """A storm batch can take longer to match than the function's timeout: past the deadline the records not
+    yet decoded are reported for retry (the alerts so far are posted), rather than the whole batch timing out."""
+    import app
+
+    groups = ("/ecs/a", "/ecs/b", "/ecs/c")
+    seqs = put(*(payload(SHOP, g, [OOM]) for g in groups))
+    event = lambda_event()
+    first = app.log_alerts_stream(event, Deadline(60_000, 1_000))
+    assert first["batchItemFailures"] == [{"itemIdentifier": seqs[2]}] and first["deferred"] == 1
+    assert [p["log_group"] for p in first["posted"]] == ["/ecs/a", "/ecs/b"]
+    again = app.log_alerts_stream(lambda_event(after=seqs[2]), Deadline(60_000))
+    assert again["batchItemFailures"] == [] and [p["log_group"] for p in again["posted"]] == ["/ecs/c"]
+    assert len(streaming.messages) == 3

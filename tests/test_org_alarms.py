@@ -175,3 +175,28 @@ def test_member_accounts_and_organization_id_are_validated(monkeypatch):
     monkeypatch.setenv("OPSWATCH_ORGANIZATION_ID", "org-1")
     with pytest.raises(ValueError, match="OPSWATCH_ORGANIZATION_ID must look like o-"):
         settings.org()
+
+
+def test_an_event_whose_alarm_arn_names_another_account_is_refused(org, monkeypatch, capsys):
+    # The ARN is what dedup, threads and the buttons act on: a member's event naming this account's alarm
+    # would thread into it and offer Mute on it.
+    monkeypatch.setenv("OPSWATCH_MEMBER_ACCOUNTS", SHOP)
+    forged = forwarded(SHOP)
+    forged["resources"] = [f"arn:aws:cloudwatch:us-east-1:{MONITORING}:alarm:ServerCpuTooHigh"]
+    [result] = handle_eventbridge_event(forged, Context())
+    assert result["refused"] is True and org.messages == []
+    assert f"its alarm ARN names account '{MONITORING}'" in result["reason"]
+    assert '"AlarmEventsRefused":[1.0]' in capsys.readouterr().out.replace(" ", "")
+    # The member's own alarm still posts.
+    assert handle_eventbridge_event(forwarded(SHOP), Context())[0]["ok"] is True
+
+
+def test_an_alarm_event_with_malformed_state_is_posted_as_it_is_not_a_crash(org):
+    event = forwarded(MONITORING)
+    event["detail"]["state"] = "ALARM"
+    event["detail"]["previousState"] = ["OK"]
+    event["detail"]["configuration"] = []
+    [result] = handle_eventbridge_event(event, Context())
+    assert result["ok"] is True
+    [posted] = org.messages
+    assert "ServerCpuTooHigh" in posted.body["text"]

@@ -60,7 +60,7 @@ def test_cfn_lint_finds_nothing_in_the_member_template():
 
 def test_the_member_template_names_nothing_so_stack_instances_never_collide():
     for name, res in member_template()["Resources"].items():
-        props = res["Properties"]
+        props = res.get("Properties", {})
         assert not {"RoleName", "Name"} & set(props), name
 
 
@@ -155,6 +155,18 @@ def test_monitoring_and_member_stacks_on_moto(aws):
         Capabilities=["CAPABILITY_IAM"],
     )
     assert [r for r in boto3.client("events").list_rules()["Rules"] if "ForwardAlarms" in r["Name"]] == []
+    assert cfn.describe_stacks(StackName="opswatch-member")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_the_member_template_creates_a_resource_in_the_monitoring_account_and_in_a_member():
+    """CloudFormation refuses a stack whose conditions leave no resource to create: the StackSet's instance in
+    the monitoring account (in the organizational unit it targets) must still hold one."""
+    tpl = member_template()
+    conditions = {name: r.get("Condition") for name, r in tpl["Resources"].items()}
+    monitoring = [n for n, c in conditions.items() if c in (None, "IsMonitoringAccount")]
+    member = [n for n, c in conditions.items() if c in (None, "IsMemberAccount")]
+    assert monitoring and member, conditions
+    assert tpl["Conditions"]["IsMemberAccount"] == {"Fn::Not": [tpl["Conditions"]["IsMonitoringAccount"]]}
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import settings
 from chalicelib.alarms import dedup
-from chalicelib.alarms.accounts import Accounts, for_lambda
+from chalicelib.alarms.accounts import Accounts, Verdict, for_lambda
 from chalicelib.alarms.events import Outgoing, outgoing_for
 from chalicelib.alarms.render import render_alarm
 from chalicelib.alarms.shape import recent_shape
@@ -38,11 +38,15 @@ def handle_sns_event(event: dict, context=None) -> list[dict]:
 def handle_eventbridge_event(event: dict, context=None) -> list[dict]:
     """A "CloudWatch Alarm State Change" event from EventBridge: this account's, or a member account's.
 
-    An event of an account the stage does not take (``alarms.accounts``) is refused: logged, counted, never posted.
+    An event of an account the stage does not take (``alarms.accounts``) is refused: logged, counted, never posted;
+    so is one whose alarm ARN names another account than the event (dedup, threads and buttons act on the ARN).
     """
     accounts = for_lambda(context)
     account = event.get("account") if isinstance(event, dict) else None
     verdict = accounts.check(account)
+    named = _arn_account(event)
+    if verdict.accepted and named is not None and named != account:
+        verdict = Verdict(False, f"the event is from account {account}, but its alarm ARN names account {named[:40]!r}")
     if not verdict.accepted:
         what = {"account": str(account)[:40], "reason": verdict.reason}
         if isinstance(event, dict) and isinstance(event.get("detail"), dict):
@@ -54,6 +58,15 @@ def handle_eventbridge_event(event: dict, context=None) -> list[dict]:
         return deliver(event, context, accounts)
     finally:
         _count(accounts.counts)
+
+
+def _arn_account(event: object) -> str | None:
+    """The account of the event's alarm ARN (``resources[0]``), or None when it names none."""
+    resources = event.get("resources") if isinstance(event, dict) else None
+    arn = resources[0] if isinstance(resources, list) and resources else None
+    if not isinstance(arn, str) or not arn.startswith("arn:") or arn.count(":") < 5:
+        return None
+    return arn.split(":")[4]
 
 
 def _count(counts: dict[str, int]) -> None:

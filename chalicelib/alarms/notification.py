@@ -278,12 +278,16 @@ def from_sns_message(msg: dict) -> Alarm:
     )
 
 
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def from_eventbridge(event: dict) -> Alarm:
     """A "CloudWatch Alarm State Change" or "Configuration Change" event."""
-    detail = event.get("detail") or {}
-    config = detail.get("configuration") or {}
-    state = detail.get("state") or {}
-    previous = detail.get("previousState") or {}
+    detail = _mapping(event.get("detail"))
+    config = _mapping(detail.get("configuration"))  # a part of another shape is taken as absent, not a crash
+    state = _mapping(detail.get("state"))
+    previous = _mapping(detail.get("previousState"))
     metrics = [_metric_query(q, _EVENTBRIDGE_KEYS) for q in config.get("metrics") or [] if isinstance(q, dict)]
     children = []
     data: dict = {}

@@ -31,9 +31,9 @@ def _load(spec_path: str, fail_code: int):
     except SpecError as exc:
         if exc.whole:  # the file itself is refused: one line, as every command says it
             _fail(exc.problems[0], fail_code)
-        for p in exc.problems:  # FILE:LINE: reason, one a problem, as a compiler lists them
+        for p in exc.problems:
             click.echo(p, err=True)
-        sys.exit(fail_code)
+        _fail(f"{spec_path}: not a valid monitors spec ({plural(len(exc.problems), 'problem')})", fail_code)
     from chalicelib.dashboards.plan import problems as dashboard_problems
 
     problems = dashboard_problems(loaded)  # every body against CloudWatch's documented structure
@@ -45,7 +45,7 @@ def _load(spec_path: str, fail_code: int):
     if problems:
         for p in problems:
             click.echo(p, err=True)
-        sys.exit(fail_code)
+        _fail(f"{spec_path}: not a valid monitors spec ({plural(len(problems), 'problem')})", fail_code)
     return loaded
 
 

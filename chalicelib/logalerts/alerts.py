@@ -13,6 +13,7 @@ and last time, three samples and the streams they came from; not 200 messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from chalicelib.logalerts.payload import LogBatch
@@ -55,8 +56,13 @@ class Collected:
     matched: int  # events that matched at least one rule
 
 
-def collect(batches: list[LogBatch], rules: RuleSet) -> Collected:
-    """Every rule's matches across ``batches``, grouped per (log group, rule), in rule order."""
+def collect(
+    batches: Iterable[LogBatch], rules: RuleSet, keep: Callable[[LogBatch, Rule], bool] | None = None
+) -> Collected:
+    """Every rule's matches across ``batches`` (read once, in turn), grouped per (log group, rule), in rule order.
+
+    ``keep``: whether a batch's match of a rule makes an alert (a retried record: only the alerts Slack refused).
+    """
     found: dict[tuple[str, str, str], Alert] = {}
     events = matched = 0
     for batch in batches:
@@ -67,6 +73,8 @@ def collect(batches: list[LogBatch], rules: RuleSet) -> Collected:
             hits = rules.matching(ev.message)
             matched += bool(hits)
             for rule in hits:
+                if keep is not None and not keep(batch, rule):
+                    continue
                 key = (batch.owner, batch.log_group, rule.name)
                 if key not in found:
                     found[key] = Alert(batch.owner, batch.log_group, rule)

@@ -27,6 +27,7 @@ logger = Logger(service="opswatch-logalerts")
 PREFIX = "shard#"
 KEEP_SECONDS = 8 * 86400  # past the longest record age Lambda retries (MaximumRecordAgeInSeconds, 7 days)
 MAX_RETRY_LISTED = 1000  # sequence numbers are ~56 digits: 1,000 stay far below DynamoDB's 400 KB item
+MAX_PENDING_BYTES = 256 * 1024  # the pending alert keys, beside them, within the item's 400 KB
 
 
 @dataclass
@@ -34,6 +35,8 @@ class ShardProgress:
     key: str
     through: int | None = None  # the highest sequence number of the last batch
     retry: set[int] = field(default_factory=set)  # at or below ``through`` but to be handled again
+    # The alerts Slack refused (``Alert.key``): all a retried record may post again. None: not known, all may.
+    pending: set[str] | None = None
 
     def done(self, sequence: int) -> bool:
         """Handled by an earlier delivery of this batch: skip it."""
@@ -56,25 +59,38 @@ def load(key: str) -> ShardProgress:
     if not item or "through" not in item:
         return ShardProgress(key)
     try:
-        return ShardProgress(key, int(item["through"]["S"]), {int(s) for s in item.get("retry", {}).get("SS", [])})
+        pending = item.get("pending", {}).get("SS")
+        return ShardProgress(
+            key,
+            int(item["through"]["S"]),
+            {int(s) for s in item.get("retry", {}).get("SS", [])},
+            set(pending) if pending else None,
+        )
     except (KeyError, ValueError):  # not written by us: start over, skipping nothing
         return ShardProgress(key)
 
 
-def advance(progress: ShardProgress, seen: set[int], retry: set[int]) -> None:
-    """Record a batch: ``seen`` its sequence numbers, ``retry`` those it reported as batch item failures.
+def advance(progress: ShardProgress, seen: set[int], retry: set[int], pending: set[str] | None = None) -> None:
+    """Record a batch: ``seen`` its sequence numbers, ``retry`` those it reported as batch item failures,
+    ``pending`` the alerts Slack refused (a retried record posts only those: the others were posted).
 
     The mark never moves back (a bisected retry holds part of an earlier batch), and an earlier batch's retries
-    stay listed until a delivery holding them handles them.
+    stay listed until a delivery holding them handles them, with their pending alerts.
     """
     if not seen:
         return
     through = max(seen if progress.through is None else {*seen, progress.through})
-    save(progress.key, through, (progress.retry - seen) | retry)
+    left = progress.retry - seen
+    if pending is not None and left:
+        pending = None if progress.pending is None else pending | progress.pending
+    save(progress.key, through, left | retry, pending if retry or left else None)
 
 
-def save(key: str, through: int, retry: set[int]) -> None:
-    """Record the mark; with more retries than can be listed, record nothing (the next delivery skips nothing)."""
+def save(key: str, through: int, retry: set[int], pending: set[str] | None = None) -> None:
+    """Record the mark; with more retries than can be listed, record nothing (the next delivery skips nothing).
+
+    Pending alerts past what an item holds are not listed: a retried record then posts every alert again.
+    """
     if len(retry) > MAX_RETRY_LISTED:
         forget(key)
         return
@@ -85,6 +101,8 @@ def save(key: str, through: int, retry: set[int]) -> None:
     }
     if retry:
         item["retry"] = {"SS": sorted(str(s) for s in retry)}
+    if retry and pending and sum(len(k.encode()) for k in pending) <= MAX_PENDING_BYTES:
+        item["pending"] = {"SS": sorted(pending)}
     try:
         state.dynamodb().put_item(TableName=state.table_name(), Item=item)
     except (ClientError, BotoCoreError) as exc:

@@ -35,7 +35,7 @@ def perform(click: Click, ref: Ref, now_ms: int | None = None) -> dict:
         return {"acknowledged": False, "already_by": inc.acked_by}
     at = now_ms or int(time.time() * 1000)
     payload = buttons.acknowledged(inc.payload, click.user_id, clock(at))
-    if not incident.acknowledge(inc, click.user_id, at, payload):
+    if not incident.acknowledge(inc, click.user_id, at, payload) and not _mine(ref, click.user_id, at):
         raise incident.ActionRefused("someone acknowledged it a moment ago, or the incident just ended")
     try:
         where.replace(payload)
@@ -44,6 +44,16 @@ def perform(click: Click, ref: Ref, now_ms: int | None = None) -> dict:
         raise
     logger.info("acknowledged", extra={"incident": inc.key, "user": click.user_id})
     return {"acknowledged": True, "by": click.user_id, "at": at}
+
+
+def _mine(ref: Ref, user_id: str, at_ms: int) -> bool:
+    """Is the acknowledgement the condition found this very one (the write landed, its answer was lost, and
+    botocore's retry failed the condition on it)?"""
+    try:
+        now = incident.load(ref)
+    except incident.ActionRefused:
+        return False
+    return now.acked_by == user_id and now.acked_at == at_ms
 
 
 def ok_line(acked_by: str | None, acked_at: int | None, since_ms: int) -> str | None:

@@ -20,7 +20,7 @@ from chalicelib.slackactions import buttons, incident
 from chalicelib.slackactions.buttons import mention
 from chalicelib.slackactions.click import Click
 from chalicelib.slackactions.incident import ActionRefused
-from chalicelib.slackactions.update import Where
+from chalicelib.slackactions.update import Where, show_done
 from chalicelib.slackactions.value import MUTES, LogRef, digest
 
 MAX_PAGES = 10
@@ -85,6 +85,6 @@ def perform(click: Click, choice: str, ref: LogRef, now: float | None = None) ->
     else:
         line = f"{mention(click.user_id)} asked to mute until {at}: it was already held back longer"
     payload = buttons.muted(inc.payload, line)
-    Where(click).replace(payload)
-    incident.save_payload(inc, payload)
+    if show_done(Where(click), payload, f":no_bell: {line}"):
+        incident.save_payload(inc, payload)
     return {"muted": ref.cooldown_key, "until": until}

@@ -33,7 +33,7 @@ from chalicelib.slackactions import account, alarms, buttons, incident
 from chalicelib.slackactions.buttons import mention
 from chalicelib.slackactions.click import Click
 from chalicelib.slackactions.incident import ActionRefused
-from chalicelib.slackactions.update import Where
+from chalicelib.slackactions.update import Where, say_done, show_done
 from chalicelib.slackactions.value import MUTES, AlarmRef, digest
 
 logger = Logger(service="opswatch-slackactions")
@@ -226,11 +226,11 @@ def _show(click: Click, ref: AlarmRef, line: str) -> None:
     try:
         inc = incident.load(ref)
     except ActionRefused:  # an older message of the alarm: the mute stands; say so under it
-        where.reply(SlackMessage(text=f":no_bell: {line}").section(f":no_bell: {line}"))
+        say_done(where, f":no_bell: {line}")
         return
     payload = buttons.muted(inc.payload, line)
-    where.replace(payload)
-    incident.save_payload(inc, payload)
+    if show_done(where, payload, f":no_bell: {line}"):
+        incident.save_payload(inc, payload)
 
 
 def _enable(m: Mute) -> str:

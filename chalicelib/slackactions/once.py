@@ -7,7 +7,9 @@ seconds) bring the same payload again; the endpoint claims ``slackaction#…`` w
 The record's life:
 
 - ``claimed`` by the endpoint (``attribute_not_exists(id)``, or the previous record has run out
-  its ``ONCE_SECONDS`` window, or it ``failed``);
+  its ``ONCE_SECONDS`` window, or it ``failed``), with a ``claim`` nonce of the request: when the
+  write landed but its answer was lost, botocore's retry fails the condition on the record it wrote
+  itself, and the nonce (``ReturnValuesOnConditionCheckFailure``) tells it apart from a repeat;
 - ``done`` when the worker has acted: the worker skips a click whose record is done, so a Lambda
   retry of an invocation that acted and then timed out does not act again;
 - ``failed`` when the worker's action raised: the worker re-raises so Lambda retries the event
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 
 from chalicelib import state
 from chalicelib.slackactions.click import Click
@@ -55,11 +58,13 @@ def claim(click: Click, now: float | None = None) -> bool:
     from botocore.exceptions import ClientError
 
     now = time.time() if now is None else now
+    nonce = uuid.uuid4().hex  # this request's claim: botocore's retry of a write that landed finds its own
     try:
         state.dynamodb().put_item(
             TableName=state.table_name(),
             Item={
                 state.KEY: {"S": key(click)},
+                "claim": {"S": nonce},
                 "status": {"S": CLAIMED},
                 "until": {"N": str(int(now + ONCE_SECONDS))},
                 "user": {"S": click.user_id},
@@ -69,10 +74,12 @@ def claim(click: Click, now: float | None = None) -> bool:
             ConditionExpression="attribute_not_exists(#id) OR #until < :now OR #status = :failed",
             ExpressionAttributeNames={"#id": state.KEY, "#until": "until", "#status": "status"},
             ExpressionAttributeValues={":now": {"N": str(int(now))}, ":failed": {"S": FAILED}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
+            # a repeat, unless the record is this very claim: the first attempt landed, its answer was lost
+            return (exc.response.get("Item") or {}).get("claim", {}).get("S") == nonce
         raise
     return True
 

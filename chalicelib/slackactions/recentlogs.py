@@ -16,6 +16,7 @@ and escaped, with the records matched, scanned and the bytes scanned (Logs Insig
 from __future__ import annotations
 
 import time
+import unicodedata
 from dataclasses import dataclass, field
 
 from chalicelib import settings
@@ -149,12 +150,22 @@ def query_text(plan: Plan) -> str:
     return q + f"\n| sort @timestamp desc\n| limit {LINES}"
 
 
+_UNSHOWN = ("Cc", "Cf")  # control and format characters: escapes, NUL, bidi overrides that turn a line around
+
+
+def _shown(text: str) -> str:
+    """A log's text as one line Slack may show: whitespace runs as one space, no control or format character
+    (a right-to-left override would make the line read otherwise). Cut first: a line may be megabytes."""
+    text = " ".join(text[: LINE_MAX * 4].split())
+    return "".join(c for c in text if unicodedata.category(c) not in _UNSHOWN)
+
+
 def _line(row: dict) -> str:
     stamp = str(row.get("@timestamp") or "")
     if stamp.isdigit():  # epoch ms (the embedded default) rather than CloudWatch's text
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(stamp) / 1000))
-    stream = str(row.get("@logStream") or "")
-    text = " ".join(str(row.get("@message") or "").split())  # one line each, whatever it held
+    stream = _shown(str(row.get("@logStream") or ""))
+    text = _shown(str(row.get("@message") or ""))  # one line each, whatever it held
     return f"{stamp[11:19]} {stream[-28:]} {text}".replace("```", "'''")
 
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from aws_lambda_powertools import Logger
+
 from chalicelib import settings
 from chalicelib.slack.delivery import Destination, SlackDeliveryError, destination, send, update
 from chalicelib.slack.message import SlackMessage
 from chalicelib.slackactions.click import Click
 
+logger = Logger(service="opswatch-slackactions")
 SLACK_HOOKS = "hooks.slack.com"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -102,3 +105,26 @@ def _respond(url: str, body: dict) -> None:
         raise SlackDeliveryError(f"Slack response_url unreachable after retries: {type(exc).__name__}") from None
     if resp.status_code != 200:
         raise SlackDeliveryError(f"Slack response_url answered {resp.status_code}: {(resp.body or '')[:200]}")
+
+
+def show_done(where: Where, payload: dict, line: str) -> bool:
+    """Show a change that was made (a mute): the message replaced with ``payload``, else ``line`` under it.
+
+    The change stands whatever Slack does now, so a refused update is never raised for the click
+    to fail with ("could not mute" while the alarm is silenced); False when the message was not updated.
+    """
+    try:
+        where.replace(payload)
+        return True
+    except SlackDeliveryError as exc:
+        logger.warning(f"the message was not updated ({exc}); the change is told under it")
+    say_done(where, line)
+    return False
+
+
+def say_done(where: Where, line: str) -> None:
+    """``line`` under the message, about a change that was made: a Slack failure is logged, never raised."""
+    try:
+        where.reply(SlackMessage(text=line).section(line))
+    except SlackDeliveryError as exc:
+        logger.error(f"the change was not told in Slack: {exc}")
