@@ -370,6 +370,11 @@ def check_template(template: str, setting: str = "OPSWATCH_ALB_LOG_GROUP") -> st
             f"{setting} {template[:600]!r} is not a log group name: letters, digits and . _ - / # only, "
             "at most 512, with {account}, {region} or {elb} in braces"
         )
+    if is_template(template) and not any(c.isalnum() for c in template.split("{", 1)[0]):
+        raise ValueError(
+            f"{setting} {template[:600]!r} needs a fixed prefix before the first placeholder, such as "
+            "/opswatch/alb/{account}: each placeholder is * in the function's policy, which would take every log group"
+        )
     return template
 
 

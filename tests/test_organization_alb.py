@@ -182,6 +182,17 @@ def test_the_template_is_checked_at_start_and_filled_within_the_name_rule(monkey
         group_for(long, obj)
 
 
+def test_a_template_without_a_fixed_prefix_is_refused_as_its_policy_would_take_every_log_group():
+    from chalicelib.settings import policy_pattern
+
+    # Each placeholder is "*" in the function's generated policy: "{account}" would let it write every group.
+    for bad in ("{account}", "/{region}", "//{elb}/alb", "#{account}"):
+        with pytest.raises(ValueError, match="a fixed prefix before the first placeholder"):
+            check_template(bad)
+    assert policy_pattern(check_template("/opswatch/alb/{account}")) == "/opswatch/alb/*"
+    assert check_template("alb-{account}") == "alb-{account}"
+
+
 @pytest.mark.parametrize(
     ("key", "why"),
     [
