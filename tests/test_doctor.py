@@ -638,6 +638,25 @@ def test_failed_queue_not_a_destination_then_not_empty(stage):
         sqs.purge_queue(QueueUrl=url)
 
 
+def test_a_stream_mapping_left_as_chalice_made_it_fails_the_failed_queue_check(stage):
+    # Chalice cannot set partial batch responses: without `failed setup`, Lambda ignores the stream
+    # function's batchItemFailures and retries whole batches until the records expire.
+    lam = boto3.client("lambda")
+    arn = lam.get_function(FunctionName="opswatch-local-log_alerts_stream")["Configuration"]["FunctionArn"]
+    [mapping] = lam.list_event_source_mappings(FunctionName=arn)["EventSourceMappings"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # failed setup, in the fixture
+    lam.update_event_source_mapping(UUID=mapping["UUID"], FunctionResponseTypes=[])
+    try:
+        code, results, _ = doctor(stage)
+        item = results["failed-queue"]
+        assert code == 1 and item["status"] == "fail", item
+        assert "log_alerts_stream's stream mapping" in item["found"]
+        assert item["fix"] == "OPSWATCH_STAGE=local opswatch failed setup"
+    finally:
+        assert opswatch("failed", "setup", env=stage).returncode == 0
+    assert doctor(stage)[1]["failed-queue"]["status"] == "ok"
+
+
 def test_athena_projection_that_ended_last_month(stage):
     glue = boto3.client("glue")
     last_month = (datetime.now(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y/%m/%d")

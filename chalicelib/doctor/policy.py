@@ -26,6 +26,7 @@ ACTIONS = (
     "lambda:GetFunction",
     "lambda:GetFunctionEventInvokeConfig",
     "lambda:GetPolicy",
+    "lambda:ListEventSourceMappings",
     "logs:DescribeLogGroups",
     "logs:DescribeMetricFilters",
     "logs:DescribeSubscriptionFilters",

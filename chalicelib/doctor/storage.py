@@ -77,6 +77,8 @@ def failed_queue(ctx: Context) -> Check:
         dest = ((conf.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         if dest != arn:
             unset.append(short)
+    if not _stream_mapping_set(ctx, lam, arn):
+        unset.append("log_alerts_stream's stream mapping (partial batch responses, bounded retries)")
     if unset:
         return fail(
             name,
@@ -128,3 +130,26 @@ def function_errors(ctx: Context) -> Check:
             f"aws logs tail /aws/lambda/{ctx.function_name(worst)} --since 24h; {ctx.env_prefix()}opswatch failed list",
         )
     return ok(name, f"no errors or throttles in the last 24 hours ({len(FUNCTIONS)} functions)")
+
+
+def _stream_mapping_set(ctx: Context, lam, queue_arn: str) -> bool:
+    """Whether ``failed setup`` configured the stream function's mapping (Chalice cannot).
+
+    Without it Lambda ignores the function's partial batch responses and retries whole batches
+    until the records expire. No mapping at all (the function not deployed) is function-errors' to say.
+    """
+    from chalicelib.failed import STREAM_FUNCTIONS
+
+    for short in STREAM_FUNCTIONS:
+        name = ctx.function_name(short)
+        mappings = lam.list_event_source_mappings(FunctionName=name).get("EventSourceMappings") or []
+        if not mappings:  # some endpoints find a mapping only by the form it was made with (the ARN)
+            fn = ctx.function(short)
+            if fn is None:
+                continue
+            mappings = lam.list_event_source_mappings(FunctionName=fn["FunctionArn"]).get("EventSourceMappings") or []
+        for m in mappings:
+            dest = ((m.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            if "ReportBatchItemFailures" not in (m.get("FunctionResponseTypes") or []) or dest != queue_arn:
+                return False
+    return True
