@@ -361,7 +361,7 @@ def check_template(template: str, setting: str = "OPSWATCH_ALB_LOG_GROUP") -> st
     unknown = [p for p in placeholders(template) if p not in PLACEHOLDERS]
     if unknown:
         raise ValueError(
-            f"{setting} {template!r}: unknown placeholder {{{unknown[0]}}}; "
+            f"{setting} {template[:600]!r}: unknown placeholder {{{unknown[0][:40]}}}; "
             f"only {', '.join('{' + p + '}' for p in PLACEHOLDERS)} are filled in (from the object's key)"
         )
     fixed = _FIELD.sub("", template)

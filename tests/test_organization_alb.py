@@ -182,6 +182,13 @@ def test_the_template_is_checked_at_start_and_filled_within_the_name_rule(monkey
         group_for(long, obj)
 
 
+def test_an_unknown_placeholder_of_any_size_is_named_in_a_bounded_message():
+    # The setting is read when app.py loads: its error must not carry megabytes of the value into the logs.
+    with pytest.raises(ValueError, match=r"unknown placeholder \{x{40}\}; only") as caught:
+        check_template("/opswatch/alb/{" + "x" * 2_000_000 + "}")
+    assert len(str(caught.value)) < 1000
+
+
 def test_a_template_without_a_fixed_prefix_is_refused_as_its_policy_would_take_every_log_group():
     from chalicelib.settings import policy_pattern
 
