@@ -162,7 +162,7 @@ def texts(node: object) -> list[str]:
 
 
 def test_an_alarm_outside_the_name_prefixes_is_refused_by_name_not_left_to_an_access_denied(
-    slack, alarm_message, monkeypatch
+    slack, alarm_message, monkeypatch, capsys
 ):
     """The worker's policy names only OPSWATCH_ALARM_NAME_PREFIXES' alarms (and the EventBridge rule sees only
     their OK): a click on another alarm (posted by SNS) is told why, changes nothing, and is not retried."""
@@ -180,7 +180,10 @@ def test_an_alarm_outside_the_name_prefixes_is_refused_by_name_not_left_to_an_ac
     )
     before = snapshot(slack)
     monkeypatch.setenv("OPSWATCH_ALARM_NAME_PREFIXES", "prod-,shop-")
-    assert handle("slack_actions", click_from(body, FORM["Content-Type"]).to_dict())["status"] == "done"
+    capsys.readouterr()
+    assert handle("slack_actions", click_from(body, FORM["Content-Type"]).to_dict())["status"] == "refused"
+    out = capsys.readouterr().out  # counted as refused, not as done
+    assert '"SlackActionsRefused"' in out and '"SlackActionsDone"' not in out
     [told] = [m for m in slack.messages if m.kind == "response_url"]
     assert "OPSWATCH_ALARM_NAME_PREFIXES" in told.body["text"] and told.body["response_type"] == "ephemeral"
     after = snapshot(slack)

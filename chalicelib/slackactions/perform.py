@@ -40,8 +40,8 @@ def _act(click: Click) -> dict:
     raise ActionRefused(f"unknown action {click.action_id!r}")
 
 
-def perform(click: Click) -> None:
-    """Act on one click; refusals are told to the user and logged, failures raise."""
+def perform(click: Click) -> bool:
+    """Act on one click: True when it acted, False when refused (told to the user and logged); failures raise."""
     what = {"action": click.action_id, "user": click.user_id, "channel": click.channel_id}
     try:
         done = _act(click)
@@ -49,8 +49,9 @@ def perform(click: Click) -> None:
         reason = str(exc)
         logger.warning(f"click refused: {reason}", extra=what)
         refuse(click, reason)
-        return
+        return False
     logger.info("click done", extra={**what, **done})
+    return True
 
 
 def refuse(click: Click, reason: str) -> None:

@@ -58,7 +58,7 @@ def run(click: Click, metrics: EphemeralMetrics) -> dict:
         metrics.add_metric(name="SlackActionsRepeated", unit=MetricUnit.Count, value=1)
         return {"status": "repeated"}
     try:
-        _perform().perform(click)
+        acted = _perform().perform(click)
     except Exception as exc:
         from chalicelib.slackactions.replies import in_thread, one_line
 
@@ -78,6 +78,9 @@ def run(click: Click, metrics: EphemeralMetrics) -> dict:
         once.settle(click, once.DONE)
     except Exception as exc:  # acted already: raising would act again on Lambda's retry
         logger.error(f"once-record not marked done: {type(exc).__name__}", extra=what)
+    if not acted:  # refused (a value opswatch cannot act on, an alarm it may not touch): told, counted, not retried
+        metrics.add_metric(name="SlackActionsRefused", unit=MetricUnit.Count, value=1)
+        return {"status": "refused", "action": click.action_id}
     metrics.add_metric(name="SlackActionsDone", unit=MetricUnit.Count, value=1)
     logger.info("Slack action done", extra=what)
     return {"status": "done", "action": click.action_id}
