@@ -131,6 +131,16 @@ def test_a_malformed_record_is_a_batch_item_failure_while_the_others_alert(strea
     )
 
 
+def test_events_left_out_of_a_record_are_named_with_the_record_not_only_counted(streaming, capsys, caplog):
+    doc = json.loads(gzip.decompress(payload(SHOP, "/ecs/shop-api", [OOM, "ok"])))
+    doc["logEvents"][1] = {"id": "1", "timestamp": "soon", "message": "no integer timestamp"}
+    [seq] = put(gzip.compress(json.dumps(doc).encode()))
+    result = run(lambda_event())
+    assert result["batchItemFailures"] == [] and result["events"] == 1
+    assert '"EventsMalformed":[1.0]' in capsys.readouterr().out.replace(" ", "")
+    assert f"record {seq}: 1 events left out of the payload: logEvents[1] has no integer timestamp" in caplog.text
+
+
 def test_an_alert_slack_refused_reports_its_records_and_the_retry_posts_it(streaming):
     seqs = put(payload(SHOP, "/ecs/shop-api", [OOM]), payload(PAY, "/ecs/payments", ["GET / 200"]))
     streaming.fail(500, times=4)  # the first try and its three retries

@@ -138,8 +138,15 @@ def handle_kinesis_event(event: dict, context=None) -> dict:
             batch = record.batch
             if batch is not None:
                 control += batch.control
-                malformed += len(batch.malformed) - (1 if batch.over_limit else 0)
+                left_out = len(batch.malformed) - (1 if batch.over_limit else 0)  # the over-limit note is no event
+                malformed += left_out
                 over_limit += batch.over_limit
+                if batch.malformed:  # named, as log_alerts does: the count alone says neither where nor why
+                    logger.warning(
+                        f"record {record.sequence}: {left_out + batch.over_limit} events left out of the payload: "
+                        f"{'; '.join(batch.malformed[:5])}",
+                        extra={"sequence": record.sequence, "log_group": batch.log_group[:MAX_LOG_GROUP]},
+                    )
                 if progress.pending is not None and int(record.sequence) in progress.retry:
                     retried.add(id(batch))
                 yield batch
