@@ -190,6 +190,14 @@ def test_malformed_user_rules_are_refused_with_name_and_reason(rule, message):
     assert str(err.value).startswith("rules.yaml #1") and message in str(err.value)
 
 
+def test_a_rules_file_is_read_within_a_bound_not_whole(tmp_path):
+    # "[" + 2 MB of spaces + "]" is valid JSON (no rules): it must be refused by its size, not read and parsed whole.
+    big = tmp_path / "rules.json"
+    big.write_text("[" + " " * 2 * 1024 * 1024 + "]")
+    with pytest.raises(RuleError, match=r"rules.json: larger than 1,048,576 characters"):
+        load_file(str(big))
+
+
 def test_rule_files_and_config_errors(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules: [name: x")

@@ -46,6 +46,7 @@ from chalicelib.slack.routing import RoutesError, mention_markup
 SEVERITIES = ("critical", "warning", "info")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _KEYS = {"name", "severity", "description", "pattern", "regex", "channel", "mention", "samples"}
+MAX_RULES_FILE_CHARS = 1024 * 1024  # hundreds of rules take well under 100 KB; a device or a huge file is refused
 
 
 class RuleError(ValueError):
@@ -231,9 +232,11 @@ def rules_from_list(items: object, source: str) -> list[Rule]:
 def load_file(path: str) -> list[Rule]:
     try:
         with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+            text = fh.read(MAX_RULES_FILE_CHARS + 1)  # bounded: /dev/zero or a huge file would be read whole
     except OSError as exc:
         raise RuleError(f"{path}: cannot read the rules file: {exc.strerror}") from None
+    if len(text) > MAX_RULES_FILE_CHARS:
+        raise RuleError(f"{path}: larger than {MAX_RULES_FILE_CHARS:,} characters, more than any rules file needs")
     if path.endswith((".yaml", ".yml")):
         import yaml  # only where a YAML rules file is configured
 
