@@ -96,6 +96,22 @@ def test_test_rules_cuts_a_huge_line_and_says_so(tmp_path):
     assert r.stdout.splitlines()[0].startswith(f"{f}:2: kubernetes-oom-killed")
 
 
+def test_test_rules_refuses_an_endless_binary_file_at_once():
+    import subprocess
+    import sys
+
+    # /dev/zero: one endless line of NUL bytes; judged binary on its first bytes, not drained forever.
+    r = subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli.main", "logs", "test-rules", "/dev/zero"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        r.returncode == 2 and r.stderr == "opswatch: /dev/zero: binary data (a NUL byte in line 1); is it a log file?\n"
+    )
+
+
 def test_slack_render_shows_the_log_alert_as_the_lambda_posts_it(tmp_path):
     f = tmp_path / "event.json"
     messages = ["JavaScript heap out of memory <!channel>", "GET / 200"]

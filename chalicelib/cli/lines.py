@@ -49,14 +49,14 @@ def numbered_lines(path: str, *, strict: bool = False) -> Iterator[tuple[int, st
             stream = gzip.GzipFile(fileobj=stream)
         while line := stream.readline(MAX_LINE + 1):
             number += 1
-            if len(line) > MAX_LINE and not line.endswith(b"\n"):
-                line = line[:MAX_LINE]
+            long = len(line) > MAX_LINE and not line.endswith(b"\n")
+            line = line[:MAX_LINE] if long else line.removesuffix(b"\n").removesuffix(b"\r")
+            if reason := sniffer.reason(line):  # before the rest of a long line: /dev/zero has no end to drain
+                fail(f"{label}: {reason}")
+            if long:
                 while (rest := stream.readline(_CHUNK)) and not rest.endswith(b"\n"):
                     pass  # the rest of an over-long line, read in bounded steps and dropped
                 click.echo(f"opswatch: {label}:{number}: longer than {MAX_LINE:,} bytes, cut there", err=True)
-            line = line.removesuffix(b"\n").removesuffix(b"\r")
-            if reason := sniffer.reason(line):
-                fail(f"{label}: {reason}")
             try:
                 yield number, line.decode("utf-8", errors="strict" if strict else "replace")
             except UnicodeDecodeError as exc:
