@@ -38,12 +38,11 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from bench import baselines, clistart, corpora, organization
+from bench.sink import LogsSink, start_sink
 from chalicelib.alb.pipeline import LineCounts, render_lines
 from chalicelib.alb.reader import file_chunks, iter_lines
 from chalicelib.embedded import albtraffic
@@ -124,29 +123,6 @@ def throughput(path: Path) -> dict:
     return rates
 
 
-class _Sink(BaseHTTPRequestHandler):
-    """A loopback CloudWatch Logs endpoint that accepts every call and counts the events it was sent."""
-
-    events = 0
-    lock = threading.Lock()
-
-    def log_message(self, *a):
-        pass
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.headers.get("X-Amz-Target", "").endswith("PutLogEvents"):
-            n = body.count(b'"timestamp"')
-            with _Sink.lock:
-                _Sink.events += n
-        body = b"{}"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 _SHIP_CHILD = """
 import json, resource, sys, time
 import boto3
@@ -165,8 +141,7 @@ print(json.dumps({"lines": r.lines, "shipped": r.shipped, "seconds": time.perf_c
 
 def with_sink(child: str, *args: str) -> dict:
     """Run ``child`` (Python source) in a fresh process whose AWS calls go to a loopback sink; its last JSON line."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = start_sink()
     env = dict(
         os.environ,
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{server.server_address[1]}",
@@ -215,9 +190,9 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "reports": reports,
 
 def load_run(path: Path, objects: int) -> dict:
     """Ship ``path`` as ``objects`` objects in one process to the counting loopback endpoint."""
-    _Sink.events = 0
+    LogsSink.reset()
     out = with_sink(_LOAD_CHILD, str(path), str(objects))
-    out["received"] = _Sink.events
+    out["received"] = LogsSink.events
     return out
 
 

@@ -13,11 +13,10 @@ looked up on the date in ``PRICES_AS_OF`` (sources in ``PRICE_SOURCES``).
 from __future__ import annotations
 
 import gzip
-import json
 import os
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.sink import LogsSink, start_sink
 
 ACCOUNTS = int(os.environ.get("BENCH_ORG_ACCOUNTS", "50"))
 REGIONS = int(os.environ.get("BENCH_ORG_REGIONS", "3"))
@@ -41,7 +40,6 @@ USD_PER_GB_INGESTED = 0.50
 USD_PER_GB_SECOND = 0.0000166667
 USD_PER_MILLION_REQUESTS = 0.20
 METRIC_TIERS = ((10_000, 0.30), (240_000, 0.10), (750_000, 0.05), (float("inf"), 0.02))
-EVENT_OVERHEAD = 26  # PutLogEvents bills each event's message plus 26 bytes
 
 
 def metrics_usd(count: int) -> float:
@@ -54,33 +52,6 @@ def metrics_usd(count: int) -> float:
         if left <= 0:
             break
     return usd
-
-
-class _Counting(BaseHTTPRequestHandler):
-    """A loopback CloudWatch Logs endpoint: accepts every call, counts events and the bytes they bill."""
-
-    events = 0
-    billed = 0
-    calls = 0
-    lock = threading.Lock()
-
-    def log_message(self, *a):
-        pass
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.headers.get("X-Amz-Target", "").endswith("PutLogEvents"):
-            events = json.loads(body)["logEvents"]
-            with _Counting.lock:
-                _Counting.calls += 1
-                _Counting.events += len(events)
-                _Counting.billed += sum(len(e["message"].encode()) + EVENT_OVERHEAD for e in events)
-        out = b"{}"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
 
 
 def _object(lines_per_object: int) -> tuple[bytes, list[str]]:
@@ -107,8 +78,7 @@ def measure(lines_per_object: int, runs: int = 3) -> dict:
         "111122223333_elasticloadbalancing_us-east-1_app.shop-prod.50dc6c495c0c9188_20261202T0000Z_10.0.0.1_b.log.gz"
     )
     obj, _ = classify("bench", key)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = start_sink()
     logs = boto3.client(
         "logs",
         endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
@@ -122,7 +92,7 @@ def measure(lines_per_object: int, runs: int = 3) -> dict:
             cfg = AlbSettings("bench", "/opswatch/alb/{account}", mode, None, None)
             best = None
             for _ in range(runs):
-                _Counting.events = _Counting.billed = _Counting.calls = 0
+                LogsSink.reset()
                 metrics = routemetrics.for_stage(cfg, mode, account=obj.account)
                 t0 = time.perf_counter()
                 report = ship_object(obj, [body], logs, "/opswatch/alb/111122223333", mode, metrics=metrics)
@@ -131,8 +101,8 @@ def measure(lines_per_object: int, runs: int = 3) -> dict:
                 if best is None or seconds < best["seconds"]:
                     best = {
                         "seconds": seconds,
-                        "billed": _Counting.billed,
-                        "calls": _Counting.calls,
+                        "billed": LogsSink.billed,
+                        "calls": LogsSink.calls,
                         "metrics": report.metrics_published,
                     }
             out[mode] = best

@@ -178,18 +178,23 @@ def subscribe(
         fn = resolve_function(lam, function or settings.log_alerts().function_name)
     except SubscriptionError as exc:
         _fail(str(exc))
+    groups = _groups(logs_client, log_groups, prefixes)
+    _each(groups, lambda g: put(logs_client, lam, g, fn, derived.pattern), fn.name, len(rules.rules), derived.pattern)
+
+
+def _each(groups: list[str], put_one, target: str, rule_count: int, pattern: str) -> None:
+    """Subscribe every group (one failing never stops the others), say each outcome, and exit 0 or 1."""
+    from chalicelib.logalerts.subscription import SubscriptionError
+
     failed = 0
-    for group in _groups(logs_client, log_groups, prefixes):
+    for group in groups:
         try:
-            outcome = put(logs_client, lam, group, fn, derived.pattern)
+            outcome = put_one(group)
         except SubscriptionError as exc:
             failed += 1
             click.echo(f"NOT subscribed: {exc}", err=True)
             continue
-        click.echo(
-            f"{outcome}: {group} -> {fn.name} "
-            f"({plural(len(rules.rules), 'rule')}, pattern {len(derived.pattern)} chars)"
-        )
+        click.echo(f"{outcome}: {group} -> {target} ({plural(rule_count, 'rule')}, pattern {len(pattern)} chars)")
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
@@ -218,7 +223,7 @@ def _subscribe_destination(
     rule_count: int,
 ) -> None:
     from chalicelib.logalerts.destination import DestinationError, check_destination, check_role
-    from chalicelib.logalerts.subscription import SubscriptionError, subscribe_destination
+    from chalicelib.logalerts.subscription import subscribe_destination
 
     logs_client = _clients()[0]
     try:
@@ -227,18 +232,14 @@ def _subscribe_destination(
             check_role(role_arn)
     except DestinationError as exc:
         _fail(str(exc))
-    failed = 0
-    for group in _groups(logs_client, log_groups, prefixes):
-        try:
-            outcome = subscribe_destination(logs_client, group, destination_arn, pattern, role_arn)
-        except SubscriptionError as exc:
-            failed += 1
-            click.echo(f"NOT subscribed: {exc}", err=True)
-            continue
-        click.echo(
-            f"{outcome}: {group} -> {destination_arn} ({plural(rule_count, 'rule')}, pattern {len(pattern)} chars)"
-        )
-    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+    groups = _groups(logs_client, log_groups, prefixes)
+    _each(
+        groups,
+        lambda g: subscribe_destination(logs_client, g, destination_arn, pattern, role_arn),
+        destination_arn,
+        rule_count,
+        pattern,
+    )
 
 
 @logs.command("unsubscribe")

@@ -65,8 +65,8 @@ def _has_permission(lam, fn: Function, sid: str) -> bool:
     return any(st.get("Sid") == sid for st in policy.get("Statement", []))
 
 
-def _ours(logs, group: str) -> dict | None:
-    """opswatch's filter on ``group`` (None: none yet, and there is room for it); raises ``SubscriptionError``."""
+def _filters(logs, group: str) -> tuple[dict | None, list[str]]:
+    """opswatch's subscription filter on ``group`` (or None) and the names of the others there."""
     try:
         filters = logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"]
     except ClientError as exc:
@@ -74,7 +74,12 @@ def _ours(logs, group: str) -> dict | None:
             raise SubscriptionError(f"log group {group!r} does not exist") from None
         raise
     ours = next((f for f in filters if f["filterName"] == FILTER_NAME), None)
-    others = [f["filterName"] for f in filters if f["filterName"] != FILTER_NAME]
+    return ours, [f["filterName"] for f in filters if f["filterName"] != FILTER_NAME]
+
+
+def _ours(logs, group: str) -> dict | None:
+    """opswatch's filter on ``group`` (None: none yet, and there is room for it); raises ``SubscriptionError``."""
+    ours, others = _filters(logs, group)
     if ours is None and len(others) >= MAX_FILTERS:
         raise SubscriptionError(
             f"log group {group!r} already has {len(others)} subscription filters ({', '.join(others)}) and AWS "
@@ -119,13 +124,7 @@ def subscribe_destination(logs, group: str, destination_arn: str, pattern: str, 
 
 def unsubscribe_destination(logs, group: str, destination_arn: str) -> str:
     """Remove opswatch's filter from ``group`` if it delivers to ``destination_arn``; says what was done."""
-    try:
-        filters = logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"]
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-            raise SubscriptionError(f"log group {group!r} does not exist") from None
-        raise
-    ours = next((f for f in filters if f["filterName"] == FILTER_NAME), None)
+    ours, _ = _filters(logs, group)
     if ours is None:
         return "nothing to remove"
     if ours.get("destinationArn") != destination_arn:
